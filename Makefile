@@ -1,0 +1,50 @@
+# Concord — build, test and run targets. Every target installs LMDB's headers first when
+# they are missing (Debian: liblmdb-dev), so a fresh machine needs nothing else.
+
+SWIFT        ?= swift
+CONFIG       ?= debug
+SEED         ?= 1
+SECONDS      ?= 600
+TARGET       ?= decoders
+SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all deps build test demo lint soak fuzz bench clean
+
+all: build
+
+# Installs liblmdb-dev when lmdb.h is missing (apt-get update first: a fresh image has no
+# package lists).
+deps:
+	@if [ ! -f /usr/include/lmdb.h ]; then \
+		echo "lmdb.h is missing: installing liblmdb-dev"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq liblmdb-dev; \
+	fi
+
+build: deps
+	$(SWIFT) build -c $(CONFIG)
+
+# The whole test suite: unit, property, scenario and simulation sweeps, fuzz regressions.
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+# The demo: a seeded simulation of 3 replicas under faults and a partition.
+demo: deps
+	$(SWIFT) run -c release concord simulate --seed $(SEED)
+
+lint:
+	$(SWIFT) format lint -r Sources Tests
+
+# A long randomized soak of the simulator (not part of `make test`).
+soak: deps
+	$(SWIFT) run -c release concord simulate --seeds 1...5000 --ops 5000
+
+fuzz: deps
+	$(MAKE) -C Fuzz run TARGET=$(TARGET) SECONDS=$(SECONDS)
+
+bench: deps
+	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark
+
+clean:
+	rm -rf .build

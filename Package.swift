@@ -1,0 +1,90 @@
+// swift-tools-version: 6.1
+//
+// Concord: an embedded CRDT database for Swift.
+//
+// Layers (each a target; a lower layer never imports a higher one):
+//   CLMDB  -> LMDB  -> Concord -> ConcordCommand (the `concord` executable)
+//   CRDTs (standard library only) -> Concord
+//
+// `Fuzz/` and `Benchmarks/` are separate packages that depend on this one by path, so an
+// application that links Concord never resolves the fuzzing or benchmarking dependencies.
+//
+// Compile flags:
+//   CONCORD_INVARIANTS  enables expensive internal invariant checks (assertions that walk
+//                       whole data structures). Debug builds always run the cheap ones.
+
+import PackageDescription
+
+let strictSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "Concord",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Concord", targets: ["Concord"]),
+        .library(name: "CRDTs", targets: ["CRDTs"]),
+        .library(name: "LMDB", targets: ["LMDB"]),
+        .executable(name: "concord", targets: ["ConcordCommand"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLMDB",
+            pkgConfig: "lmdb",
+            providers: [.apt(["liblmdb-dev"])]
+        ),
+        .target(
+            name: "LMDB",
+            dependencies: ["CLMDB"],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "CRDTs",
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "Concord",
+            dependencies: [
+                "LMDB",
+                "CRDTs",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "ConcordCommand",
+            dependencies: [
+                "Concord",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "LMDBTests",
+            dependencies: ["LMDB"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "CRDTsTests",
+            dependencies: [
+                "CRDTs",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ConcordTests",
+            dependencies: ["Concord"],
+            swiftSettings: strictSettings
+        ),
+    ]
+)

@@ -1,0 +1,1 @@
+// The LMDB module: see Environment.swift.

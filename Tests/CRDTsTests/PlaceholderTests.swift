@@ -1,0 +1,4 @@
+import Testing
+@testable import CRDTs
+
+@Test func moduleLoads() { #expect(Bool(true)) }
