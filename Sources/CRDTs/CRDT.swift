@@ -1,0 +1,210 @@
+/// A state-based CRDT with delta mutators: the protocol every Concord data type conforms to.
+///
+/// A conforming type is a pure value. `apply(_:context:)` performs an operation at a replica
+/// and returns the *delta* it produced: a small state such that joining it into the state
+/// before the operation gives the state after it. `join` is commutative, associative and
+/// idempotent, for whole states and deltas alike, so replicas that have joined the same
+/// deltas in any order, any number of times, hold equal states.
+public protocol CRDT: Sendable, Equatable, BinaryCodable {
+    /// The operations of the type, as values (so they can be logged, generated and replayed).
+    associatedtype Operation: Sendable
+    /// What a read returns.
+    associatedtype Value
+
+    /// The code that names this type (and its value type) in storage and on the wire.
+    static var typeCode: CRDTTypeCode { get }
+
+    /// The initial state (bottom): what a key holds before any update.
+    init()
+
+    /// The value a read returns. - Complexity: at most linear in the state's size.
+    var value: Value { get }
+
+    /// Performs `operation` at `context.replica` and returns the delta it produced.
+    ///
+    /// - Throws: `CRDTError` when the operation is not allowed (a `BoundedCounter`
+    ///   decrement beyond the local rights, an overflow); the state is then unchanged.
+    mutating func apply(_ operation: Operation, context: UpdateContext) throws(CRDTError) -> Self
+
+    /// Joins another state or delta into this one (the least upper bound).
+    mutating func join(_ other: Self)
+
+    /// Drops metadata that only distinguished histories now known to every replica.
+    ///
+    /// `stable` is a clock in *this object's* dots that every replica's copy is known to
+    /// have seen. The value never changes. The default does nothing.
+    mutating func compact(stable: VectorClock)
+}
+
+extension CRDT {
+    /// Does nothing: most types keep no metadata that stability could remove.
+    public mutating func compact(stable: VectorClock) {}
+
+    /// The join of two states.
+    public func joined(_ other: Self) -> Self {
+        var copy = self
+        copy.join(other)
+        return copy
+    }
+
+    /// The format version written in front of every serialized state.
+    public static var formatVersion: UInt8 { 1 }
+
+    /// The versioned, self-describing encoding: format version, type code, then the state.
+    public func serialized() -> [UInt8] {
+        var writer = ByteWriter()
+        writer.writeByte(Self.formatVersion)
+        Self.typeCode.encode(to: &writer)
+        encode(to: &writer)
+        return writer.bytes
+    }
+
+    /// Decodes a `serialized()` state, checking the version, the type code and that no
+    /// bytes are left over.
+    public init(serialized bytes: [UInt8]) throws(CodecError) {
+        var reader = ByteReader(bytes)
+        let version = try reader.readByte()
+        guard version == Self.formatVersion else {
+            throw CodecError(.unsupportedVersion, offset: 0, "format version \(version); this build reads \(Self.formatVersion)")
+        }
+        let code = try CRDTTypeCode(from: &reader)
+        guard code == Self.typeCode else {
+            throw CodecError(.typeMismatch, offset: 1, "stored type is \(code), expected \(Self.typeCode)")
+        }
+        self = try Self(from: &reader)
+        try reader.finish()
+    }
+}
+
+/// A CRDT that a map can hold as a field: it can be reset by an *observed remove*.
+///
+/// `resetDelta` returns a delta that removes exactly what this state has seen; updates
+/// concurrent with the reset survive it. A map removes a field by resetting it.
+public protocol ResettableCRDT: CRDT {
+    /// The delta that resets everything this state has observed (an observed remove).
+    func resetDelta(context: UpdateContext) -> Self
+
+    /// Whether the state holds nothing a reset has not removed: a map does not show such
+    /// a field.
+    var isNeutral: Bool { get }
+}
+
+/// The name of a CRDT type in storage and on the wire: the kind of type and, for generic
+/// types, the tag of its value type.
+public struct CRDTTypeCode: Hashable, Sendable, CustomStringConvertible, BinaryCodable {
+    /// The kind of CRDT (`GCounter`, `AWSet`, …).
+    public struct Kind: Hashable, Sendable {
+        /// The raw number.
+        public let rawValue: UInt8
+        /// Creates a kind from its raw number.
+        public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+        /// `GCounter`.
+        public static let gCounter = Kind(rawValue: 1)
+        /// `PNCounter`.
+        public static let pnCounter = Kind(rawValue: 2)
+        /// `ResettableCounter`.
+        public static let resettableCounter = Kind(rawValue: 3)
+        /// `BoundedCounter`.
+        public static let boundedCounter = Kind(rawValue: 4)
+        /// `LWWRegister`.
+        public static let lwwRegister = Kind(rawValue: 5)
+        /// `MVRegister`.
+        public static let mvRegister = Kind(rawValue: 6)
+        /// `EWFlag`.
+        public static let ewFlag = Kind(rawValue: 7)
+        /// `DWFlag`.
+        public static let dwFlag = Kind(rawValue: 8)
+        /// `GSet`.
+        public static let gSet = Kind(rawValue: 9)
+        /// `AWSet`.
+        public static let awSet = Kind(rawValue: 10)
+        /// `RWSet`.
+        public static let rwSet = Kind(rawValue: 11)
+        /// `GMap`.
+        public static let gMap = Kind(rawValue: 12)
+        /// `RRMap`.
+        public static let rrMap = Kind(rawValue: 13)
+
+        /// The type's name.
+        public var name: String {
+            switch self {
+            case .gCounter: "GCounter"
+            case .pnCounter: "PNCounter"
+            case .resettableCounter: "ResettableCounter"
+            case .boundedCounter: "BoundedCounter"
+            case .lwwRegister: "LWWRegister"
+            case .mvRegister: "MVRegister"
+            case .ewFlag: "EWFlag"
+            case .dwFlag: "DWFlag"
+            case .gSet: "GSet"
+            case .awSet: "AWSet"
+            case .rwSet: "RWSet"
+            case .gMap: "GMap"
+            case .rrMap: "RRMap"
+            default: "kind \(rawValue)"
+            }
+        }
+    }
+
+    /// The kind.
+    public var kind: Kind
+    /// The value type's `CRDTValue.valueTag`, or 0 for types with no value type.
+    public var valueTag: UInt8
+
+    /// Creates a type code.
+    public init(_ kind: Kind, valueTag: UInt8 = 0) {
+        self.kind = kind
+        self.valueTag = valueTag
+    }
+
+    /// `AWSet<tag 1>`, or just the kind's name.
+    public var description: String { valueTag == 0 ? kind.name : "\(kind.name)<tag \(valueTag)>" }
+
+    /// Two bytes: kind, value tag.
+    public func encode(to writer: inout ByteWriter) {
+        writer.writeByte(kind.rawValue)
+        writer.writeByte(valueTag)
+    }
+
+    /// Reads two bytes; a kind this build does not know is an error.
+    public init(from reader: inout ByteReader) throws(CodecError) {
+        let raw = try reader.readByte()
+        guard (1...13).contains(raw) else { throw reader.error(.unknownTag, "unknown CRDT kind \(raw)") }
+        kind = Kind(rawValue: raw)
+        valueTag = try reader.readByte()
+    }
+}
+
+/// An operation that a CRDT refused; the state is unchanged.
+public struct CRDTError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// What went wrong.
+    public struct Code: Hashable, Sendable {
+        /// The raw code.
+        public let rawValue: UInt8
+        /// Creates a code from its raw value.
+        public init(rawValue: UInt8) { self.rawValue = rawValue }
+        /// A `BoundedCounter` decrement or transfer beyond the replica's rights.
+        public static let insufficientRights = Code(rawValue: 1)
+        /// A result that does not fit the value type.
+        public static let overflow = Code(rawValue: 2)
+        /// An argument out of range (a negative amount, a transfer to oneself).
+        public static let invalidArgument = Code(rawValue: 3)
+        /// A map field holds another type than the operation expects.
+        public static let typeMismatch = Code(rawValue: 4)
+    }
+
+    /// What went wrong.
+    public var code: Code
+    /// A sentence that says what went wrong and what to do.
+    public var message: String
+
+    /// Creates an error.
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    /// The message.
+    public var description: String { message }
+}

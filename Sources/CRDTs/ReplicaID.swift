@@ -1,0 +1,70 @@
+/// The identity of a replica: a small number, unique within a cluster.
+///
+/// Replica ids order the replicas (the order breaks last-writer-wins ties) and name the
+/// entries of vector clocks and the dots of causal contexts.
+public struct ReplicaID: Hashable, Comparable, Sendable, CustomStringConvertible {
+    /// The raw number.
+    public let rawValue: UInt64
+
+    /// Creates a replica id from its raw number.
+    public init(_ rawValue: UInt64) {
+        self.rawValue = rawValue
+    }
+
+    /// Orders replica ids by their raw numbers.
+    public static func < (lhs: ReplicaID, rhs: ReplicaID) -> Bool {
+        lhs.rawValue < rhs.rawValue
+    }
+
+    /// `r<number>`, for logs and reports.
+    public var description: String { "r\(rawValue)" }
+}
+
+extension ReplicaID: ExpressibleByIntegerLiteral {
+    /// Creates a replica id from an integer literal, for tests and examples.
+    public init(integerLiteral value: UInt64) {
+        self.init(value)
+    }
+}
+
+/// A dot: the `counter`-th event of a replica. Dots name individual updates, so a
+/// causal context can say exactly which updates a state has seen.
+public struct Dot: Hashable, Comparable, Sendable, CustomStringConvertible {
+    /// The replica that made the event.
+    public var replica: ReplicaID
+    /// The event's number at that replica, counting from 1.
+    public var counter: UInt64
+
+    /// Creates the dot `(replica, counter)`.
+    public init(replica: ReplicaID, counter: UInt64) {
+        self.replica = replica
+        self.counter = counter
+    }
+
+    /// Orders by replica, then counter.
+    public static func < (lhs: Dot, rhs: Dot) -> Bool {
+        (lhs.replica, lhs.counter) < (rhs.replica, rhs.counter)
+    }
+
+    /// `(r<replica>, <counter>)`.
+    public var description: String { "(\(replica), \(counter))" }
+}
+
+/// What an operation needs to know about where and when it runs.
+///
+/// Operations are pure: the replica and the time come from the caller (the engine uses
+/// its clock; the simulator uses simulated time), so a replay is deterministic.
+public struct UpdateContext: Sendable, Hashable {
+    /// The replica applying the operation.
+    public var replica: ReplicaID
+    /// Wall-clock time in microseconds since the Unix epoch (or simulated time). Only
+    /// `LWWRegister` reads it, through a hybrid logical clock, so a clock that steps
+    /// back never makes a later assignment lose to an earlier one.
+    public var timeMicroseconds: UInt64
+
+    /// Creates a context for `replica` at `timeMicroseconds`.
+    public init(replica: ReplicaID, timeMicroseconds: UInt64 = 0) {
+        self.replica = replica
+        self.timeMicroseconds = timeMicroseconds
+    }
+}

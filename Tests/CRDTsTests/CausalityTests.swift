@@ -1,0 +1,118 @@
+import CRDTs
+import Testing
+
+@Suite struct VectorClockTests {
+    @Test func comparesAllFourWays() {
+        let a: VectorClock = [1: 2, 2: 1]
+        #expect(a.compare(to: a) == .equal)
+        #expect(a.compare(to: [1: 2, 2: 2]) == .before)
+        #expect(a.compare(to: [1: 1]) == .after)
+        #expect(a.compare(to: [1: 3, 2: 0, 3: 1]) == .concurrent)
+        #expect(VectorClock().compare(to: [:]) == .equal)
+    }
+
+    @Test func mergeAndMeetArePointwise() {
+        let a: VectorClock = [1: 2, 2: 5]
+        let b: VectorClock = [2: 3, 3: 7]
+        #expect(a.merging(b) == [1: 2, 2: 5, 3: 7])
+        #expect(a.meeting(b) == [2: 3])
+        #expect(VectorClock.pointwiseMinimum([a, b, [2: 1]]) == [2: 1])
+    }
+
+    @Test(arguments: 0..<20) func randomClocksObeyLatticeLaws(seed: UInt64) throws {
+        var random = SeededGenerator(seed: seed)
+        func clock() -> VectorClock {
+            var c = VectorClock()
+            for r in 1...4 where random.chance(0.7) { c[ReplicaID(UInt64(r))] = UInt64.random(in: 0...5, using: &random) }
+            return c
+        }
+        for _ in 0..<50 {
+            let (a, b, c) = (clock(), clock(), clock())
+            #expect(a.merging(b) == b.merging(a), "seed \(seed)")
+            #expect(a.merging(b).merging(c) == a.merging(b.merging(c)), "seed \(seed)")
+            #expect(a.merging(a) == a, "seed \(seed)")
+            #expect(a.merging(b).dominates(a), "seed \(seed)")
+            #expect(a.dominates(a.meeting(b)), "seed \(seed)")
+            #expect(try VectorClock(decoding: a.encodedBytes()) == a, "seed \(seed)")
+        }
+    }
+
+    @Test func decoderRejectsUnorderedAndZeroEntries() {
+        var w = ByteWriter()
+        w.writeCount(2)
+        w.writeVarUInt(2); w.writeVarUInt(1)
+        w.writeVarUInt(1); w.writeVarUInt(1)
+        #expect(throws: CodecError.self) { try VectorClock(decoding: w.bytes) }
+        var z = ByteWriter()
+        z.writeCount(1); z.writeVarUInt(1); z.writeVarUInt(0)
+        #expect(throws: CodecError.self) { try VectorClock(decoding: z.bytes) }
+        #expect(throws: CodecError.self) { try VectorClock(decoding: [0xFF, 0xFF, 0xFF, 0x0F]) }
+    }
+}
+
+@Suite struct CausalContextTests {
+    @Test func outOfOrderDotsCompactWhenContiguous() {
+        var context = CausalContext()
+        context.insert(Dot(replica: 1, counter: 3))
+        context.insert(Dot(replica: 1, counter: 2))
+        #expect(context.cloud.count == 2)
+        #expect(!context.contains(Dot(replica: 1, counter: 1)))
+        context.insert(Dot(replica: 1, counter: 1))
+        #expect(context.cloud.isEmpty)
+        #expect(context.vector == [1: 3])
+        #expect(context.nextDot(for: 1) == Dot(replica: 1, counter: 4))
+    }
+
+    @Test func mergeIsUnionCompacted() throws {
+        let a = CausalContext(vector: [1: 2], cloud: [Dot(replica: 1, counter: 4)])
+        let b = CausalContext(vector: [1: 3, 2: 1])
+        let merged = a.merging(b)
+        #expect(merged.vector == [1: 4, 2: 1])
+        #expect(merged.cloud.isEmpty)
+        #expect(try CausalContext(decoding: a.encodedBytes()) == a)
+    }
+
+    @Test func decoderRejectsCoveredCloudDots() {
+        var w = ByteWriter()
+        w.write(VectorClock([1: 3]))
+        w.writeCount(1)
+        w.write(Dot(replica: 1, counter: 2))
+        #expect(throws: CodecError.self) { try CausalContext(decoding: w.bytes) }
+    }
+}
+
+@Suite struct CodecTests {
+    @Test(arguments: [UInt64(0), 1, 127, 128, 300, UInt64.max, UInt64.max / 3])
+    func varUIntRoundTrips(value: UInt64) throws {
+        var w = ByteWriter()
+        w.writeVarUInt(value)
+        var r = ByteReader(w.bytes)
+        #expect(try r.readVarUInt() == value)
+        #expect(r.isAtEnd)
+    }
+
+    @Test(arguments: [Int64(0), -1, 1, Int64.min, Int64.max, -300])
+    func varIntRoundTrips(value: Int64) throws {
+        var w = ByteWriter()
+        w.writeVarInt(value)
+        var r = ByteReader(w.bytes)
+        #expect(try r.readVarInt() == value)
+    }
+
+    @Test func overlongAndOverflowingVarintsAreRejected() {
+        var r = ByteReader([UInt8](repeating: 0x80, count: 11) + [0])
+        #expect(throws: CodecError.self) { try r.readVarUInt() }
+        var o = ByteReader([0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F])
+        #expect(throws: CodecError.self) { try o.readVarUInt() }
+    }
+
+    @Test func countsBeyondTheInputAreRejectedBeforeAllocating() {
+        var r = ByteReader([0xFF, 0xFF, 0xFF, 0xFF, 0x0F, 1, 2])
+        #expect(throws: CodecError.self) { try r.readCount() }
+    }
+
+    @Test func invalidUTF8IsRejected() {
+        var r = ByteReader([2, 0xC3, 0x28])
+        #expect(throws: CodecError.self) { try r.readString() }
+    }
+}

@@ -1,4 +1,0 @@
-import Testing
-@testable import CRDTs
-
-@Test func moduleLoads() { #expect(Bool(true)) }
