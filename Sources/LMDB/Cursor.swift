@@ -42,7 +42,8 @@ struct Cursor: ~Copyable {
     /// `mdb_cmp` of a key in the map with a bound: negative, zero or positive.
     func compare(_ key: inout MDB_val, _ bound: [UInt8]) -> Int32 {
         bound.withUnsafeBytes { bound in
-            var boundValue = MDB_val(mv_size: bound.count, mv_data: UnsafeMutableRawPointer(mutating: bound.baseAddress))
+            var boundValue = MDB_val(
+                mv_size: bound.count, mv_data: UnsafeMutableRawPointer(mutating: bound.baseAddress))
             return mdb_cmp(transaction, database.handle, &key, &boundValue)
         }
     }

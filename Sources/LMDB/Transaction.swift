@@ -67,10 +67,11 @@ extension ReadableTransaction where Self: ~Copyable {
     /// Visits the entries whose keys are in `start..<end` in key order (descending if `reverse`), through a
     /// cursor (`mdb_cursor_get` with `MDB_SET_RANGE`, `MDB_NEXT`/`MDB_PREV`); `body` returns `false` to stop.
     ///
-    /// A `nil` bound is open. Keys compare as LMDB does (bytewise, a prefix before its extensions). The
-    /// buffers are valid only during the call of `body` that receives them.
-    /// - Throws: ``LMDBError/badDBI`` for a database of another environment; ``LMDBError/badValueSize`` for a
-    ///   bound longer than ``Environment/maximumKeySizeBytes``; whatever `body` throws (the visit stops).
+    /// A `nil` bound is open; a bound need not be a stored key, and may be longer than any key. Keys compare
+    /// as LMDB does (bytewise, a prefix before its extensions). The buffers are valid only during the call
+    /// of `body` that receives them.
+    /// - Throws: ``LMDBError/badDBI`` for a database of another environment; whatever `body` throws (the
+    ///   visit stops there).
     /// - Complexity: O(log n) to position, then O(1) amortized per entry visited; no copies.
     public func forEach(
         in database: Database, from start: [UInt8]? = nil, to end: [UInt8]? = nil, reverse: Bool = false,

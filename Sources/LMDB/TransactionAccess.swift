@@ -25,7 +25,8 @@ public struct _TransactionAccess {
     func validateKey(_ key: UnsafeRawBufferPointer, in database: Database) throws(LMDBError) {
         guard key.count > 0 && key.count <= maximumKeySizeBytes else {
             throw LMDBError.badValueSize.with(
-                "a key must be 1...\(maximumKeySizeBytes) bytes long; got \(key.count) bytes in \(database.displayName)")
+                "a key must be 1...\(maximumKeySizeBytes) bytes long; got \(key.count) bytes in \(database.displayName)"
+            )
         }
     }
 
