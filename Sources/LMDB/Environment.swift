@@ -150,20 +150,21 @@ public final class Environment: @unchecked Sendable {
         precondition(
             !ThreadActivity.current.isActive(in: ObjectIdentifier(self)),
             "Environment.close() called inside read or write of \(path): it would wait for itself")
+        mapLock.lockExclusive()
+        writeLock.lock()
+        if !closed.load(ordering: .acquiring) {
+            closeHandle()
+            closed.store(true, ordering: .releasing)
+        }
+        writeLock.unlock()
+        mapLock.unlock()
+        // Only now: until the handle is closed, an `open` of this path must get this instance, not a second
+        // handle on the same files (LMDB's rule).
         EnvironmentRegistry.shared.withLock { entries in
             if let entry = entries[path], entry.environment == nil || entry.environment === self {
                 entries[path] = nil
             }
         }
-        mapLock.lockExclusive()
-        writeLock.lock()
-        defer {
-            writeLock.unlock()
-            mapLock.unlock()
-        }
-        guard !closed.load(ordering: .acquiring) else { return }
-        closeHandle()
-        closed.store(true, ordering: .releasing)
     }
 
     private func closeHandle() {
