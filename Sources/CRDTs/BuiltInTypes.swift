@@ -9,12 +9,13 @@ enum BuiltInTypes {
 
     /// The non-generic types.
     static let plainTypes: [any CRDT.Type] = [
+        GCounter.self, PNCounter.self, ResettableCounter.self, BoundedCounter.self,
         GMap.self, RRMap.self,
     ]
 
     /// The generic types instantiated with `value`.
     static func generic<V: CRDTValue>(over value: V.Type) -> [any CRDT.Type] {
-        []
+        [LWWRegister<V>.self]
     }
 
     /// Every built-in type.
