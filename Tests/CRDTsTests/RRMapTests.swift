@@ -33,6 +33,15 @@ import Testing
             if let nested = update.operation(as: Register.self) {
                 switch nested { case .assign(let value): return [(path, .assign(value))] }
             }
+            if let nested = update.operation(as: AWSet<String>.self) {
+                switch nested {
+                case .add(let element): return [(path, .add(element))]
+                case .addAll(let elements): return elements.map { (path, .add($0)) }
+                case .remove(let element): return [(path, .remove(element))]
+                case .removeAll(let elements): return elements.map { (path, .remove($0)) }
+                case .reset: return [(path, .removal)]
+                }
+            }
             if let nested = update.operation(as: RRMap.self) { return flatten(nested, prefix: path) }
             Issue.record("flatten does not know \(update)")
             return []
@@ -45,7 +54,10 @@ import Testing
     static func operation(_ random: inout SeededGenerator) -> RRMap.Operation {
         let amount = Int64.random(in: 1...5, using: &random)
         let text = ["a", "b", "c", "d"].randomElement(using: &random)!
-        switch Int.random(in: 0..<20, using: &random) {
+        switch Int.random(in: 0..<24, using: &random) {
+        case 20...21: return .update("tags", AWSet<String>.self, .add(text))
+        case 22: return .update("tags", AWSet<String>.self, random.chance(0.8) ? .remove(text) : .addAll(["a", text]))
+        case 23: return .update("tags", AWSet<String>.self, random.chance(0.5) ? .reset : .removeAll(["b", text]))
         case 0...2: return .update("visits", PNCounter.self, random.chance(0.7) ? .increment(amount) : .decrement(amount))
         case 3: return .update("visits", ResettableCounter.self, .increment(amount))
         case 4: return .update("visits", ResettableCounter.self, random.chance(0.5) ? .decrement(amount) : .reset)
@@ -57,7 +69,7 @@ import Testing
         case 14: return .remove("visits", PNCounter.self)
         case 15: return .remove("name", Register.self)
         case 16: return .remove("address", RRMap.self)
-        case 17: return .remove("visits", ResettableCounter.self)
+        case 17: return random.chance(0.5) ? .remove("visits", ResettableCounter.self) : .remove("tags", AWSet<String>.self)
         case 18: return random.chance(0.3) ? .reset : .remove("name", Register.self)
         default: return .update("visits", PNCounter.self, .increment(amount))
         }
@@ -68,7 +80,7 @@ import Testing
         var trace = CausalTrace<Modelled<RRMap>>(seed: seed)
         let specification = MapSpecification()
         let passed = trace.run(
-            steps: 200,
+            steps: 160,
             generate: { random, _, _ in Self.operation(&random) },
             specification: { visible, replica in specification.value(visible, at: replica) { Self.flatten($0) } })
         guard passed else { return }

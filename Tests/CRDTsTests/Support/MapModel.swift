@@ -32,10 +32,8 @@ indirect enum ModelValue: Equatable, CustomStringConvertible {
                 model[key] = value[name, as: LWWRegister<String>.self].map { $0.map { .register($0) } ?? .register("<nil>") }
             case RRMap.typeCode: model[key] = value[name, as: RRMap.self].map { .map(of($0)) }
             case GMap.typeCode: model[key] = value[name, as: GMap.self].map { .map(of($0)) }
-            default:
-                if let set = awSetValue(value, name) { model[key] = .set(set) } else {
-                    Issue.record("the map model does not know \(key)")
-                }
+            case AWSet<String>.typeCode: model[key] = value[name, as: AWSet<String>.self].map { .set($0) }
+            default: Issue.record("the map model does not know \(key)")
             }
         }
         return model
@@ -268,6 +266,3 @@ struct Modelled<Map: CRDT>: CRDT, CustomStringConvertible where Map.Value == Map
     init(from reader: inout ByteReader) throws(CodecError) { map = try Map(from: &reader) }
     var description: String { "\(map)" }
 }
-
-/// The value of an `AWSet<String>` field, once that type exists on this branch.
-func awSetValue(_ value: MapValue, _ name: String) -> Set<String>? { nil }
