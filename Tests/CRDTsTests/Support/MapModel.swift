@@ -92,6 +92,13 @@ final class MapSpecification {
     private var covers: [Int: [Int: Bool]] = [:]
     private var events: [Dot: [(path: Int, event: TracedOperation<LeafEvent>)]] = [:]
     private var stamps: [Dot: Stamp] = [:]
+    /// Whether the map shows neutral fields (a `GMap` does: it cannot remove a field, so a
+    /// set emptied by its own removes, or a counter reset to zero, is still there).
+    private let showsNeutralFields: Bool
+
+    init(showsNeutralFields: Bool = false) {
+        self.showsNeutralFields = showsNeutralFields
+    }
 
     private func number(of path: [FieldKey]) -> Int {
         if let known = pathNumbers[path] { return known }
@@ -197,7 +204,7 @@ final class MapSpecification {
                     live = true
                 }
             }
-            return live ? .counter(total) : nil
+            return live || (showsNeutralFields && !updates.isEmpty) ? .counter(total) : nil
         case .lwwRegister:
             var best: (Stamp, String)?
             var cleared: Stamp?
@@ -208,7 +215,8 @@ final class MapSpecification {
                 }
                 if removed.contains(update.dot), cleared.map({ $0 < stamp }) ?? true { cleared = stamp }
             }
-            guard let best, cleared.map({ $0 < best.0 }) ?? true else { return nil }
+            guard let best else { return nil }
+            guard cleared.map({ $0 < best.0 }) ?? true else { return showsNeutralFields ? .register("<nil>") : nil }
             return .register(best.1)
         case .awSet:
             var removes: [String: [TracedOperation<LeafEvent>]] = [:]
@@ -221,7 +229,8 @@ final class MapSpecification {
                 guard case .add(let element) = update.operation, !removed.contains(update.dot) else { continue }
                 if !(removedPerElement[element]?.contains(update.dot) ?? false) { elements.insert(element) }
             }
-            return elements.isEmpty ? nil : .set(elements)
+            let created = updates.contains { if case .add = $0.operation { true } else { false } }
+            return elements.isEmpty && !(showsNeutralFields && created) ? nil : .set(elements)
         default:
             Issue.record("the map specification does not know \(type)")
             return nil
