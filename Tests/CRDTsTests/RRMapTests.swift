@@ -357,3 +357,37 @@ extension Array where Element == UInt8 {
         return writer.bytes
     }
 }
+
+extension RRMapScenarioTests {
+    @Test("compact(stable:) forwards to the fields, which own their metadata")
+    func compactForwards() throws {
+        var map = RRMap()
+        _ = try map.apply(.update("s", RWSet<String>.self, .addAll(["x", "y"])), context: a)
+        _ = try map.apply(.update("s", RWSet<String>.self, .remove("x")), context: a)
+        _ = try map.apply(.update("n", PNCounter.self, .increment(1)), context: a)
+        var nested = try #require(map.state(of: "s", as: RWSet<String>.self))
+        let stable: VectorClock = [1: 3]
+        nested.compact(stable: stable)
+        let before = map.value
+        map.compact(stable: stable)
+        #expect(map.state(of: "s", as: RWSet<String>.self) == nested)
+        #expect(map.value == before)
+        #expect(nested.state.store.entries.count == 1, "the remove of x was compacted away")
+        #expect(try RRMap(serialized: map.serialized()) == map)
+    }
+
+    @Test("Compaction does not change which fields a map shows")
+    func compactionKeepsVisibility() throws {
+        var map = RRMap()
+        _ = try map.apply(.update("s", RWSet<String>.self, .add("x")), context: a)
+        _ = try map.apply(.update("s", RWSet<String>.self, .remove("x")), context: a)
+        let before = map.value
+        map.compact(stable: [1: 2])
+        // RWSet.isNeutral is "no dots", and a remove leaves a dot until compaction drops it:
+        // the emptied set shows as a field, then vanishes when the remove becomes stable.
+        // Fix on crdt-causal: RWSet.isNeutral as "no element present".
+        withKnownIssue("RWSet.isNeutral changes when compaction drops remove dots") {
+            #expect(map.value == before)
+        }
+    }
+}
