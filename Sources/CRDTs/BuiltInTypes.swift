@@ -9,12 +9,13 @@ enum BuiltInTypes {
 
     /// The non-generic types.
     static let plainTypes: [any CRDT.Type] = [
+        GCounter.self, PNCounter.self, ResettableCounter.self, BoundedCounter.self, EWFlag.self, DWFlag.self,
         GMap.self, RRMap.self,
     ]
 
     /// The generic types instantiated with `value`.
     static func generic<V: CRDTValue>(over value: V.Type) -> [any CRDT.Type] {
-        []
+        [LWWRegister<V>.self, MVRegister<V>.self, GSet<V>.self, AWSet<V>.self, RWSet<V>.self]
     }
 
     /// Every built-in type.

@@ -26,14 +26,21 @@ public struct FieldKey: Hashable, Comparable, Sendable, CustomStringConvertible,
 
     /// Equal names (byte for byte) and equal types.
     public static func == (lhs: FieldKey, rhs: FieldKey) -> Bool {
-        lhs.type == rhs.type && lhs.name.utf8.elementsEqual(rhs.name.utf8)
+        guard lhs.type == rhs.type, lhs.name.utf8.count == rhs.name.utf8.count else { return false }
+        var left = lhs.name, right = rhs.name
+        return left.withUTF8 { leftBytes in
+            right.withUTF8 { rightBytes in
+                for index in 0..<leftBytes.count where leftBytes[index] != rightBytes[index] { return false }
+                return true
+            }
+        }
     }
 
     /// Hashes the name's UTF-8 bytes and the type code.
     public func hash(into hasher: inout Hasher) {
         hasher.combine(type)
-        hasher.combine(name.utf8.count)
-        for byte in name.utf8 { hasher.combine(byte) }
+        var copy = name
+        copy.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
     }
 
     /// Orders by name (UTF-8 bytes), then by type code (kind, value tag): the order maps

@@ -148,10 +148,14 @@ public struct RRMap: ResettableCRDT, CustomStringConvertible {
         }
     }
 
-    /// Forwards to every field: the nested types own their metadata.
+    /// Forwards `stable` to every field: the nested types own their metadata.
     ///
-    /// `stable` must be stable for the dots of *every* field (each nested object counts
-    /// its own dots).
+    /// Each field counts its own dots (a nested `RWSet`'s dot `(r, n)` is r's n-th operation
+    /// on that set, not on the map), so `stable` must be stable for the dots of *every*
+    /// field: every replica has seen each field dot it covers. A clock computed from the
+    /// map's updates as a whole over-approximates a field's and is not safe; pass
+    /// `VectorClock()` (compacts nothing) when no per-field stability is known.
+    /// - Complexity: the sum of the nested compactions.
     public mutating func compact(stable: VectorClock) {
         for (key, state) in fields { fields[key] = ErasedState.compacted(state, stable: stable) }
     }

@@ -30,7 +30,7 @@ import Testing
                 #expect(state.rights(of: replica) >= 0, "seed \(seed): \(replica) holds negative rights in \(state)")
                 return Self.generate(&random, state, replica)
             },
-            specification: { visible, replica in
+            specification: CachedSpecification { visible, replica in
                 var value: Int64 = 0
                 for traced in visible {
                     switch traced.operation {
@@ -41,7 +41,7 @@ import Testing
                 }
                 #expect(value >= 0, "seed \(seed): visible operations at \(replica) take the value to \(value)")
                 return value
-            })
+            }.callAsFunction)
         guard passed else { return }
         #expect(trace.rejected > 0 || trace.allDeltas.count < 20, "seed \(seed): no operation ran out of rights")
         Laws.check(trace)
@@ -68,9 +68,12 @@ import Testing
             count: 200, input: GeneratedStates.scripts(), GeneratedStates.scripts(), GeneratedStates.scripts()
         ) { a, b, c in
             GeneratedStates.checkLaws(state(a), state(b), state(c))
-            let joined = state(a).joined(state(b))
-            #expect(joined.value >= 0)
-            for index in 1...3 { #expect(joined.rights(of: Self.replica(index)) >= 0) }
+            // One script is one causal history, so its rights hold. (Two scripts are two
+            // unrelated histories of the same replica ids: their join is a lattice element,
+            // but no execution reaches it, so the invariant is not checked there.)
+            let single = state(a)
+            #expect(single.value >= 0)
+            for index in 1...3 { #expect(single.rights(of: Self.replica(index)) >= 0) }
         }
     }
 

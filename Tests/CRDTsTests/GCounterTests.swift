@@ -11,11 +11,11 @@ import Testing
         let passed = trace.run(
             steps: Self.steps,
             generate: { random, _, _ in .increment(UInt64.random(in: 0...10, using: &random)) },
-            specification: { visible, _ in
+            specification: CachedSpecification { visible, _ in
                 visible.reduce(0) { sum, traced in
                     switch traced.operation { case .increment(let amount): sum + amount }
                 }
-            })
+            }.callAsFunction)
         guard passed else { return }
         Laws.check(trace)
         trace.synchronize()

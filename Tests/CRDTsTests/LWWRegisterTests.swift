@@ -59,7 +59,7 @@ import Testing
         let passed = trace.run(
             steps: 200,
             generate: { random, _, replica in .assign("\(replica)-\(UInt8.random(in: 0...255, using: &random))") },
-            specification: { visible, _ in specification.value(visible) })
+            specification: CachedSpecification { visible, _ in specification.value(visible) }.callAsFunction)
         guard passed else { return }
         Laws.check(trace)
         trace.synchronize()

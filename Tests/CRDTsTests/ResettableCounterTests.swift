@@ -36,7 +36,7 @@ import Testing
                 default: return .decrement(amount)
                 }
             },
-            specification: { visible, _ in Self.specification(visible) })
+            specification: CachedSpecification { visible, _ in Self.specification(visible) }.callAsFunction)
         guard passed else { return }
         Laws.check(trace)
         trace.synchronize()
