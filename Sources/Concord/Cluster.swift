@@ -1,0 +1,228 @@
+import Foundation
+
+/// Several replicas in one process, each in its own LMDB environment under one directory,
+/// connected by an in-memory `Network`.
+///
+/// ```swift
+/// let cluster = try Cluster(directory: url, replicas: 3)
+/// let a = cluster.replicas[0]
+/// try a.update(Key<PNCounter>("likes", bucket: "posts"), .increment(2))
+/// try cluster.synchronize()
+/// ```
+///
+/// Replica `i` lives in `directory/replica-<i>/`. Reopening a directory reopens every
+/// replica found there (and creates more if `replicas` asks for more). `close()` — or
+/// dropping the cluster — closes every environment, so the directory can be reopened at once.
+public final class Cluster: @unchecked Sendable {
+    /// The directory holding one folder per replica.
+    public let directory: URL
+    /// The configuration every replica runs with.
+    public let configuration: Configuration
+    /// The message bus between the replicas: partitions, faults, statistics.
+    public let network: Network
+    private let lock = NSLock()
+    private var handles: [ReplicaID: Replica] = [:]
+    private var closed = false
+
+    /// Creates or reopens a cluster of `replicas` replicas under `directory`.
+    ///
+    /// - Throws: `ConcordError.invalidArgument` for a count below 1; `.storage`,
+    ///   `.corrupted` or `.formatVersionMismatch` when a replica's store cannot be opened.
+    public init(directory: URL, replicas count: Int, configuration: Configuration = Configuration()) throws(ConcordError) {
+        guard count >= 1 else { throw ConcordError(.invalidArgument, "a cluster needs at least one replica, not \(count)") }
+        self.directory = directory
+        self.configuration = configuration
+        network = Network(configuration: configuration)
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        } catch {
+            throw ConcordError(.storage, "cannot create the cluster directory \(directory.path)", underlying: "\(error)")
+        }
+        var ids = try Self.existingReplicas(in: directory)
+        let fresh = ids.isEmpty
+        var next = (ids.max()?.rawValue ?? 0) + 1
+        while ids.count < count {
+            ids.append(ReplicaID(next))
+            next += 1
+        }
+        network.dispatch = { [weak self] event in self?.dispatch(event) }
+        for id in ids {
+            handles[id] = Replica(id: id, path: path(of: id), configuration: configuration, network: network)
+        }
+        let members = ids.sorted()
+        let existing = Set(try Self.existingReplicas(in: directory))
+        do {
+            for id in members {
+                // A replica added to an existing cluster starts empty and asks for state.
+                try handles[id]!.open(members: members, needsState: !fresh && !existing.contains(id))
+            }
+        } catch {
+            for handle in handles.values { handle.close() }
+            throw error
+        }
+        network.startBackground()
+    }
+
+    deinit {
+        close()
+    }
+
+    private static func existingReplicas(in directory: URL) throws(ConcordError) -> [ReplicaID] {
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+        } catch {
+            throw ConcordError(.storage, "cannot list the cluster directory \(directory.path)", underlying: "\(error)")
+        }
+        return names.compactMap { name -> ReplicaID? in
+            guard name.hasPrefix("replica-"), let raw = UInt64(name.dropFirst("replica-".count)) else { return nil }
+            return ReplicaID(raw)
+        }.sorted()
+    }
+
+    private func path(of id: ReplicaID) -> String {
+        directory.appendingPathComponent("replica-\(id.rawValue)").path
+    }
+
+    // MARK: Replicas
+
+    /// Every member replica (running or crashed), ordered by id.
+    public var replicas: [Replica] {
+        lock.withLock { handles.keys.sorted().map { handles[$0]! } }
+    }
+
+    /// The member replica with `id`, if any.
+    public func replica(_ id: ReplicaID) -> Replica? {
+        lock.withLock { handles[id] }
+    }
+
+    private func member(_ id: ReplicaID) throws(ConcordError) -> Replica {
+        guard let replica = replica(id) else {
+            throw ConcordError(.invalidArgument, "replica \(id) is not a member of this cluster")
+        }
+        return replica
+    }
+
+    private var memberIDs: [ReplicaID] { lock.withLock { handles.keys.sorted() } }
+
+    // MARK: Manual-mode driving
+
+    /// Performs one delivery or timer event; returns `false` when nothing is left to do.
+    @discardableResult
+    public func step() -> Bool {
+        network.step()
+    }
+
+    /// Steps until nothing more can happen. Always terminates: what cannot cross a
+    /// partition waits for `heal()`; with loss configured, replicas resend until every
+    /// reachable peer has everything.
+    ///
+    /// - Parameter maximumSteps: a safety bound.
+    /// - Throws: `ConcordError.didNotQuiesce` past `maximumSteps` (a bug: please report
+    ///   it with the seed).
+    public func synchronize(maximumSteps: Int = 50_000_000) throws(ConcordError) {
+        var steps = 0
+        while network.step() {
+            steps += 1
+            if steps >= maximumSteps {
+                throw ConcordError(
+                    .didNotQuiesce, "no quiescence after \(steps) steps (seed \(configuration.seed))")
+            }
+        }
+    }
+
+    private func dispatch(_ event: Network.Event) {
+        switch event {
+        case .deliver(let bytes, _, let to):
+            replica(to)?.receive(bytes)
+        case .tick(let id):
+            replica(id)?.tick()
+        }
+    }
+
+    // MARK: Faults and membership
+
+    /// Crashes a replica: drops everything it holds in memory (buffers, peer state not yet
+    /// persisted, timers) and closes its environment; its files stay as its last commit
+    /// left them. Messages to it are lost until `restart`.
+    /// - Throws: `ConcordError.invalidArgument` for a non-member.
+    public func crash(_ id: ReplicaID) throws(ConcordError) {
+        let replica = try member(id)
+        network.markDown(id)
+        replica.close()
+    }
+
+    /// Reopens a crashed replica from its files; it tells its peers its clock and catches up.
+    /// - Throws: as opening the replica's store.
+    public func restart(_ id: ReplicaID) throws(ConcordError) {
+        let replica = try member(id)
+        guard !replica.isRunning else { return }
+        try replica.open(members: memberIDs, needsState: false)
+        network.wakeAll()
+    }
+
+    /// Crashes a replica, deletes its files, and reopens it empty: it refuses writes until
+    /// a peer's full state arrives (so it never reuses an id of its own earlier updates),
+    /// then resyncs — the seed's "partial recovery of one node".
+    public func wipe(_ id: ReplicaID) throws(ConcordError) {
+        let replica = try member(id)
+        try crash(id)
+        do {
+            try FileManager.default.removeItem(atPath: replica.path)
+        } catch {
+            throw ConcordError(.storage, "cannot delete the files of replica \(id)", underlying: "\(error)")
+        }
+        try replica.open(members: memberIDs, needsState: true)
+        network.wakeAll()
+    }
+
+    /// Adds a replica with a new id; it starts empty and catches up by state transfer.
+    @discardableResult
+    public func addReplica() throws(ConcordError) -> Replica {
+        let id = ReplicaID((memberIDs.max()?.rawValue ?? 0) + 1)
+        let replica = Replica(id: id, path: path(of: id), configuration: configuration, network: network)
+        lock.withLock { handles[id] = replica }
+        let members = memberIDs
+        do {
+            try replica.open(members: members, needsState: members.count > 1)
+        } catch {
+            _ = lock.withLock { handles.removeValue(forKey: id) }
+            throw error
+        }
+        for other in replicas where other.id != id {
+            other.ifRunning { $0.setMembers(members) }
+        }
+        network.wakeAll()
+        return replica
+    }
+
+    /// Removes a replica: it leaves the cluster, its files are deleted, and it no longer
+    /// holds back garbage collection at the others.
+    public func removeReplica(_ id: ReplicaID) throws(ConcordError) {
+        let replica = try member(id)
+        replica.close()
+        network.unregister(id)
+        _ = lock.withLock { handles.removeValue(forKey: id) }
+        let members = memberIDs
+        for other in replicas {
+            other.ifRunning { $0.setMembers(members) }
+        }
+        do {
+            try FileManager.default.removeItem(atPath: replica.path)
+        } catch {
+            throw ConcordError(.storage, "cannot delete the files of replica \(id)", underlying: "\(error)")
+        }
+        network.wakeAll()
+    }
+
+    /// Closes every replica's environment and stops the network. Idempotent.
+    public func close() {
+        let all: [Replica] = lock.withLock {
+            if closed { return [] }
+            closed = true
+            return Array(handles.values)
+        }
+        network.shutDown()
+        for replica in all { replica.close() }
+    }
+}

@@ -1,0 +1,89 @@
+/// How durable a replica's commits are. Each case maps to LMDB flags.
+///
+/// | case | LMDB | after a process crash | after a power loss |
+/// |---|---|---|---|
+/// | `.full` | fsync per commit | every commit | every commit |
+/// | `.noSync` | `MDB_NOSYNC` | every commit (the OS has the pages) | the last commits may be gone; the environment stays consistent |
+public enum Durability: Sendable, Hashable, CaseIterable {
+    /// Every commit is flushed to the device before the call returns (the default).
+    case full
+    /// Commits reach the OS but are not flushed (AntidoteDB's `ANTIDOTE_SYNC_LOG=false`).
+    case noSync
+}
+
+/// How messages between replicas are delivered.
+public enum DeliveryMode: Sendable, Hashable {
+    /// Nothing moves until the caller calls `Cluster.step()` or `synchronize()`: one seeded
+    /// scheduler drives delivery, timers and faults, so a run replays exactly from its seed.
+    case manual
+    /// A delivery thread moves messages in real time, each after `latencyMicroseconds`.
+    case background(latencyMicroseconds: UInt64)
+}
+
+/// Every knob of the engine, each with a sensible default.
+///
+/// `Configuration(durability: .noSync)` reads naturally; set the others by name.
+public struct Configuration: Sendable, Hashable {
+    /// How durable commits are. Default `.full`.
+    public var durability: Durability
+    /// How messages move. Default `.manual`.
+    public var deliveryMode: DeliveryMode
+    /// The seed of every random choice of the network (faults, latencies, ordering).
+    public var seed: UInt64
+    /// A replica ships a delta interval once this many transactions are waiting (1 ships
+    /// every transaction at once). Default 16.
+    public var deltaIntervalTransactions: Int
+    /// …or once the oldest waiting transaction is this old. Default 1 ms.
+    public var deltaIntervalMicroseconds: UInt64
+    /// At most this many log entries go into one interval message. Default 4096.
+    public var maximumIntervalEntries: Int
+    /// How often a replica resends what a reachable peer has not acknowledged, and
+    /// collects garbage. Default 5 ms (simulated time in manual mode).
+    public var antiEntropyIntervalMicroseconds: UInt64
+    /// The most log entries a replica keeps for peers that lag behind. Past it the oldest
+    /// go, and a peer that still lacks them gets a full state transfer instead — so a dead
+    /// replica cannot make the log grow without bound. Default 10 000.
+    public var logBound: Int
+    /// The most intervals a replica buffers while waiting for their causal dependencies;
+    /// past it new ones are dropped and anti-entropy resends them. Default 1024.
+    public var causalBufferBound: Int
+    /// Network latency in manual mode: each message takes a time drawn from this range.
+    public var latencyMicroseconds: ClosedRange<UInt64>
+    /// How long `Replica.read(_:after:)` waits by default. Default 2 s.
+    public var readTimeoutMicroseconds: UInt64
+    /// The initial LMDB map size of each replica (it grows on demand). Default 64 MiB.
+    public var mapSizeBytes: Int
+    /// The most an LMDB map may grow to. Default 64 GiB.
+    public var maximumMapSizeBytes: Int
+
+    /// Creates a configuration; every parameter has a default.
+    public init(
+        durability: Durability = .full,
+        deliveryMode: DeliveryMode = .manual,
+        seed: UInt64 = 1,
+        deltaIntervalTransactions: Int = 16,
+        deltaIntervalMicroseconds: UInt64 = 1_000,
+        maximumIntervalEntries: Int = 4_096,
+        antiEntropyIntervalMicroseconds: UInt64 = 5_000,
+        logBound: Int = 10_000,
+        causalBufferBound: Int = 1_024,
+        latencyMicroseconds: ClosedRange<UInt64> = 100...1_000,
+        readTimeoutMicroseconds: UInt64 = 2_000_000,
+        mapSizeBytes: Int = 64 << 20,
+        maximumMapSizeBytes: Int = 64 << 30
+    ) {
+        self.durability = durability
+        self.deliveryMode = deliveryMode
+        self.seed = seed
+        self.deltaIntervalTransactions = max(1, deltaIntervalTransactions)
+        self.deltaIntervalMicroseconds = deltaIntervalMicroseconds
+        self.maximumIntervalEntries = max(1, maximumIntervalEntries)
+        self.antiEntropyIntervalMicroseconds = max(1, antiEntropyIntervalMicroseconds)
+        self.logBound = max(1, logBound)
+        self.causalBufferBound = max(1, causalBufferBound)
+        self.latencyMicroseconds = latencyMicroseconds
+        self.readTimeoutMicroseconds = readTimeoutMicroseconds
+        self.mapSizeBytes = mapSizeBytes
+        self.maximumMapSizeBytes = max(mapSizeBytes, maximumMapSizeBytes)
+    }
+}

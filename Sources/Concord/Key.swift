@@ -1,0 +1,63 @@
+/// The name of an object: a bucket and a key within it, like AntidoteDB's bound object
+/// `{Key, Type, Bucket}`, with the type carried by the Swift type parameter.
+///
+/// ```swift
+/// let likes = Key<PNCounter>("likes", bucket: "posts")
+/// ```
+public struct Key<T: CRDT>: Hashable, Sendable, CustomStringConvertible {
+    /// The key within the bucket.
+    public let name: String
+    /// The bucket.
+    public let bucket: String
+    /// The storage name (bucket, name), encoded once.
+    let object: ObjectKey
+
+    /// Names the object `name` in `bucket` (default bucket: `"default"`).
+    public init(_ name: String, bucket: String = "default") {
+        self.name = name
+        self.bucket = bucket
+        self.object = ObjectKey(bucket: bucket, name: name, type: T.typeCode)
+    }
+
+    /// `bucket/name: Type`.
+    public var description: String { "\(bucket)/\(name): \(T.typeCode)" }
+}
+
+/// The untyped storage name of an object — bucket, type and name, like AntidoteDB's bound
+/// object — with its encoded key bytes cached. The type is part of the name, so two
+/// replicas that use one name with two types make two objects, never a conflict.
+struct ObjectKey: Hashable, Sendable, Comparable, CustomStringConvertible {
+    let bucket: String
+    let name: String
+    let type: CRDTTypeCode
+    /// Length-prefixed bucket, the type code, then the name: unambiguous for any strings.
+    let bytes: [UInt8]
+
+    init(bucket: String, name: String, type: CRDTTypeCode) {
+        self.bucket = bucket
+        self.name = name
+        self.type = type
+        var writer = ByteWriter(capacity: bucket.utf8.count + name.utf8.count + 4)
+        writer.writeString(bucket)
+        type.encode(to: &writer)
+        writer.writeRaw(name.utf8)
+        bytes = writer.bytes
+    }
+
+    init(bytes: [UInt8]) throws(CodecError) {
+        var reader = ByteReader(bytes)
+        bucket = try reader.readString()
+        type = try CRDTTypeCode(from: &reader)
+        let rest = try reader.readRaw(count: reader.remaining)
+        guard let name = String(validating: rest, as: UTF8.self) else {
+            throw CodecError(.invalidUTF8, offset: 0, "object name is not valid UTF-8")
+        }
+        self.name = name
+        self.bytes = bytes
+    }
+
+    static func == (lhs: ObjectKey, rhs: ObjectKey) -> Bool { lhs.bytes == rhs.bytes }
+    func hash(into hasher: inout Hasher) { hasher.combine(bytes) }
+    static func < (lhs: ObjectKey, rhs: ObjectKey) -> Bool { lhs.bytes.lexicographicallyPrecedes(rhs.bytes) }
+    var description: String { "\(bucket)/\(name): \(type)" }
+}

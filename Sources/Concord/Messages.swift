@@ -1,0 +1,183 @@
+/// The delta (or full state) of one object inside a log entry or a message.
+struct ObjectDelta: Sendable, Equatable {
+    var key: ObjectKey
+    var state: any CRDT
+
+    static func == (lhs: ObjectDelta, rhs: ObjectDelta) -> Bool {
+        lhs.key == rhs.key && lhs.state.serialized() == rhs.state.serialized()
+    }
+
+    func encode(to writer: inout ByteWriter) {
+        writer.writeBytes(key.bytes)
+        state.encode(to: &writer)
+    }
+
+    init(key: ObjectKey, state: any CRDT) {
+        self.key = key
+        self.state = state
+    }
+
+    init(from reader: inout ByteReader) throws(CodecError) {
+        key = try ObjectKey(bytes: reader.readBytes())
+        state = try CRDTRegistry.decode(key.type, from: &reader)
+    }
+}
+
+/// A delta interval: the join, per object, of the deltas of whole transactions.
+///
+/// `from` is what a receiver must already have seen to apply it (the causal delta-merging
+/// condition); `to` is what the receiver has seen after applying it. One local transaction
+/// is the interval (clock before, clock after) holding its own deltas; intervals shipped to
+/// peers join consecutive log entries, never splitting one.
+struct DeltaInterval: Sendable, Equatable {
+    var from: VectorClock
+    var to: VectorClock
+    /// How many transactions it joins (for reports).
+    var transactions: UInt64
+    /// When it was created or received, in microseconds (for lag reports).
+    var timeMicroseconds: UInt64
+    /// Sorted by key, one entry per object.
+    var objects: [ObjectDelta]
+
+    func encode(to writer: inout ByteWriter) {
+        from.encode(to: &writer)
+        to.encode(to: &writer)
+        writer.writeVarUInt(transactions)
+        writer.writeVarUInt(timeMicroseconds)
+        writer.writeCount(objects.count)
+        for object in objects { object.encode(to: &writer) }
+    }
+
+    init(from: VectorClock, to: VectorClock, transactions: UInt64, timeMicroseconds: UInt64, objects: [ObjectDelta]) {
+        self.from = from
+        self.to = to
+        self.transactions = transactions
+        self.timeMicroseconds = timeMicroseconds
+        self.objects = objects
+    }
+
+    init(from reader: inout ByteReader) throws(CodecError) {
+        from = try VectorClock(from: &reader)
+        to = try VectorClock(from: &reader)
+        guard to.dominates(from) else { throw reader.error(.inconsistent, "interval ends before it starts") }
+        transactions = try reader.readVarUInt()
+        timeMicroseconds = try reader.readVarUInt()
+        let count = try reader.readCount(minimumElementSize: 4)
+        var objects: [ObjectDelta] = []
+        objects.reserveCapacity(count)
+        for _ in 0..<count {
+            let object = try ObjectDelta(from: &reader)
+            if let last = objects.last, !(last.key < object.key) {
+                throw reader.error(.inconsistent, "interval objects out of order or repeated at \(object.key)")
+            }
+            objects.append(object)
+        }
+        self.objects = objects
+    }
+
+    func encodedBytes() -> [UInt8] {
+        var writer = ByteWriter(capacity: 128)
+        encode(to: &writer)
+        return writer.bytes
+    }
+
+    init(decoding bytes: [UInt8]) throws(CodecError) {
+        var reader = ByteReader(bytes)
+        self = try DeltaInterval(from: &reader)
+        try reader.finish()
+    }
+}
+
+/// What replicas say to each other. Every message carries the sender's clock, which is how
+/// peers learn what it has (acknowledgement) and how stability is computed.
+struct Message: Sendable, Equatable {
+    enum Payload: Sendable, Equatable {
+        /// "I have this clock" (acknowledgement, heartbeat, hello after a restart).
+        case clock
+        /// A delta interval to apply when its `from` is covered.
+        case interval(DeltaInterval)
+        /// Every object's full state, as of `Message.clock`: for peers that lag past the log.
+        case state(objects: [ObjectDelta])
+    }
+
+    static let wireVersion: UInt8 = 1
+
+    var sender: ReplicaID
+    /// Increments each time the sender's replica is opened, so peers can tell a restarted
+    /// replica (whose clock may have moved back under `.noSync`) from a delayed message.
+    var incarnation: UInt64
+    var clock: VectorClock
+    /// The sender was wiped or is new and asks for a full state before it writes.
+    var wantsState: Bool
+    var payload: Payload
+
+    func encoded() -> [UInt8] {
+        var writer = ByteWriter(capacity: 64)
+        writer.writeByte(Self.wireVersion)
+        switch payload {
+        case .clock: writer.writeByte(1)
+        case .interval: writer.writeByte(2)
+        case .state: writer.writeByte(3)
+        }
+        sender.encode(to: &writer)
+        writer.writeVarUInt(incarnation)
+        clock.encode(to: &writer)
+        writer.writeBool(wantsState)
+        switch payload {
+        case .clock: break
+        case .interval(let interval): interval.encode(to: &writer)
+        case .state(let objects):
+            writer.writeCount(objects.count)
+            for object in objects { object.encode(to: &writer) }
+        }
+        return writer.bytes
+    }
+
+    init(sender: ReplicaID, incarnation: UInt64, clock: VectorClock, wantsState: Bool = false, payload: Payload) {
+        self.sender = sender
+        self.incarnation = incarnation
+        self.clock = clock
+        self.wantsState = wantsState
+        self.payload = payload
+    }
+
+    /// Decodes a message strictly: an unknown version or kind, a truncated or inconsistent
+    /// body, or trailing bytes throw.
+    init(decoding bytes: [UInt8]) throws(CodecError) {
+        var reader = ByteReader(bytes)
+        let version = try reader.readByte()
+        guard version == Self.wireVersion else {
+            throw CodecError(.unsupportedVersion, offset: 0, "wire version \(version), expected \(Self.wireVersion)")
+        }
+        let kind = try reader.readByte()
+        sender = try ReplicaID(from: &reader)
+        incarnation = try reader.readVarUInt()
+        clock = try VectorClock(from: &reader)
+        wantsState = try reader.readBool()
+        switch kind {
+        case 1:
+            payload = .clock
+        case 2:
+            let interval = try DeltaInterval(from: &reader)
+            guard clock.dominates(interval.to) else {
+                throw reader.error(.inconsistent, "interval reaches past the sender's clock")
+            }
+            payload = .interval(interval)
+        case 3:
+            let count = try reader.readCount(minimumElementSize: 4)
+            var objects: [ObjectDelta] = []
+            objects.reserveCapacity(count)
+            for _ in 0..<count {
+                let object = try ObjectDelta(from: &reader)
+                if let last = objects.last, !(last.key < object.key) {
+                    throw reader.error(.inconsistent, "state objects out of order or repeated at \(object.key)")
+                }
+                objects.append(object)
+            }
+            payload = .state(objects: objects)
+        default:
+            throw CodecError(.unknownTag, offset: 1, "unknown message kind \(kind)")
+        }
+        try reader.finish()
+    }
+}

@@ -1,0 +1,265 @@
+import Foundation
+import LMDB
+
+/// One replica of a cluster: a durable copy of every object in its own LMDB environment.
+///
+/// Calls are synchronous, throwing and thread-safe. Reads see a committed snapshot and
+/// never wait for writers (LMDB MVCC); local transactions at one replica are serialized.
+/// A `Replica` handle stays valid across `Cluster.crash` and `restart`: while its replica
+/// is down, calls throw `ConcordError.unavailable`.
+public final class Replica: @unchecked Sendable, CustomStringConvertible {
+    /// The replica's id, unique in its cluster.
+    public let id: ReplicaID
+    let path: String
+    let configuration: Configuration
+    let network: Network
+    /// Guards `core`; signalled when the clock advances (for `read(_:after:)`).
+    let condition = NSCondition()
+    var core: ReplicaCore?
+
+    init(id: ReplicaID, path: String, configuration: Configuration, network: Network) {
+        self.id = id
+        self.path = path
+        self.configuration = configuration
+        self.network = network
+    }
+
+    /// `replica r<id>`.
+    public var description: String { "replica \(id)" }
+
+    // MARK: Lifecycle (driven by Cluster)
+
+    func open(members: [ReplicaID], needsState: Bool) throws(ConcordError) {
+        network.register(id)
+        let opened = try ReplicaCore(
+            id: id, path: path, members: members, needsState: needsState, configuration: configuration,
+            transport: network)
+        condition.withLock { core = opened }
+    }
+
+    func close() {
+        condition.withLock {
+            core?.close()
+            core = nil
+        }
+        condition.broadcast()
+    }
+
+    /// Whether the replica is open (not crashed, removed or closed).
+    public var isRunning: Bool { condition.withLock { core != nil } }
+
+    /// Runs `body` on the open core under the replica's lock.
+    func withCore<R>(_ body: (ReplicaCore) throws(ConcordError) -> R) throws(ConcordError) -> R {
+        condition.lock()
+        defer { condition.unlock() }
+        guard let core else {
+            throw ConcordError(.unavailable, "\(self) is down (crashed, removed or closed); restart it first")
+        }
+        return try body(core)
+    }
+
+    /// Runs `body` on the core if the replica is running (a crashed one learns the
+    /// membership when it restarts).
+    func ifRunning(_ body: (ReplicaCore) -> Void) {
+        condition.withLock {
+            if let core { body(core) }
+        }
+    }
+
+    private func storage() throws(ConcordError) -> Storage {
+        try withCore { $0.storage }
+    }
+
+    // MARK: Reading
+
+    /// Reads the value of `key` from this replica's latest committed snapshot.
+    ///
+    /// A key never written reads as the type's initial value. No network is involved.
+    /// - Throws: `ConcordError.unavailable` while the replica is down; `.corrupted` if the
+    ///   stored bytes do not decode; `.storage` on an LMDB failure.
+    /// - Complexity: one LMDB lookup and one decode of the object's state.
+    public func read<T: CRDT>(_ key: Key<T>) throws(ConcordError) -> T.Value {
+        try state(of: key).value
+    }
+
+    /// Reads `key` once this replica has seen `clock` (typically a clock returned by a
+    /// commit at another replica), giving read-your-writes across replicas.
+    ///
+    /// - Parameter timeoutMicroseconds: how long to wait (default
+    ///   `Configuration.readTimeoutMicroseconds`).
+    /// - Throws: `ConcordError.timeout` if the clock is not reached in time (in manual mode
+    ///   someone must call `Cluster.step()`/`synchronize()` for it to advance).
+    public func read<T: CRDT>(
+        _ key: Key<T>, after clock: VectorClock, timeoutMicroseconds: UInt64? = nil
+    ) throws(ConcordError) -> T.Value {
+        try wait(for: clock, timeoutMicroseconds: timeoutMicroseconds ?? configuration.readTimeoutMicroseconds)
+        return try read(key)
+    }
+
+    /// Blocks until this replica's clock dominates `clock`.
+    /// - Throws: `ConcordError.timeout` after `timeoutMicroseconds`.
+    public func wait(for clock: VectorClock, timeoutMicroseconds: UInt64) throws(ConcordError) {
+        let deadline = Date(timeIntervalSinceNow: Double(timeoutMicroseconds) / 1_000_000)
+        condition.lock()
+        defer { condition.unlock() }
+        while true {
+            guard let core else { throw ConcordError(.unavailable, "\(self) is down") }
+            if core.clock.dominates(clock) { return }
+            if !condition.wait(until: deadline) {
+                if let core = self.core, core.clock.dominates(clock) { return }
+                throw ConcordError(
+                    .timeout,
+                    "\(self) has not seen \(clock) within \(timeoutMicroseconds) µs (it has \(self.core?.clock ?? VectorClock()))")
+            }
+        }
+    }
+
+    /// The full CRDT state of `key` (for inspection, dumps and tests).
+    /// - Throws: as `read(_:)`.
+    public func state<T: CRDT>(of key: Key<T>) throws(ConcordError) -> T {
+        let storage = try storage()
+        let objects = storage.objects
+        let bytes = key.object.bytes
+        return try storage.read("read \(key)") { txn -> T in
+            let state = try txn.withValue(forKey: bytes, in: objects) { buffer throws(ConcordError) -> T in
+                do throws(CodecError) {
+                    return try T(serialized: Array(buffer))
+                } catch {
+                    throw .corrupted(error, "the state of \(key)")
+                }
+            }
+            return state ?? T()
+        }
+    }
+
+    /// This replica's vector clock: which transactions it has seen.
+    /// - Throws: `ConcordError.unavailable` while down.
+    public var clock: VectorClock {
+        get throws(ConcordError) { try withCore { $0.clock } }
+    }
+
+    // MARK: Writing
+
+    /// Performs one operation as an atomic local transaction and returns the commit's clock.
+    ///
+    /// - Throws: `ConcordError.operationRejected` when the CRDT refuses the operation
+    ///   (nothing is written); `.bootstrapping` while a wiped replica waits for its state;
+    ///   `.unavailable`, `.storage`, `.corrupted`.
+    /// - Complexity: one LMDB write transaction (one fsync under `.full` durability).
+    @discardableResult
+    public func update<T: CRDT>(_ key: Key<T>, _ operation: T.Operation) throws(ConcordError) -> VectorClock {
+        try typedTransaction { (transaction) throws(ConcordError) in try transaction.update(key, operation) }
+    }
+
+    /// Runs `body` as one atomic multi-key transaction and returns the commit's clock.
+    ///
+    /// The transaction reads its own writes; all its updates commit together in one LMDB
+    /// write transaction with its log entry and the replica's clock, or — if `body` throws —
+    /// none of them does. Remote replicas see all of it or none of it. Transactions at one
+    /// replica are serialized; reads elsewhere never wait for them.
+    /// - Throws: whatever `body` throws (nothing is written), or the errors of `update`.
+    @discardableResult
+    public func transaction(_ body: (Transaction) throws -> Void) throws -> VectorClock {
+        condition.lock()
+        defer { condition.unlock() }
+        guard let core else {
+            throw ConcordError(.unavailable, "\(self) is down (crashed, removed or closed); restart it first")
+        }
+        let transaction = Transaction(core: core, time: network.nowMicroseconds)
+        defer { transaction.isOpen = false }
+        try body(transaction)
+        let committed = try core.commit(transaction.working)
+        condition.broadcast()
+        return committed
+    }
+
+    /// Typed-throws variant used by `update`.
+    private func typedTransaction(
+        _ body: (Transaction) throws(ConcordError) -> Void
+    ) throws(ConcordError) -> VectorClock {
+        do {
+            return try transaction { (transaction: Transaction) throws in try body(transaction) }
+        } catch let error as ConcordError {
+            throw error
+        } catch {
+            throw ConcordError(.operationRejected, "\(error)")
+        }
+    }
+
+    // MARK: Replication (driven by the network)
+
+    func receive(_ bytes: [UInt8]) {
+        condition.withLock { core?.receive(bytes) }
+        condition.broadcast()
+    }
+
+    func tick() {
+        condition.withLock { core?.tick() }
+    }
+}
+
+/// An open local transaction: updates and reads of any number of keys, committed together.
+///
+/// Only valid inside the closure passed to `Replica.transaction`; using it afterwards throws.
+public final class Transaction {
+    let core: ReplicaCore
+    let context: UpdateContext
+    var working: [ObjectKey: WorkingObject] = [:]
+    var isOpen = true
+
+    init(core: ReplicaCore, time: UInt64) {
+        self.core = core
+        self.context = UpdateContext(replica: core.id, timeMicroseconds: time)
+    }
+
+    private func checkOpen() throws(ConcordError) {
+        guard isOpen else {
+            throw ConcordError(.invalidArgument, "a transaction was used after its closure returned")
+        }
+    }
+
+    private func current<T: CRDT>(_ key: Key<T>) throws(ConcordError) -> T {
+        if let object = working[key.object] {
+            guard let state = object.state as? T else {
+                throw ConcordError(.typeMismatch, "\(key) is held as \(type(of: object.state)) in this transaction")
+            }
+            return state
+        }
+        guard let stored = try core.load(key.object) else { return T() }
+        guard let state = stored as? T else {
+            throw ConcordError(.typeMismatch, "\(key) is stored as \(type(of: stored))")
+        }
+        return state
+    }
+
+    /// Applies `operation` to `key` within the transaction.
+    /// - Throws: `ConcordError.operationRejected` when the CRDT refuses it (the transaction
+    ///   is unchanged and may go on).
+    public func update<T: CRDT>(_ key: Key<T>, _ operation: T.Operation) throws(ConcordError) {
+        try checkOpen()
+        var state = try current(key)
+        let delta: T
+        do {
+            delta = try state.apply(operation, context: context)
+        } catch {
+            throw ConcordError(.operationRejected, "\(key): \(error.message)", underlying: "\(error)")
+        }
+        if let previous = working[key.object]?.delta as? T {
+            working[key.object] = WorkingObject(state: state, delta: previous.joined(delta))
+        } else {
+            working[key.object] = WorkingObject(state: state, delta: delta)
+        }
+    }
+
+    /// Reads `key` as this transaction sees it (its own writes included).
+    public func read<T: CRDT>(_ key: Key<T>) throws(ConcordError) -> T.Value {
+        try checkOpen()
+        return try current(key).value
+    }
+
+    /// The full state of `key` as this transaction sees it.
+    public func state<T: CRDT>(of key: Key<T>) throws(ConcordError) -> T {
+        try checkOpen()
+        return try current(key)
+    }
+}

@@ -1,0 +1,581 @@
+import LMDB
+
+/// What a replica knows about one peer.
+struct PeerState: Sendable, Equatable {
+    /// The peer's incarnation its latest clock came with.
+    var incarnation: UInt64 = 0
+    /// The latest clock the peer reported: what it has acknowledged.
+    var acknowledged = VectorClock()
+    /// What has been sent to it (optimistically assumed to arrive) since the last timeout.
+    var sent = VectorClock()
+    /// When the last interval or state went to it, in microseconds.
+    var lastSendMicroseconds: UInt64 = 0
+    /// The peer asked for a full state (it was wiped, or is new).
+    var wantsState = false
+}
+
+/// One transaction's working copy of an object: the state after its updates and the join
+/// of the deltas they produced.
+struct WorkingObject {
+    var state: any CRDT
+    var delta: any CRDT
+}
+
+/// Counters a replica keeps about itself (reported by `status()`).
+struct ReplicaCounters: Sendable, Equatable {
+    var messagesSent: UInt64 = 0
+    var messagesReceived: UInt64 = 0
+    var messagesUndecodable: UInt64 = 0
+    var intervalsApplied: UInt64 = 0
+    var intervalsDuplicate: UInt64 = 0
+    var intervalsBuffered: UInt64 = 0
+    var intervalsDroppedBufferFull: UInt64 = 0
+    var statesSent: UInt64 = 0
+    var statesApplied: UInt64 = 0
+    var logEntriesCollected: UInt64 = 0
+    var logEntriesForced: UInt64 = 0
+    var bytesSent: UInt64 = 0
+    var failures: UInt64 = 0
+}
+
+/// The replication state machine of one open replica. Not thread-safe: `Replica` calls it
+/// under its lock. Storage, clock and log change together in one LMDB transaction;
+/// in-memory fields change only after that transaction commits.
+final class ReplicaCore {
+    let id: ReplicaID
+    let storage: Storage
+    let configuration: Configuration
+    unowned let transport: any Transport
+
+    private(set) var clock = VectorClock()
+    private(set) var incarnation: UInt64 = 0
+    /// Below this clock the log is incomplete (collected or forced out): a peer that has
+    /// not reached it gets a full state transfer.
+    private(set) var logFloor = VectorClock()
+    /// A wiped or new replica refuses local writes until a peer's state arrives, so it
+    /// never reuses one of its own dots that peers already know.
+    private(set) var needsState = false
+    private(set) var members: [ReplicaID] = []
+    private(set) var peers: [ReplicaID: PeerState] = [:]
+    /// The log's entries in order: index, `to` clock, creation time.
+    private(set) var logEntries: [(index: UInt64, to: VectorClock, timeMicroseconds: UInt64)] = []
+    private var nextLogIndex: UInt64 = 1
+    /// Intervals waiting for their causal dependencies, in arrival order.
+    private(set) var buffer: [DeltaInterval] = []
+    private var tickAt: UInt64?
+    private var pendingSince: UInt64?
+    private var pendingTransactions = 0
+    var counters = ReplicaCounters()
+    /// The last replication failure (a storage error while applying, building or
+    /// collecting); replication retries, and `status()` shows it.
+    private(set) var lastFailure: String?
+
+    private func noteFailure(_ error: any Error) {
+        counters.failures += 1
+        lastFailure = "\(error)"
+    }
+
+    init(
+        id: ReplicaID, path: String, members: [ReplicaID], needsState: Bool,
+        configuration: Configuration, transport: any Transport
+    ) throws(ConcordError) {
+        self.id = id
+        self.configuration = configuration
+        self.transport = transport
+        storage = try Storage(path: path, replica: id, configuration: configuration)
+        try load(needsState: needsState)
+        setMembers(members)
+        announce()
+    }
+
+    func close() {
+        storage.environment.close()
+    }
+
+    // MARK: Loading
+
+    private func load(needsState requested: Bool) throws(ConcordError) {
+        let meta = storage.meta
+        let log = storage.log
+        var entries: [(UInt64, VectorClock, UInt64)] = []
+        var loadedClock = VectorClock()
+        var loadedFloor = VectorClock()
+        var loadedIncarnation: UInt64 = 0
+        var loadedPeers: [ReplicaID: PeerState] = [:]
+        var loadedNeedsState = requested
+        try storage.read("load replica \(id)") { txn in
+            if let bytes = try txn.get(Storage.MetaKey.clock, in: meta) {
+                loadedClock = try Storage.decode("the clock", bytes) { (r: inout ByteReader) throws(CodecError) in
+                    try VectorClock(from: &r)
+                }
+            }
+            if let bytes = try txn.get(Storage.MetaKey.logFloor, in: meta) {
+                loadedFloor = try Storage.decode("the log floor", bytes) { (r: inout ByteReader) throws(CodecError) in
+                    try VectorClock(from: &r)
+                }
+            }
+            if let bytes = try txn.get(Storage.MetaKey.incarnation, in: meta) {
+                loadedIncarnation = try Storage.decode("the incarnation", bytes) {
+                    (r: inout ByteReader) throws(CodecError) in try r.readVarUInt()
+                }
+            }
+            if let bytes = try txn.get(Storage.MetaKey.needsState, in: meta) {
+                loadedNeedsState = try Storage.decode("the bootstrap flag", bytes) {
+                    (r: inout ByteReader) throws(CodecError) in try r.readBool()
+                } || requested
+            }
+            if let bytes = try txn.get(Storage.MetaKey.peers, in: meta) {
+                loadedPeers = try Storage.decode("the peers' clocks", bytes) {
+                    (r: inout ByteReader) throws(CodecError) in try Self.decodePeers(&r)
+                }
+            }
+            try txn.forEach(in: log) { key, value in
+                let index = try Storage.logIndex(key)
+                let header = try Storage.decode("log entry \(index)", Array(value)) {
+                    (r: inout ByteReader) throws(CodecError) in try DeltaInterval(from: &r)
+                }
+                entries.append((index, header.to, header.timeMicroseconds))
+                return true
+            }
+        }
+        clock = loadedClock
+        logFloor = loadedFloor
+        incarnation = loadedIncarnation + 1
+        peers = loadedPeers
+        needsState = loadedNeedsState
+        logEntries = entries.map { (index: $0.0, to: $0.1, timeMicroseconds: $0.2) }
+        nextLogIndex = (entries.last?.0 ?? 0) + 1
+        let incarnationBytes = incarnation.encodedBytes()
+        let needsStateBytes = needsState.encodedBytes()
+        try storage.write("record the incarnation of replica \(id)") { txn in
+            try txn.put(incarnationBytes, forKey: Storage.MetaKey.incarnation, in: meta)
+            try txn.put(needsStateBytes, forKey: Storage.MetaKey.needsState, in: meta)
+        }
+    }
+
+    private static func decodePeers(_ reader: inout ByteReader) throws(CodecError) -> [ReplicaID: PeerState] {
+        let count = try reader.readCount(minimumElementSize: 3)
+        var peers: [ReplicaID: PeerState] = [:]
+        for _ in 0..<count {
+            let peer = try ReplicaID(from: &reader)
+            var state = PeerState()
+            state.incarnation = try reader.readVarUInt()
+            state.acknowledged = try VectorClock(from: &reader)
+            state.sent = state.acknowledged
+            guard peers.updateValue(state, forKey: peer) == nil else {
+                throw reader.error(.inconsistent, "peer \(peer) listed twice")
+            }
+        }
+        return peers
+    }
+
+    private func encodedPeers() -> [UInt8] {
+        var writer = ByteWriter()
+        let sorted = peers.sorted { $0.key < $1.key }
+        writer.writeCount(sorted.count)
+        for (peer, state) in sorted {
+            peer.encode(to: &writer)
+            writer.writeVarUInt(state.incarnation)
+            state.acknowledged.encode(to: &writer)
+        }
+        return writer.bytes
+    }
+
+    // MARK: Membership
+
+    func setMembers(_ all: [ReplicaID]) {
+        members = all.filter { $0 != id }.sorted()
+        for member in members where peers[member] == nil { peers[member] = PeerState() }
+        for peer in peers.keys where !members.contains(peer) { peers[peer] = nil }
+        scheduleTick(at: transport.nowMicroseconds)
+    }
+
+    /// Tells every peer this replica's clock and incarnation (after an open or restart).
+    func announce() {
+        for member in members { send(.clock, to: member) }
+        scheduleTick(at: transport.nowMicroseconds)
+    }
+
+    // MARK: Local transactions
+
+    func load(_ key: ObjectKey) throws(ConcordError) -> (any CRDT)? {
+        let objects = storage.objects
+        return try storage.read("read \(key)") { txn -> (any CRDT)? in
+            guard let bytes = try txn.get(key.bytes, in: objects) else { return nil }
+            return try Self.decodeObject(key, bytes)
+        }
+    }
+
+    static func decodeObject(_ key: ObjectKey, _ bytes: [UInt8]) throws(ConcordError) -> any CRDT {
+        let state: any CRDT
+        do throws(CodecError) {
+            state = try CRDTRegistry.decode(serialized: bytes)
+        } catch {
+            throw .corrupted(error, "the state of \(key)")
+        }
+        guard type(of: state).typeCode == key.type else {
+            throw ConcordError(.corrupted, "\(key) holds a \(type(of: state).typeCode); the store is damaged")
+        }
+        return state
+    }
+
+    /// Commits one local transaction: objects, log entry and clock in one LMDB commit.
+    func commit(_ working: [ObjectKey: WorkingObject]) throws(ConcordError) -> VectorClock {
+        guard !needsState else {
+            throw ConcordError(
+                .bootstrapping,
+                "replica \(id) was wiped or is new and waits for a peer's state; writes resume once it arrives")
+        }
+        if working.isEmpty { return clock }
+        var next = clock
+        next.increment(id)
+        let now = transport.nowMicroseconds
+        let keys = working.keys.sorted()
+        let entry = DeltaInterval(
+            from: clock, to: next, transactions: 1, timeMicroseconds: now,
+            objects: keys.map { ObjectDelta(key: $0, state: working[$0]!.delta) })
+        let states = keys.map { ($0.bytes, working[$0]!.state.serialized()) }
+        let index = nextLogIndex
+        let entryBytes = entry.encodedBytes()
+        let clockBytes = next.encodedBytes()
+        let (objects, log, meta) = (storage.objects, storage.log, storage.meta)
+        try storage.write("commit a transaction at replica \(id)") { txn in
+            for (key, state) in states { try txn.put(state, forKey: key, in: objects) }
+            try txn.put(entryBytes, forKey: Storage.logKey(index), in: log)
+            try txn.put(clockBytes, forKey: Storage.MetaKey.clock, in: meta)
+        }
+        clock = next
+        nextLogIndex += 1
+        logEntries.append((index, next, now))
+        notePending(now: now)
+        return next
+    }
+
+    private func notePending(now: UInt64) {
+        pendingTransactions += 1
+        if pendingSince == nil { pendingSince = now }
+        if pendingTransactions >= configuration.deltaIntervalTransactions {
+            scheduleTick(at: now)
+        } else {
+            scheduleTick(at: (pendingSince ?? now) + configuration.deltaIntervalMicroseconds)
+        }
+    }
+
+    // MARK: Receiving
+
+    func receive(_ bytes: [UInt8]) {
+        counters.messagesReceived += 1
+        let message: Message
+        do {
+            message = try Message(decoding: bytes)
+        } catch {
+            counters.messagesUndecodable += 1
+            return
+        }
+        guard message.sender != id, peers[message.sender] != nil else { return }
+        noteReport(from: message.sender, incarnation: message.incarnation, clock: message.clock,
+                   wantsState: message.wantsState)
+        do {
+            switch message.payload {
+            case .clock:
+                break
+            case .interval(let interval):
+                try receive(interval)
+                send(.clock, to: message.sender)
+            case .state(let objects):
+                try applyState(objects, clock: message.clock)
+                send(.clock, to: message.sender)
+            }
+        } catch {
+            // Nothing was committed (one LMDB transaction); the sender resends after its
+            // timeout, and the failure is reported by `status()`.
+            noteFailure(error)
+        }
+        scheduleTick(at: transport.nowMicroseconds)
+    }
+
+    private func noteReport(from peer: ReplicaID, incarnation: UInt64, clock reported: VectorClock, wantsState: Bool) {
+        guard var state = peers[peer] else { return }
+        if incarnation > state.incarnation {
+            // A restarted peer: its clock may have moved back (noSync), so trust the new report.
+            state.incarnation = incarnation
+            state.acknowledged = reported
+            state.sent = reported
+            state.lastSendMicroseconds = 0
+        } else if incarnation == state.incarnation {
+            state.acknowledged.merge(reported)
+            state.sent.merge(reported)
+        } else {
+            return
+        }
+        if wantsState { state.wantsState = true }
+        peers[peer] = state
+    }
+
+    private func receive(_ interval: DeltaInterval) throws(ConcordError) {
+        if clock.dominates(interval.to) {
+            counters.intervalsDuplicate += 1
+            return
+        }
+        guard clock.dominates(interval.from) else {
+            if buffer.count >= configuration.causalBufferBound {
+                counters.intervalsDroppedBufferFull += 1
+            } else if !buffer.contains(interval) {
+                buffer.append(interval)
+                counters.intervalsBuffered += 1
+            }
+            return
+        }
+        try apply(interval)
+        // Applying may have satisfied buffered intervals.
+        var progressed = true
+        while progressed {
+            progressed = false
+            for (position, waiting) in buffer.enumerated() where clock.dominates(waiting.from) {
+                buffer.remove(at: position)
+                if !clock.dominates(waiting.to) { try apply(waiting) } else { counters.intervalsDuplicate += 1 }
+                progressed = true
+                break
+            }
+        }
+        buffer.removeAll { clock.dominates($0.to) }
+    }
+
+    /// Joins a causally ready interval into the store and logs it for forwarding.
+    private func apply(_ interval: DeltaInterval) throws(ConcordError) {
+        let next = clock.merging(interval.to)
+        let index = nextLogIndex
+        let now = transport.nowMicroseconds
+        var logged = interval
+        logged.timeMicroseconds = now
+        let entryBytes = logged.encodedBytes()
+        let clockBytes = next.encodedBytes()
+        let (objects, log, meta) = (storage.objects, storage.log, storage.meta)
+        try storage.write("apply an interval at replica \(id)") { txn in
+            for object in interval.objects {
+                let merged = try Self.joined(object, existing: txn.get(object.key.bytes, in: objects))
+                try txn.put(merged, forKey: object.key.bytes, in: objects)
+            }
+            try txn.put(entryBytes, forKey: Storage.logKey(index), in: log)
+            try txn.put(clockBytes, forKey: Storage.MetaKey.clock, in: meta)
+        }
+        clock = next
+        nextLogIndex += 1
+        logEntries.append((index, interval.to, now))
+        counters.intervalsApplied += 1
+        notePending(now: now)
+    }
+
+    private static func joined(_ object: ObjectDelta, existing: [UInt8]?) throws(ConcordError) -> [UInt8] {
+        guard let existing else { return object.state.serialized() }
+        var state = try decodeObject(object.key, existing)
+        do {
+            try state.join(erased: object.state)
+        } catch {
+            throw ConcordError(.corrupted, "\(object.key): \(error)")
+        }
+        return state.serialized()
+    }
+
+    private func applyState(_ states: [ObjectDelta], clock reported: VectorClock) throws(ConcordError) {
+        let next = clock.merging(reported)
+        let floor = logFloor.merging(reported)
+        let (objects, meta) = (storage.objects, storage.meta)
+        let clockBytes = next.encodedBytes()
+        let floorBytes = floor.encodedBytes()
+        let needsStateBytes = false.encodedBytes()
+        try storage.write("apply a state transfer at replica \(id)") { txn in
+            for object in states {
+                let merged = try Self.joined(object, existing: txn.get(object.key.bytes, in: objects))
+                try txn.put(merged, forKey: object.key.bytes, in: objects)
+            }
+            try txn.put(clockBytes, forKey: Storage.MetaKey.clock, in: meta)
+            try txn.put(floorBytes, forKey: Storage.MetaKey.logFloor, in: meta)
+            try txn.put(needsStateBytes, forKey: Storage.MetaKey.needsState, in: meta)
+        }
+        let grew = next != clock
+        clock = next
+        logFloor = floor
+        needsState = false
+        counters.statesApplied += 1
+        buffer.removeAll { clock.dominates($0.to) }
+        if grew { notePending(now: transport.nowMicroseconds) }
+    }
+
+    // MARK: Sending
+
+    private func send(_ payload: Message.Payload, to peer: ReplicaID) {
+        let message = Message(
+            sender: id, incarnation: incarnation, clock: clock, wantsState: needsState, payload: payload)
+        let bytes = message.encoded()
+        counters.messagesSent += 1
+        counters.bytesSent += UInt64(bytes.count)
+        transport.send(bytes, from: id, to: peer)
+    }
+
+    private func scheduleTick(at time: UInt64) {
+        if let tickAt, tickAt <= time { return }
+        tickAt = time
+        transport.scheduleTick(for: id, at: time)
+    }
+
+    /// The anti-entropy round: collect garbage, then send each reachable peer what it lacks
+    /// (an interval from what it has, or a full state when the log no longer reaches back),
+    /// resending after the retransmit timeout. Reschedules itself only while some reachable
+    /// peer still lacks something, so a quiet or partitioned cluster goes idle.
+    func tick() {
+        let now = transport.nowMicroseconds
+        if let tickAt, tickAt > now { return }  // a stale timer; a newer one is scheduled
+        tickAt = nil
+        pendingTransactions = 0
+        pendingSince = nil
+        collectGarbage()
+        var outstanding = false
+        let timeout = transport.retransmitTimeoutMicroseconds
+        for peer in members {
+            guard var state = peers[peer], transport.canReach(from: id, to: peer) else { continue }
+            if needsState {
+                send(.clock, to: peer)
+                outstanding = true
+                continue
+            }
+            if state.wantsState {
+                state.wantsState = false
+                state.sent = clock
+                state.lastSendMicroseconds = now
+                peers[peer] = state
+                sendState(to: peer)
+                outstanding = true
+                continue
+            }
+            if state.acknowledged.dominates(clock) { continue }
+            outstanding = true
+            if now >= state.lastSendMicroseconds + timeout { state.sent = state.acknowledged }
+            if state.sent.dominates(clock) {
+                peers[peer] = state
+                continue
+            }
+            state.lastSendMicroseconds = now
+            if !state.sent.dominates(logFloor) {
+                state.sent = clock
+                peers[peer] = state
+                sendState(to: peer)
+            } else if let interval = buildInterval(from: state.sent) {
+                state.sent.merge(interval.to)
+                peers[peer] = state
+                send(.interval(interval), to: peer)
+            } else {
+                peers[peer] = state
+            }
+        }
+        if outstanding { scheduleTick(at: now + configuration.antiEntropyIntervalMicroseconds) }
+    }
+
+    /// Joins, per object, every log entry the peer (which has `base`) lacks, in log order,
+    /// up to `maximumIntervalEntries` entries.
+    private func buildInterval(from base: VectorClock) -> DeltaInterval? {
+        let wanted = logEntries.lazy.filter { !base.dominates($0.to) }.prefix(configuration.maximumIntervalEntries)
+        guard !wanted.isEmpty else { return nil }
+        var to = base
+        var transactions: UInt64 = 0
+        var joined: [ObjectKey: any CRDT] = [:]
+        let log = storage.log
+        do {
+            try storage.read("build an interval at replica \(id)") { txn in
+                for entry in wanted {
+                    guard let bytes = try txn.get(Storage.logKey(entry.index), in: log) else { continue }
+                    let interval = try Storage.decode("log entry \(entry.index)", bytes) {
+                        (r: inout ByteReader) throws(CodecError) in try DeltaInterval(from: &r)
+                    }
+                    to.merge(interval.to)
+                    transactions += interval.transactions
+                    for object in interval.objects {
+                        if var existing = joined[object.key] {
+                            try existing.join(erased: object.state)
+                            joined[object.key] = existing
+                        } else {
+                            joined[object.key] = object.state
+                        }
+                    }
+                }
+            }
+        } catch {
+            noteFailure(error)
+            return nil
+        }
+        let objects = joined.keys.sorted().map { ObjectDelta(key: $0, state: joined[$0]!) }
+        return DeltaInterval(
+            from: base, to: to, transactions: transactions, timeMicroseconds: transport.nowMicroseconds, objects: objects)
+    }
+
+    private func sendState(to peer: ReplicaID) {
+        let objects = storage.objects
+        var states: [ObjectDelta] = []
+        do {
+            try storage.read("read every object at replica \(id)") { txn in
+                try txn.forEach(in: objects) { key, value in
+                    let objectKey: ObjectKey
+                    do throws(CodecError) {
+                        objectKey = try ObjectKey(bytes: Array(key))
+                    } catch {
+                        throw ConcordError.corrupted(error, "an object key")
+                    }
+                    states.append(ObjectDelta(key: objectKey, state: try Self.decodeObject(objectKey, Array(value))))
+                    return true
+                }
+            }
+        } catch {
+            noteFailure(error)
+            return
+        }
+        counters.statesSent += 1
+        send(.state(objects: states), to: peer)
+    }
+
+    // MARK: Garbage collection
+
+    /// The pointwise minimum of this replica's clock and every member's acknowledged clock:
+    /// what every member is known to have.
+    var stableClock: VectorClock {
+        VectorClock.pointwiseMinimum([clock] + members.map { peers[$0]?.acknowledged ?? VectorClock() })
+    }
+
+    /// Deletes log entries every member has, then — past `logBound` — the oldest entries,
+    /// raising the log floor so a peer that lacks them gets a state transfer.
+    func collectGarbage() {
+        let stable = stableClock
+        var doomed: [UInt64] = []
+        var floor = logFloor
+        for entry in logEntries where stable.dominates(entry.to) { doomed.append(entry.index) }
+        let stableCount = doomed.count
+        let excess = logEntries.count - doomed.count - configuration.logBound
+        if excess > 0 {
+            let doomedSet = Set(doomed)
+            for entry in logEntries where !doomedSet.contains(entry.index) && doomed.count < stableCount + excess {
+                doomed.append(entry.index)
+                floor.merge(entry.to)
+            }
+        }
+        floor.merge(stable)
+        floor = floor.meeting(clock)  // never above what this replica has
+        guard !doomed.isEmpty || floor != logFloor else { return }
+        let (log, meta) = (storage.log, storage.meta)
+        let floorBytes = floor.encodedBytes()
+        let peersBytes = encodedPeers()
+        do {
+            try storage.write("collect the log of replica \(id)") { txn in
+                for index in doomed { try txn.delete(Storage.logKey(index), in: log) }
+                try txn.put(floorBytes, forKey: Storage.MetaKey.logFloor, in: meta)
+                try txn.put(peersBytes, forKey: Storage.MetaKey.peers, in: meta)
+            }
+        } catch {
+            noteFailure(error)
+            return
+        }
+        let doomedSet = Set(doomed)
+        logEntries.removeAll { doomedSet.contains($0.index) }
+        logFloor = floor
+        counters.logEntriesCollected += UInt64(stableCount)
+        counters.logEntriesForced += UInt64(doomed.count - stableCount)
+    }
+}

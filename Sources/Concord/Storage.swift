@@ -1,0 +1,126 @@
+import LMDB
+
+/// A replica's on-disk schema: one LMDB environment with three named databases.
+///
+/// - `objects`: object key → `CRDT.serialized()` state.
+/// - `log`: 8-byte big-endian log index → encoded `DeltaInterval` (local transactions and
+///   applied remote intervals, kept until every member has them).
+/// - `meta`: the format version, the replica's identity, clock, incarnation, log floor,
+///   peers' clocks, and whether the replica still waits for a state transfer.
+///
+/// Every change of objects, log and clock happens in one LMDB write transaction.
+struct Storage {
+    /// The on-disk format this build writes and reads.
+    static let formatVersion: UInt64 = 1
+
+    enum MetaKey {
+        static let format: [UInt8] = Array("format".utf8)
+        static let replica: [UInt8] = Array("replica".utf8)
+        static let clock: [UInt8] = Array("clock".utf8)
+        static let incarnation: [UInt8] = Array("incarnation".utf8)
+        static let logFloor: [UInt8] = Array("log-floor".utf8)
+        static let peers: [UInt8] = Array("peers".utf8)
+        static let needsState: [UInt8] = Array("needs-state".utf8)
+    }
+
+    let environment: Environment
+    let objects: Database
+    let log: Database
+    let meta: Database
+
+    /// Opens (creating when absent) the environment at `path` and checks its format
+    /// version and identity.
+    init(path: String, replica: ReplicaID, configuration: Configuration) throws(ConcordError) {
+        var options = EnvironmentOptions()
+        options.mapSizeBytes = configuration.mapSizeBytes
+        options.maximumMapSizeBytes = configuration.maximumMapSizeBytes
+        options.maximumDatabases = 8
+        options.durability = configuration.durability == .full ? .full : .noSync
+        do {
+            environment = try Environment.open(path: path, options: options)
+            objects = try environment.database("objects")
+            log = try environment.database("log")
+            meta = try environment.database("meta")
+        } catch let error as LMDBError {
+            throw .storage(error, "cannot open the store of replica \(replica) at \(path)")
+        } catch {
+            throw ConcordError(.storage, "cannot open the store of replica \(replica) at \(path)", underlying: "\(error)")
+        }
+        try checkIdentity(replica, path: path)
+    }
+
+    private func checkIdentity(_ replica: ReplicaID, path: String) throws(ConcordError) {
+        try write("initialize the store of replica \(replica)") { txn in
+            if let format = try txn.get(MetaKey.format, in: meta) {
+                let version = try Self.decode("the format version", format) { (r: inout ByteReader) throws(CodecError) in
+                    try r.readVarUInt()
+                }
+                guard version == Self.formatVersion else {
+                    throw ConcordError(
+                        .formatVersionMismatch,
+                        "the store at \(path) has format version \(version); this build reads version \(Self.formatVersion)")
+                }
+                let stored = try Self.decode("the replica id", txn.get(MetaKey.replica, in: meta) ?? []) {
+                    (r: inout ByteReader) throws(CodecError) in try ReplicaID(from: &r)
+                }
+                guard stored == replica else {
+                    throw ConcordError(.invalidArgument, "the store at \(path) belongs to replica \(stored), not \(replica)")
+                }
+            } else {
+                try txn.put(UInt64(Self.formatVersion).encodedBytes(), forKey: MetaKey.format, in: meta)
+                try txn.put(replica.encodedBytes(), forKey: MetaKey.replica, in: meta)
+            }
+        }
+    }
+
+    static func decode<R>(
+        _ what: String, _ bytes: [UInt8], _ body: (inout ByteReader) throws(CodecError) -> R
+    ) throws(ConcordError) -> R {
+        var reader = ByteReader(bytes)
+        do {
+            let value = try body(&reader)
+            try reader.finish()
+            return value
+        } catch {
+            throw .corrupted(error, what)
+        }
+    }
+
+    /// Runs a write transaction, mapping LMDB errors to `ConcordError`. The body may run
+    /// more than once (when the map grows), so it only touches the transaction.
+    func write<R>(_ what: @autoclosure () -> String, _ body: (inout WriteTransaction) throws -> R) throws(ConcordError) -> R {
+        do {
+            return try environment.write(body)
+        } catch let error as ConcordError {
+            throw error
+        } catch let error as LMDBError {
+            throw .storage(error, "cannot \(what())")
+        } catch {
+            throw ConcordError(.storage, "cannot \(what())", underlying: "\(error)")
+        }
+    }
+
+    /// Runs a read transaction, mapping LMDB errors to `ConcordError`.
+    func read<R>(_ what: @autoclosure () -> String, _ body: (borrowing ReadTransaction) throws -> R) throws(ConcordError) -> R {
+        do {
+            return try environment.read(body)
+        } catch let error as ConcordError {
+            throw error
+        } catch let error as LMDBError {
+            throw .storage(error, "cannot \(what())")
+        } catch {
+            throw ConcordError(.storage, "cannot \(what())", underlying: "\(error)")
+        }
+    }
+
+    static func logKey(_ index: UInt64) -> [UInt8] {
+        withUnsafeBytes(of: index.bigEndian) { Array($0) }
+    }
+
+    static func logIndex(_ key: UnsafeRawBufferPointer) throws(ConcordError) -> UInt64 {
+        guard key.count == 8 else {
+            throw ConcordError(.corrupted, "a log key is \(key.count) bytes long, not 8; the store is damaged")
+        }
+        return key.reduce(0) { $0 << 8 | UInt64($1) }
+    }
+}

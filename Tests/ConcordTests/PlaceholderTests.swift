@@ -1,4 +1,0 @@
-import Testing
-@testable import Concord
-
-@Test func moduleLoads() { #expect(Bool(true)) }
