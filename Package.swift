@@ -27,6 +27,7 @@ let package = Package(
         .library(name: "Concord", targets: ["Concord"]),
         .library(name: "CRDTs", targets: ["CRDTs"]),
         .library(name: "LMDB", targets: ["LMDB"]),
+        .library(name: "ConcordSimulation", targets: ["ConcordSimulation"]),
         .executable(name: "concord", targets: ["ConcordCommand"]),
     ],
     dependencies: [
@@ -60,10 +61,16 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .target(
+            name: "ConcordSimulation",
+            dependencies: ["Concord"],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "ConcordCommand",
             dependencies: [
                 "Concord",
+                "ConcordSimulation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -83,7 +90,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ConcordTests",
-            dependencies: ["Concord"],
+            dependencies: ["Concord", "ConcordSimulation"],
             swiftSettings: strictSettings
         ),
     ]

@@ -49,6 +49,9 @@ public final class Network: @unchecked Sendable, Transport {
         public var bytes: UInt64 = 0
         /// Events (deliveries and timers) processed.
         public var events: UInt64 = 0
+
+        /// All zero.
+        public init() {}
     }
 
     enum Event {

@@ -62,6 +62,10 @@ final class ReplicaCore {
     private var nextLogIndex: UInt64 = 1
     /// Intervals waiting for their causal dependencies, in arrival order.
     private(set) var buffer: [DeltaInterval] = []
+    /// Peers heard from since this replica opened (bootstrapping waits for all of them).
+    private var heardFrom: Set<ReplicaID> = []
+    /// Whether a full state arrived since this replica opened.
+    private var receivedState = false
     private var tickAt: UInt64?
     private var pendingSince: UInt64?
     private var pendingTransactions = 0
@@ -187,6 +191,7 @@ final class ReplicaCore {
         members = all.filter { $0 != id }.sorted()
         for member in members where peers[member] == nil { peers[member] = PeerState() }
         for peer in peers.keys where !members.contains(peer) { peers[peer] = nil }
+        finishBootstrapIfReady()
         scheduleTick(at: transport.nowMicroseconds)
     }
 
@@ -286,6 +291,7 @@ final class ReplicaCore {
                 try applyState(objects, clock: message.clock)
                 send(.clock, to: message.sender)
             }
+            finishBootstrapIfReady()
         } catch {
             // Nothing was committed (one LMDB transaction); the sender resends after its
             // timeout, and the failure is reported by `status()`.
@@ -310,6 +316,29 @@ final class ReplicaCore {
         }
         if wantsState { state.wantsState = true }
         peers[peer] = state
+        heardFrom.insert(peer)
+    }
+
+    /// A wiped or new replica may write again once it has a peer's state, has heard from
+    /// every member, and no member knows a transaction of its own that it lacks — so it
+    /// never reuses one of its own dots.
+    private func finishBootstrapIfReady() {
+        guard needsState else { return }
+        let ready = members.isEmpty
+            || (receivedState && members.allSatisfy { heardFrom.contains($0) }
+                && members.allSatisfy { clock[id] >= (peers[$0]?.acknowledged[id] ?? 0) })
+        guard ready else { return }
+        let meta = storage.meta
+        let bytes = false.encodedBytes()
+        do {
+            try storage.write("finish bootstrapping replica \(id)") { txn in
+                try txn.put(bytes, forKey: Storage.MetaKey.needsState, in: meta)
+            }
+        } catch {
+            noteFailure(error)
+            return
+        }
+        needsState = false
     }
 
     private func receive(_ interval: DeltaInterval) throws(ConcordError) {
@@ -383,7 +412,6 @@ final class ReplicaCore {
         let (objects, meta) = (storage.objects, storage.meta)
         let clockBytes = next.encodedBytes()
         let floorBytes = floor.encodedBytes()
-        let needsStateBytes = false.encodedBytes()
         try storage.write("apply a state transfer at replica \(id)") { txn in
             for object in states {
                 let merged = try Self.joined(object, existing: txn.get(object.key.bytes, in: objects))
@@ -391,12 +419,11 @@ final class ReplicaCore {
             }
             try txn.put(clockBytes, forKey: Storage.MetaKey.clock, in: meta)
             try txn.put(floorBytes, forKey: Storage.MetaKey.logFloor, in: meta)
-            try txn.put(needsStateBytes, forKey: Storage.MetaKey.needsState, in: meta)
         }
         let grew = next != clock
         clock = next
         logFloor = floor
-        needsState = false
+        receivedState = true
         counters.statesApplied += 1
         buffer.removeAll { clock.dominates($0.to) }
         if grew { notePending(now: transport.nowMicroseconds) }
@@ -435,7 +462,11 @@ final class ReplicaCore {
         for peer in members {
             guard var state = peers[peer], transport.canReach(from: id, to: peer) else { continue }
             if needsState {
-                send(.clock, to: peer)
+                // Ask for state from every peer not yet heard from or that knows more of
+                // this replica's own transactions than it has.
+                if !heardFrom.contains(peer) || !receivedState || state.acknowledged[id] > clock[id] {
+                    send(.clock, to: peer)
+                }
                 outstanding = true
                 continue
             }
@@ -473,7 +504,10 @@ final class ReplicaCore {
 
     /// Joins, per object, every log entry the peer (which has `base`) lacks, in log order,
     /// up to `maximumIntervalEntries` entries.
-    private func buildInterval(from base: VectorClock) -> DeltaInterval? {
+    private func buildInterval(from peerClock: VectorClock) -> DeltaInterval? {
+        // The peer may know more than this replica; the interval speaks only of what this
+        // replica has, so a receiver never learns a clock its sender did not reach.
+        let base = peerClock.meeting(clock)
         let wanted = logEntries.lazy.filter { !base.dominates($0.to) }.prefix(configuration.maximumIntervalEntries)
         guard !wanted.isEmpty else { return nil }
         var to = base

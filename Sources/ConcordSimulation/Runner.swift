@@ -1,0 +1,345 @@
+import Concord
+import Foundation
+
+/// One simulated run: setup, the workload with faults, the final heal, and the checks.
+struct Runner {
+    let options: SimulationOptions
+    let directory: URL
+    let ownsDirectory: Bool
+    let cluster: Cluster
+    var random: SeededRandom
+    var model = Model()
+    let objects: [ObjectName]
+    static let atomicPair = (ObjectName(kind: .awSet, index: 1_000), ObjectName(kind: .awSet, index: 1_001))
+    var report: SimulationReport
+    /// The last clock seen at each replica (for the never-backwards check).
+    var lastClock: [ReplicaID: VectorClock] = [:]
+    /// Serialized object states at each replica at the last checkpoint.
+    var lastStates: [ReplicaID: [ObjectName: any CRDT]] = [:]
+    var crashed: Set<ReplicaID> = []
+    var atomicTokens = 0
+
+    init(options: SimulationOptions) throws {
+        self.options = options
+        if let directory = options.directory {
+            self.directory = directory
+            ownsDirectory = false
+        } else {
+            directory = FileManager.default.temporaryDirectory
+                .appendingPathComponent("concord-simulation-\(options.seed)-\(UUID().uuidString)")
+            ownsDirectory = true
+        }
+        random = SeededRandom(seed: options.seed ^ 0x5EED_0F_C0DE)
+        var configuration = Configuration(
+            durability: .noSync, deliveryMode: .manual, seed: options.seed, deltaIntervalTransactions: 4,
+            logBound: options.logBound)
+        configuration.latencyMicroseconds = 100...1_000
+        cluster = try Cluster(directory: directory, replicas: options.replicas, configuration: configuration)
+        cluster.network.faults = .init(
+            drop: options.dropRate, duplicate: options.duplicateRate, reorder: options.reorder,
+            delayMicroseconds: options.delayMicroseconds)
+        var names: [ObjectName] = []
+        for kind in ObjectKind.allCases {
+            for index in 0..<options.keysPerKind { names.append(ObjectName(kind: kind, index: index)) }
+        }
+        objects = names + [Self.atomicPair.0, Self.atomicPair.1]
+        report = SimulationReport(options: options)
+    }
+
+    func finish() {
+        cluster.close()
+        if ownsDirectory { try? FileManager.default.removeItem(at: directory) }
+    }
+
+    var members: [Replica] { cluster.replicas }
+    var running: [Replica] { cluster.replicas.filter { !crashed.contains($0.id) } }
+
+    mutating func fail(_ message: String) {
+        if report.failures.count < 20 { report.failures.append(message) }
+    }
+
+    // MARK: The run
+
+    mutating func run(progress: ((Int, Int) -> Void)?) -> SimulationReport {
+        let start = ContinuousClock.now
+        let progressEvery = max(1, options.operations / 50)
+        for index in 0..<options.operations where report.passed {
+            if random.chance(0.04) { injectFault() }
+            performTransaction()
+            let steps = Int.random(in: 0...6, using: &random)
+            for _ in 0..<steps where report.passed {
+                guard cluster.step() else { break }
+                report.events += 1
+                checkSafety()
+            }
+            if index % 25 == 0 { checkpointStates() }
+            if index % progressEvery == 0 { progress?(index, options.operations) }
+        }
+        if report.passed { finale() }
+        progress?(options.operations, options.operations)
+        report.network = cluster.network.statistics
+        let elapsed = ContinuousClock.now - start
+        report.durationSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        return report
+    }
+
+    mutating func performTransaction() {
+        let candidates = running
+        guard let replica = candidates.randomElement(using: &random) else { return }
+        var operations: [(ObjectName, ModelOperation)] = []
+        if random.chance(0.1) {
+            atomicTokens += 1
+            let token = "t\(atomicTokens)"
+            operations = [(Self.atomicPair.0, .add(token)), (Self.atomicPair.1, .add(token))]
+        } else {
+            let memberIDs = members.map(\.id)
+            for _ in 0..<Int.random(in: 1...3, using: &random) {
+                let object = objects[Int.random(in: 0..<(objects.count - 2), using: &random)]
+                operations.append(
+                    (object, Objects.randomOperation(
+                        for: object, replicas: memberIDs, elements: options.elements, using: &random)))
+            }
+        }
+        report.attempted += 1
+        do {
+            let clock = try replica.transaction { transaction in
+                for (object, operation) in operations { try Objects.apply(operation, to: object, in: transaction) }
+            }
+            let dot = Dot(replica: replica.id, counter: clock[replica.id])
+            model.record(operations, dot: dot, clock: clock)
+            report.acknowledged += 1
+            report.acknowledgedOperations += operations.count
+        } catch let error as ConcordError where error.code == .operationRejected || error.code == .bootstrapping {
+            report.refused += 1
+        } catch {
+            fail("transaction \(operations) at \(replica.id) failed: \(error)")
+        }
+    }
+
+    // MARK: Faults
+
+    mutating func injectFault() {
+        let ids = members.map(\.id)
+        switch Int.random(in: 0..<6, using: &random) {
+        case 0 where options.partitions:
+            if random.chance(0.5) {
+                cluster.network.heal()
+                count("heal")
+            } else if ids.count >= 2 {
+                let shuffled = ids.shuffled(using: &random)
+                let cut = Int.random(in: 1..<shuffled.count, using: &random)
+                cluster.network.partition(Array(shuffled[..<cut]), Array(shuffled[cut...]))
+                count("partition")
+            }
+        case 1 where options.clogs:
+            let clogged = cluster.network.cloggedLinks
+            if !clogged.isEmpty && random.chance(0.5) {
+                let link = clogged[Int.random(in: 0..<clogged.count, using: &random)]
+                cluster.network.unclog(from: link.from, to: link.to)
+                count("unclog")
+            } else if ids.count >= 2 {
+                let from = ids.randomElement(using: &random)!
+                let to = ids.filter { $0 != from }.randomElement(using: &random)!
+                cluster.network.clog(from: from, to: to)
+                count("clog")
+            }
+        case 2 where options.crashes:
+            if let id = crashed.sorted().randomElement(using: &random), random.chance(0.6) {
+                do {
+                    try cluster.restart(id)
+                    crashed.remove(id)
+                    count("restart")
+                } catch { fail("restart of \(id) failed: \(error)") }
+            } else if running.count >= 2, let victim = running.randomElement(using: &random) {
+                do {
+                    try cluster.crash(victim.id)
+                    crashed.insert(victim.id)
+                    count("crash")
+                } catch { fail("crash of \(victim.id) failed: \(error)") }
+            }
+        case 3 where options.wipes:
+            guard let victim = running.randomElement(using: &random), isReplicatedElsewhere(victim) else { return }
+            do {
+                try cluster.wipe(victim.id)
+                lastClock[victim.id] = nil
+                lastStates[victim.id] = nil
+                count("wipe")
+            } catch { fail("wipe of \(victim.id) failed: \(error)") }
+        case 4 where options.membership:
+            if ids.count < 5 && random.chance(0.5) {
+                do {
+                    try cluster.addReplica()
+                    count("add replica")
+                } catch { fail("adding a replica failed: \(error)") }
+            } else if ids.count > 2, let victim = running.randomElement(using: &random), isReplicatedElsewhere(victim) {
+                do {
+                    try cluster.removeReplica(victim.id)
+                    lastClock[victim.id] = nil
+                    lastStates[victim.id] = nil
+                    count("remove replica")
+                } catch { fail("removing \(victim.id) failed: \(error)") }
+            }
+        default:
+            break
+        }
+    }
+
+    mutating func count(_ fault: String) { report.faults[fault, default: 0] += 1 }
+
+    /// Whether every transaction `replica` made is known to some other running member, so
+    /// wiping or removing it loses no acknowledged update.
+    func isReplicatedElsewhere(_ replica: Replica) -> Bool {
+        guard let own = try? replica.clock else { return false }
+        return running.contains { other in
+            other.id != replica.id && ((try? other.clock)?[replica.id] ?? 0) >= own[replica.id]
+        }
+    }
+
+    // MARK: Safety
+
+    /// Checks run after every scheduler event.
+    mutating func checkSafety() {
+        for replica in running {
+            let clock: VectorClock
+            do { clock = try replica.clock } catch {
+                fail("reading the clock of \(replica.id) failed: \(error)")
+                continue
+            }
+            if let last = lastClock[replica.id], !clock.dominates(last) {
+                fail("event \(report.events): the clock of \(replica.id) moved backwards from \(last) to \(clock)")
+            }
+            lastClock[replica.id] = clock
+            // Causal closure: every transaction seen was applied with all it depended on.
+            for entry in clock.entries {
+                let dot = Dot(replica: entry.replica, counter: entry.counter)
+                guard let dependencies = model.commits[dot] else {
+                    fail("event \(report.events): \(replica.id) has seen \(dot), which no replica acknowledged")
+                    continue
+                }
+                if !clock.dominates(dependencies) {
+                    fail("event \(report.events): \(replica.id) applied \(dot) before its dependencies \(dependencies); it has \(clock)")
+                }
+            }
+        }
+        if report.events % 8 == 0 { checkGarbageCollection() }
+        checkAtomicity()
+    }
+
+    /// GC never outruns a member: each replica's stable clock is below every member's clock.
+    mutating func checkGarbageCollection() {
+        let statuses = cluster.status().replicas
+        var clocks: [ReplicaID: VectorClock] = [:]
+        for status in statuses {
+            if let clock = status.isRunning ? status.clock : lastClock[status.replica] { clocks[status.replica] = clock }
+            report.maximumLogLength = max(report.maximumLogLength, status.logLength)
+        }
+        for status in statuses where status.isRunning {
+            for (member, clock) in clocks.sorted(by: { $0.key < $1.key }) where !clock.dominates(status.stableClock) {
+                fail("event \(report.events): \(status.replica) holds \(status.stableClock) stable, but \(member) has only \(clock)")
+            }
+        }
+    }
+
+    /// A transaction is visible entirely or not at all: the atomic pair always agrees.
+    mutating func checkAtomicity() {
+        guard let replica = running.randomElement(using: &random) else { return }
+        do {
+            let first = try replica.read(Key<AWSet<String>>(Self.atomicPair.0.name, bucket: Objects.bucket(Self.atomicPair.0)))
+            let second = try replica.read(Key<AWSet<String>>(Self.atomicPair.1.name, bucket: Objects.bucket(Self.atomicPair.1)))
+            if first != second {
+                fail("event \(report.events): \(replica.id) shows part of a transaction: \(first.sorted()) vs \(second.sorted())")
+            }
+        } catch let error as ConcordError where error.code == .unavailable {
+            return
+        } catch {
+            fail("reading the atomic pair at \(replica.id) failed: \(error)")
+        }
+    }
+
+    /// Object states never move backwards: each new state includes the previous one.
+    mutating func checkpointStates() {
+        guard let replica = running.randomElement(using: &random) else { return }
+        var states: [ObjectName: any CRDT] = [:]
+        for object in objects {
+            do {
+                let state = try Objects.state(object, at: replica)
+                if let previous = lastStates[replica.id]?[object] {
+                    var joined = state
+                    try joined.join(erased: previous)
+                    if joined.serialized() != state.serialized() {
+                        fail("event \(report.events): \(object) at \(replica.id) moved backwards")
+                    }
+                }
+                states[object] = state
+            } catch {
+                fail("reading \(object) at \(replica.id) failed: \(error)")
+            }
+        }
+        lastStates[replica.id] = states
+    }
+
+    // MARK: Liveness
+
+    mutating func finale() {
+        cluster.network.heal()
+        for id in crashed.sorted() {
+            do { try cluster.restart(id) } catch { fail("final restart of \(id) failed: \(error)") }
+        }
+        crashed.removeAll()
+        cluster.network.faults = .init(
+            drop: options.dropRate, duplicate: options.duplicateRate, reorder: options.reorder)
+        var steps = 0
+        while report.passed && cluster.step() {
+            report.events += 1
+            steps += 1
+            checkSafety()
+            if ProcessInfo.processInfo.environment["CONCORD_TRACE"] != nil, steps % 2_000 == 0 {
+                for status in cluster.status().replicas {
+                    print("step \(steps) \(status.replica): clock \(status.clock) log \(status.logLength) buffered \(status.bufferedIntervals) sent \(status.messagesSent) applied \(status.intervalsApplied) undecodable \(status.messagesUndecodable) peers \(status.peers.map { "\($0.peer) acked \($0.acknowledgedClock)" }) pending \(cluster.network.pendingEvents) failure \(status.lastFailure ?? "-")")
+                }
+            }
+            if steps > 200_000 + 200 * options.operations {
+                let summary = cluster.status().replicas.map { status in
+                    "\(status.replica): clock \(status.clock), log \(status.logLength), buffered \(status.bufferedIntervals), "
+                        + "peers \(status.peers.map { "\($0.peer) acked \($0.acknowledgedClock)" })"
+                }
+                fail("no quiescence after \(steps) final steps: \(summary.joined(separator: "; "))")
+                return
+            }
+        }
+        checkGarbageCollection()
+        guard report.passed else { return }
+        let replicas = running
+        for object in objects {
+            let expectation = model.expectation(for: object)
+            var first: ObservedValue?
+            for replica in replicas {
+                do {
+                    let value = try Objects.read(object, at: replica)
+                    if let first, first != value {
+                        fail("\(object): replicas diverge: \(first) vs \(value) at \(replica.id)")
+                    }
+                    first = first ?? value
+                    if !expectation.admits(value) {
+                        fail("\(object) at \(replica.id) reads \(value); the model of every acknowledged operation says \(expectation)")
+                    }
+                } catch {
+                    fail("reading \(object) at \(replica.id) failed: \(error)")
+                }
+            }
+        }
+        let statuses = cluster.status().replicas
+        for status in statuses {
+            report.finalLogLength += status.logLength
+            report.stateTransfers += status.statesSent
+            if status.logLength != 0 {
+                fail("after quiescence \(status.replica) still holds \(status.logLength) log entries (stable \(status.stableClock), clock \(status.clock))")
+            }
+            if status.isBootstrapping { fail("after quiescence \(status.replica) still waits for a state transfer") }
+            if status.bufferedIntervals != 0 { fail("after quiescence \(status.replica) still buffers \(status.bufferedIntervals) intervals") }
+        }
+        if let first = statuses.first, statuses.contains(where: { $0.clock != first.clock }) {
+            fail("after quiescence the clocks differ: \(statuses.map { "\($0.replica): \($0.clock)" })")
+        }
+    }
+}

@@ -1,0 +1,235 @@
+import Concord
+
+/// The kinds of object a simulated workload touches: every CRDT type Concord ships.
+enum ObjectKind: Int, CaseIterable, Sendable {
+    case gCounter, pnCounter, resettableCounter, boundedCounter, lwwRegister, mvRegister, ewFlag, dwFlag
+    case gSet, awSet, rwSet, gMap, rrMap
+}
+
+/// One object of the workload: its kind and name.
+struct ObjectName: Hashable, Sendable, Comparable, CustomStringConvertible {
+    let kind: ObjectKind
+    let index: Int
+    var name: String { "\(kind)-\(index)" }
+    var description: String { name }
+    static func < (lhs: ObjectName, rhs: ObjectName) -> Bool { (lhs.kind.rawValue, lhs.index) < (rhs.kind.rawValue, rhs.index) }
+}
+
+/// An operation of the workload, in a form the sequential model can reason about.
+enum ModelOperation: Sendable, Hashable, CustomStringConvertible {
+    case increment(Int64)
+    case decrement(Int64)
+    case transfer(Int64, to: ReplicaID)
+    case reset
+    case assignString(String)
+    case assignInteger(Int64)
+    case enable
+    case disable
+    case add(String)
+    case remove(String)
+    /// Map operations: on the counter field, on the set field, and removing either.
+    case incrementField(Int64)
+    case addToField(String)
+    case removeFromField(String)
+    case removeCounterField
+    case removeSetField
+
+    var description: String {
+        switch self {
+        case .increment(let n): "increment(\(n))"
+        case .decrement(let n): "decrement(\(n))"
+        case .transfer(let n, let to): "transfer(\(n), to: \(to))"
+        case .reset: "reset"
+        case .assignString(let s): "assign(\(s))"
+        case .assignInteger(let n): "assign(\(n))"
+        case .enable: "enable"
+        case .disable: "disable"
+        case .add(let e): "add(\(e))"
+        case .remove(let e): "remove(\(e))"
+        case .incrementField(let n): "update(count, increment(\(n)))"
+        case .addToField(let e): "update(tags, add(\(e)))"
+        case .removeFromField(let e): "update(tags, remove(\(e)))"
+        case .removeCounterField: "remove(count)"
+        case .removeSetField: "remove(tags)"
+        }
+    }
+}
+
+/// The map fields the workload uses.
+enum MapFields {
+    static let counter = "count"
+    static let set = "tags"
+}
+
+/// Typed keys for every object name, and the code that applies a model operation to them.
+enum Objects {
+    static func bucket(_ object: ObjectName) -> String { "simulation" }
+
+    /// Applies `operation` to `object` inside `transaction`.
+    static func apply(_ operation: ModelOperation, to object: ObjectName, in transaction: Transaction) throws {
+        let name = object.name
+        let bucket = bucket(object)
+        switch (object.kind, operation) {
+        case (.gCounter, .increment(let n)):
+            try transaction.update(Key<GCounter>(name, bucket: bucket), .increment(UInt64(n)))
+        case (.pnCounter, .increment(let n)):
+            try transaction.update(Key<PNCounter>(name, bucket: bucket), .increment(n))
+        case (.pnCounter, .decrement(let n)):
+            try transaction.update(Key<PNCounter>(name, bucket: bucket), .decrement(n))
+        case (.resettableCounter, .increment(let n)):
+            try transaction.update(Key<ResettableCounter>(name, bucket: bucket), .increment(n))
+        case (.resettableCounter, .decrement(let n)):
+            try transaction.update(Key<ResettableCounter>(name, bucket: bucket), .decrement(n))
+        case (.resettableCounter, .reset):
+            try transaction.update(Key<ResettableCounter>(name, bucket: bucket), .reset)
+        case (.boundedCounter, .increment(let n)):
+            try transaction.update(Key<BoundedCounter>(name, bucket: bucket), .increment(n))
+        case (.boundedCounter, .decrement(let n)):
+            try transaction.update(Key<BoundedCounter>(name, bucket: bucket), .decrement(n))
+        case (.boundedCounter, .transfer(let n, let to)):
+            try transaction.update(Key<BoundedCounter>(name, bucket: bucket), .transfer(n, to: to))
+        case (.lwwRegister, .assignString(let s)):
+            try transaction.update(Key<LWWRegister<String>>(name, bucket: bucket), .assign(s))
+        case (.mvRegister, .assignInteger(let n)):
+            try transaction.update(Key<MVRegister<Int64>>(name, bucket: bucket), .assign(n))
+        case (.mvRegister, .reset):
+            try transaction.update(Key<MVRegister<Int64>>(name, bucket: bucket), .reset)
+        case (.ewFlag, .enable): try transaction.update(Key<EWFlag>(name, bucket: bucket), .enable)
+        case (.ewFlag, .disable): try transaction.update(Key<EWFlag>(name, bucket: bucket), .disable)
+        case (.ewFlag, .reset): try transaction.update(Key<EWFlag>(name, bucket: bucket), .reset)
+        case (.dwFlag, .enable): try transaction.update(Key<DWFlag>(name, bucket: bucket), .enable)
+        case (.dwFlag, .disable): try transaction.update(Key<DWFlag>(name, bucket: bucket), .disable)
+        case (.dwFlag, .reset): try transaction.update(Key<DWFlag>(name, bucket: bucket), .reset)
+        case (.gSet, .add(let e)): try transaction.update(Key<GSet<String>>(name, bucket: bucket), .add(e))
+        case (.awSet, .add(let e)): try transaction.update(Key<AWSet<String>>(name, bucket: bucket), .add(e))
+        case (.awSet, .remove(let e)): try transaction.update(Key<AWSet<String>>(name, bucket: bucket), .remove(e))
+        case (.awSet, .reset): try transaction.update(Key<AWSet<String>>(name, bucket: bucket), .reset)
+        case (.rwSet, .add(let e)): try transaction.update(Key<RWSet<String>>(name, bucket: bucket), .add(e))
+        case (.rwSet, .remove(let e)): try transaction.update(Key<RWSet<String>>(name, bucket: bucket), .remove(e))
+        case (.rwSet, .reset): try transaction.update(Key<RWSet<String>>(name, bucket: bucket), .reset)
+        case (.gMap, .incrementField(let n)):
+            try transaction.update(
+                Key<GMap>(name, bucket: bucket), .update(MapFields.counter, GCounter.self, .increment(UInt64(n))))
+        case (.rrMap, .incrementField(let n)):
+            try transaction.update(
+                Key<RRMap>(name, bucket: bucket), .update(MapFields.counter, PNCounter.self, .increment(n)))
+        case (.rrMap, .addToField(let e)):
+            try transaction.update(Key<RRMap>(name, bucket: bucket), .update(MapFields.set, AWSet<String>.self, .add(e)))
+        case (.rrMap, .removeFromField(let e)):
+            try transaction.update(
+                Key<RRMap>(name, bucket: bucket), .update(MapFields.set, AWSet<String>.self, .remove(e)))
+        case (.rrMap, .removeCounterField):
+            try transaction.update(Key<RRMap>(name, bucket: bucket), .remove(MapFields.counter, PNCounter.self))
+        case (.rrMap, .removeSetField):
+            try transaction.update(Key<RRMap>(name, bucket: bucket), .remove(MapFields.set, AWSet<String>.self))
+        case (.rrMap, .reset):
+            try transaction.update(Key<RRMap>(name, bucket: bucket), .reset)
+        default:
+            preconditionFailure("the workload generated \(operation) for \(object.kind)")
+        }
+    }
+
+    /// The observable value of `object` at `replica`, rendered canonically for comparison.
+    static func read(_ object: ObjectName, at replica: Replica) throws -> ObservedValue {
+        let name = object.name
+        let bucket = bucket(object)
+        switch object.kind {
+        case .gCounter: return .integer(Int64(clamping: try replica.read(Key<GCounter>(name, bucket: bucket))))
+        case .pnCounter: return .integer(try replica.read(Key<PNCounter>(name, bucket: bucket)))
+        case .resettableCounter: return .integer(try replica.read(Key<ResettableCounter>(name, bucket: bucket)))
+        case .boundedCounter: return .integer(try replica.read(Key<BoundedCounter>(name, bucket: bucket)))
+        case .lwwRegister: return .register(try replica.read(Key<LWWRegister<String>>(name, bucket: bucket)))
+        case .mvRegister:
+            return .strings(Set(try replica.read(Key<MVRegister<Int64>>(name, bucket: bucket)).map { "\($0)" }))
+        case .ewFlag: return .flag(try replica.read(Key<EWFlag>(name, bucket: bucket)))
+        case .dwFlag: return .flag(try replica.read(Key<DWFlag>(name, bucket: bucket)))
+        case .gSet: return .strings(try replica.read(Key<GSet<String>>(name, bucket: bucket)))
+        case .awSet: return .strings(try replica.read(Key<AWSet<String>>(name, bucket: bucket)))
+        case .rwSet: return .strings(try replica.read(Key<RWSet<String>>(name, bucket: bucket)))
+        case .gMap:
+            let view = try replica.read(Key<GMap>(name, bucket: bucket))
+            return .map(counter: view[MapFields.counter, as: GCounter.self].map { Int64(clamping: $0) }, set: nil)
+        case .rrMap:
+            let view = try replica.read(Key<RRMap>(name, bucket: bucket))
+            return .map(counter: view[MapFields.counter, as: PNCounter.self], set: view[MapFields.set, as: AWSet<String>.self])
+        }
+    }
+
+    /// The full state of `object` at `replica`, type-erased (for the never-backwards check).
+    static func state(_ object: ObjectName, at replica: Replica) throws -> any CRDT {
+        let name = object.name
+        let bucket = bucket(object)
+        switch object.kind {
+        case .gCounter: return try replica.state(of: Key<GCounter>(name, bucket: bucket))
+        case .pnCounter: return try replica.state(of: Key<PNCounter>(name, bucket: bucket))
+        case .resettableCounter: return try replica.state(of: Key<ResettableCounter>(name, bucket: bucket))
+        case .boundedCounter: return try replica.state(of: Key<BoundedCounter>(name, bucket: bucket))
+        case .lwwRegister: return try replica.state(of: Key<LWWRegister<String>>(name, bucket: bucket))
+        case .mvRegister: return try replica.state(of: Key<MVRegister<Int64>>(name, bucket: bucket))
+        case .ewFlag: return try replica.state(of: Key<EWFlag>(name, bucket: bucket))
+        case .dwFlag: return try replica.state(of: Key<DWFlag>(name, bucket: bucket))
+        case .gSet: return try replica.state(of: Key<GSet<String>>(name, bucket: bucket))
+        case .awSet: return try replica.state(of: Key<AWSet<String>>(name, bucket: bucket))
+        case .rwSet: return try replica.state(of: Key<RWSet<String>>(name, bucket: bucket))
+        case .gMap: return try replica.state(of: Key<GMap>(name, bucket: bucket))
+        case .rrMap: return try replica.state(of: Key<RRMap>(name, bucket: bucket))
+        }
+    }
+
+    /// A random operation for `object`, drawn from `random`.
+    static func randomOperation(
+        for object: ObjectName, replicas: [ReplicaID], elements: Int, using random: inout SeededRandom
+    ) -> ModelOperation {
+        func element() -> String { "e\(Int.random(in: 0..<max(1, elements), using: &random))" }
+        func amount() -> Int64 { Int64.random(in: 1...9, using: &random) }
+        let roll = Int.random(in: 0..<100, using: &random)
+        switch object.kind {
+        case .gCounter, .gMap:
+            return object.kind == .gMap ? .incrementField(amount()) : .increment(amount())
+        case .pnCounter:
+            return roll < 60 ? .increment(amount()) : .decrement(amount())
+        case .resettableCounter:
+            return roll < 50 ? .increment(amount()) : roll < 85 ? .decrement(amount()) : .reset
+        case .boundedCounter:
+            if roll < 45 { return .increment(amount()) }
+            if roll < 85 { return .decrement(amount()) }
+            return .transfer(amount(), to: replicas.randomElement(using: &random) ?? ReplicaID(1))
+        case .lwwRegister:
+            return .assignString("v\(Int.random(in: 0..<1000, using: &random))")
+        case .mvRegister:
+            return roll < 85 ? .assignInteger(Int64.random(in: 0..<1000, using: &random)) : .reset
+        case .ewFlag, .dwFlag:
+            return roll < 45 ? .enable : roll < 90 ? .disable : .reset
+        case .gSet:
+            return .add(element())
+        case .awSet, .rwSet:
+            return roll < 55 ? .add(element()) : roll < 93 ? .remove(element()) : .reset
+        case .rrMap:
+            if roll < 30 { return .incrementField(amount()) }
+            if roll < 60 { return .addToField(element()) }
+            if roll < 80 { return .removeFromField(element()) }
+            if roll < 88 { return .removeCounterField }
+            if roll < 96 { return .removeSetField }
+            return .reset
+        }
+    }
+}
+
+/// A value read from a replica, in a form the model can predict.
+enum ObservedValue: Hashable, Sendable, CustomStringConvertible {
+    case integer(Int64)
+    case register(String?)
+    case strings(Set<String>)
+    case flag(Bool)
+    case map(counter: Int64?, set: Set<String>?)
+
+    var description: String {
+        switch self {
+        case .integer(let n): "\(n)"
+        case .register(let s): s.map { "\"\($0)\"" } ?? "nil"
+        case .strings(let set): "\(set.sorted())"
+        case .flag(let b): "\(b)"
+        case .map(let counter, let set): "[count: \(counter.map { "\($0)" } ?? "-"), tags: \(set.map { "\($0.sorted())" } ?? "-")]"
+        }
+    }
+}
