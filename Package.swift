@@ -90,7 +90,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ConcordTests",
-            dependencies: ["Concord", "ConcordSimulation"],
+            dependencies: ["Concord", "ConcordSimulation", "LMDB"],
             swiftSettings: strictSettings
         ),
     ]

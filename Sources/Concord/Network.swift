@@ -163,6 +163,12 @@ public final class Network: @unchecked Sendable, Transport {
     /// Events waiting (deliveries and timers).
     public var pendingEvents: Int { condition.withLock { queue.count } }
 
+    /// Puts raw bytes on the link from `sender` to `receiver` as if `sender` had sent
+    /// them, with the link's faults (for tests of hostile or damaged input).
+    public func inject(_ bytes: [UInt8], from sender: ReplicaID, to receiver: ReplicaID) {
+        send(bytes, from: sender, to: receiver)
+    }
+
     // MARK: Transport
 
     var nowMicroseconds: UInt64 {

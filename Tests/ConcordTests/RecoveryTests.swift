@@ -1,0 +1,169 @@
+import Concord
+import Foundation
+import Testing
+
+@Suite struct RecoveryTests {
+    let counter = Key<PNCounter>("counter")
+    let set = Key<AWSet<String>>("set")
+
+    @Test("A replica crashed mid-stream restarts from disk and converges", arguments: 1...5)
+    func crashAndRestart(seed: Int) throws {
+        try withCluster(configuration: Configuration(durability: .noSync, seed: UInt64(seed))) { cluster in
+            let (a, b, c) = (cluster.replicas[0], cluster.replicas[1], cluster.replicas[2])
+            cluster.network.faults = .init(drop: 0.1, reorder: true)
+            for i in 0..<10 {
+                try a.update(counter, .increment(1))
+                try c.update(set, .add("c\(i)"))
+                cluster.step()
+                cluster.step()
+            }
+            let before = try c.clock
+            try cluster.crash(c.id)
+            #expect(throws: ConcordError.self) { try c.read(counter) }
+            for _ in 0..<10 {
+                try a.update(counter, .increment(1))
+                try b.update(counter, .increment(2))
+                cluster.step()
+            }
+            try cluster.restart(c.id)
+            #expect(try c.clock.dominates(before), "seed \(seed): the restarted replica lost commits")
+            try c.update(set, .add("after"))
+            try cluster.synchronize()
+            for replica in cluster.replicas {
+                #expect(try replica.read(counter) == 40, "seed \(seed)")
+                #expect(try replica.read(set).count == 11, "seed \(seed)")
+            }
+            #expect(cluster.status().isConverged)
+        }
+    }
+
+    @Test("A wiped replica refuses writes until it has resynced, then converges", arguments: 1...5)
+    func wipeAndResync(seed: Int) throws {
+        try withCluster(configuration: Configuration(durability: .noSync, seed: UInt64(seed), logBound: 5)) { cluster in
+            let (a, b, c) = (cluster.replicas[0], cluster.replicas[1], cluster.replicas[2])
+            for i in 0..<12 {
+                try c.update(counter, .increment(1))
+                try a.update(set, .add("a\(i)"))
+            }
+            try cluster.synchronize()
+            try cluster.wipe(c.id)
+            #expect(try c.read(counter) == 0)
+            #expect(throws: ConcordError.self) { try c.update(counter, .increment(1)) }
+            try b.update(counter, .increment(5))
+            try cluster.synchronize()
+            #expect(!c.status().isBootstrapping)
+            try c.update(counter, .increment(100))
+            try cluster.synchronize()
+            for replica in cluster.replicas {
+                #expect(try replica.read(counter) == 117, "seed \(seed)")
+                #expect(try replica.read(set).count == 12, "seed \(seed)")
+            }
+        }
+    }
+
+    @Test("With one replica down the others' logs stay within the bound; it returns and converges")
+    func logBoundWithDeadReplica() throws {
+        let bound = 20
+        try withCluster(configuration: Configuration(durability: .noSync, logBound: bound)) { cluster in
+            let (a, b, c) = (cluster.replicas[0], cluster.replicas[1], cluster.replicas[2])
+            try cluster.crash(c.id)
+            for i in 0..<150 {
+                try a.update(counter, .increment(1))
+                try b.update(set, .add("b\(i % 40)"))
+                if i % 10 == 0 { try cluster.synchronize() }
+            }
+            try cluster.synchronize()
+            for status in cluster.status().replicas where status.isRunning {
+                #expect(status.logLength <= bound, "\(status.replica) holds \(status.logLength) entries")
+            }
+            try cluster.restart(c.id)
+            try cluster.synchronize()
+            #expect(try c.read(counter) == 150)
+            #expect(try c.read(set).count == 40)
+            let status = cluster.status()
+            #expect(status.isConverged)
+            for replica in status.replicas { #expect(replica.logLength == 0) }
+            #expect(status.replicas.contains { $0.statesSent > 0 }, "the returning replica needed a state transfer")
+        }
+    }
+
+    @Test("A cluster reopened from its directory keeps every value, clock and id")
+    func reopen() throws {
+        try withTemporaryDirectory { url in
+            var clocks: [VectorClock] = []
+            do {
+                let cluster = try Cluster(directory: url, replicas: 3, configuration: Configuration(durability: .full))
+                try cluster.replicas[0].update(counter, .increment(3))
+                try cluster.replicas[1].update(set, .add("kept"))
+                try cluster.synchronize()
+                clocks = try cluster.replicas.map { try $0.clock }
+                cluster.close()
+            }
+            let cluster = try Cluster(directory: url, replicas: 3)
+            defer { cluster.close() }
+            #expect(cluster.replicas.map(\.id) == [1, 2, 3])
+            #expect(try cluster.replicas.map { try $0.clock } == clocks)
+            for replica in cluster.replicas {
+                #expect(try replica.read(counter) == 3)
+                #expect(try replica.read(set) == ["kept"])
+            }
+        }
+    }
+
+    @Test("A dropped cluster releases its environments so the directory reopens at once")
+    func droppedClusterReopens() throws {
+        try withTemporaryDirectory { url in
+            do {
+                let cluster = try Cluster(directory: url, replicas: 2, configuration: Configuration(durability: .noSync))
+                try cluster.replicas[0].update(counter, .increment(1))
+            }
+            let cluster = try Cluster(directory: url, replicas: 2, configuration: Configuration(durability: .noSync))
+            defer { cluster.close() }
+            #expect(try cluster.replicas[0].read(counter) == 1)
+        }
+    }
+
+    @Test("Added replicas catch up by state transfer; removed ones stop blocking GC")
+    func membership() throws {
+        try withCluster(configuration: Configuration(durability: .noSync, logBound: 10)) { cluster in
+            let a = cluster.replicas[0]
+            for i in 0..<30 { try a.update(set, .add("e\(i)")) }
+            try cluster.synchronize()
+            let d = try cluster.addReplica()
+            #expect(d.id == 4)
+            try cluster.synchronize()
+            #expect(try d.read(set).count == 30)
+            try d.update(counter, .increment(7))
+            let c = cluster.replicas[2]
+            try cluster.crash(c.id)
+            try a.update(counter, .increment(1))
+            try cluster.synchronize()
+            #expect(cluster.status().replicas.first { $0.replica == a.id }!.logLength > 0, "crashed member blocks GC")
+            try cluster.removeReplica(c.id)
+            try cluster.synchronize()
+            #expect(cluster.replicas.map(\.id) == [1, 2, 4])
+            for replica in cluster.replicas {
+                #expect(try replica.read(counter) == 8)
+                #expect(replica.status().logLength == 0)
+            }
+        }
+    }
+
+    @Test("A store of another format version is refused with a clear error")
+    func formatVersionMismatch() throws {
+        try withTemporaryDirectory { url in
+            let cluster = try Cluster(directory: url, replicas: 1, configuration: Configuration(durability: .noSync))
+            cluster.close()
+            // Rewrite the format version with raw LMDB.
+            let path = url.appendingPathComponent("replica-1").path
+            let environment = try LMDBTestAccess.open(path)
+            try LMDBTestAccess.putMeta(environment, key: "format", value: [9])
+            environment.close()
+            #expect {
+                _ = try Cluster(directory: url, replicas: 1)
+            } throws: { error in
+                (error as? ConcordError)?.code == .formatVersionMismatch
+            }
+        }
+    }
+}
