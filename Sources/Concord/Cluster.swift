@@ -40,7 +40,7 @@ public final class Cluster: @unchecked Sendable {
         }
         var ids = try Self.existingReplicas(in: directory)
         let fresh = ids.isEmpty
-        var next = (ids.max()?.rawValue ?? 0) + 1
+        var next = ((ids + (try Self.removedReplicas(in: directory))).max()?.rawValue ?? 0) + 1
         while ids.count < count {
             ids.append(ReplicaID(next))
             next += 1
@@ -78,6 +78,28 @@ public final class Cluster: @unchecked Sendable {
             guard name.hasPrefix("replica-"), let raw = UInt64(name.dropFirst("replica-".count)) else { return nil }
             return ReplicaID(raw)
         }.sorted()
+    }
+
+    /// Ids of removed replicas, remembered by marker files so an id is never reused: peers
+    /// know a removed replica's transactions by its id, and a new replica reusing it would
+    /// have its first updates taken for old ones.
+    private static func removedReplicas(in directory: URL) throws(ConcordError) -> [ReplicaID] {
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+        } catch {
+            throw ConcordError(.storage, "cannot list the cluster directory \(directory.path)", underlying: "\(error)")
+        }
+        return names.compactMap { name -> ReplicaID? in
+            guard name.hasPrefix("removed-replica-"), let raw = UInt64(name.dropFirst("removed-replica-".count))
+            else { return nil }
+            return ReplicaID(raw)
+        }
+    }
+
+    private func nextReplicaID() throws(ConcordError) -> ReplicaID {
+        let used = memberIDs + (try Self.removedReplicas(in: directory))
+        return ReplicaID((used.max()?.rawValue ?? 0) + 1)
     }
 
     private func path(of id: ReplicaID) -> String {
@@ -179,7 +201,7 @@ public final class Cluster: @unchecked Sendable {
     /// Adds a replica with a new id; it starts empty and catches up by state transfer.
     @discardableResult
     public func addReplica() throws(ConcordError) -> Replica {
-        let id = ReplicaID((memberIDs.max()?.rawValue ?? 0) + 1)
+        let id = try nextReplicaID()
         let replica = Replica(id: id, path: path(of: id), configuration: configuration, network: network)
         lock.withLock { handles[id] = replica }
         let members = memberIDs
@@ -208,6 +230,8 @@ public final class Cluster: @unchecked Sendable {
             other.ifRunning { $0.setMembers(members) }
         }
         do {
+            let marker = directory.appendingPathComponent("removed-replica-\(id.rawValue)")
+            try Data().write(to: marker)
             try FileManager.default.removeItem(atPath: replica.path)
         } catch {
             throw ConcordError(.storage, "cannot delete the files of replica \(id)", underlying: "\(error)")

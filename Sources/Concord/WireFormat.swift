@@ -22,7 +22,11 @@ public enum WireFormat {
     public static func sampleMessages() -> [[UInt8]] {
         let counter = Key<PNCounter>("c", bucket: "b").object
         var delta = PNCounter()
-        _ = try? delta.apply(.increment(3), context: UpdateContext(replica: 1))
+        do {
+            delta = try delta.apply(.increment(3), context: UpdateContext(replica: 1))
+        } catch {
+            preconditionFailure("incrementing an empty counter by 3 cannot fail: \(error)")
+        }
         let interval = DeltaInterval(
             from: [1: 1], to: [1: 2, 2: 1], transactions: 2, timeMicroseconds: 7,
             objects: [ObjectDelta(key: counter, state: delta)])

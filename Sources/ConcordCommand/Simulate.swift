@@ -22,6 +22,7 @@ struct Simulate: ParsableCommand {
     @Option(help: "Replicas at the start.") var replicas = 3
     @Option(help: "Transactions to attempt.") var ops = 3_000
     @Option(help: "Objects per CRDT type.") var keys = 2
+    @Option(help: "Distinct set elements.") var elements = 6
     @Option(help: "Probability that a message is lost.") var drop = 0.05
     @Option(help: "Probability that a message is delivered twice.") var duplicate = 0.05
     @Option(help: "Log bound per replica (small values force state transfers).") var logBound = 10_000
@@ -52,7 +53,7 @@ struct Simulate: ParsableCommand {
 
     func options(seed: UInt64) -> SimulationOptions {
         SimulationOptions(
-            seed: seed, replicas: replicas, operations: ops, keysPerKind: keys, dropRate: drop, duplicateRate: duplicate,
+            seed: seed, replicas: replicas, operations: ops, keysPerKind: keys, elements: elements, dropRate: drop, duplicateRate: duplicate,
             reorder: !noReorder, partitions: !noPartitions, clogs: !noClogs, crashes: !noCrashes, wipes: !noWipes,
             membership: !noMembership, logBound: logBound)
     }

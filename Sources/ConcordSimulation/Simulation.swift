@@ -36,6 +36,9 @@ public struct SimulationOptions: Sendable, Hashable {
     public var logBound: Int
     /// Where the replicas' files go (a fresh temporary directory when nil).
     public var directory: URL?
+    /// Bytes that drive the workload's and the faults' random choices before the seed
+    /// takes over: a fuzzer's input becomes a whole schedule. Empty for seeded runs.
+    public var schedule: [UInt8] = []
 
     /// Creates options; the defaults are a small run with every fault on.
     public init(
@@ -66,7 +69,7 @@ public struct SimulationOptions: Sendable, Hashable {
     /// The `concord simulate` command line that replays this run.
     public var replayCommand: String {
         var parts = ["concord simulate --seed \(seed) --replicas \(replicas) --ops \(operations)",
-                     "--keys \(keysPerKind) --drop \(dropRate) --duplicate \(duplicateRate)"]
+                     "--keys \(keysPerKind) --elements \(elements) --drop \(dropRate) --duplicate \(duplicateRate)"]
         if !reorder { parts.append("--no-reorder") }
         if !partitions { parts.append("--no-partitions") }
         if !clogs { parts.append("--no-clogs") }

@@ -178,7 +178,7 @@ enum Objects {
 
     /// A random operation for `object`, drawn from `random`.
     static func randomOperation(
-        for object: ObjectName, replicas: [ReplicaID], elements: Int, using random: inout SeededRandom
+        for object: ObjectName, replicas: [ReplicaID], elements: Int, using random: inout ScheduleRandom
     ) -> ModelOperation {
         func element() -> String { "e\(Int.random(in: 0..<max(1, elements), using: &random))" }
         func amount() -> Int64 { Int64.random(in: 1...9, using: &random) }
