@@ -54,7 +54,7 @@ public final class Cluster: @unchecked Sendable {
         do {
             for id in members {
                 // A replica added to an existing cluster starts empty and asks for state.
-                try handles[id]!.open(members: members, needsState: !fresh && !existing.contains(id))
+                try open(handles[id]!, members: members, needsState: !fresh && !existing.contains(id))
             }
         } catch {
             for handle in handles.values { handle.close() }
@@ -100,6 +100,32 @@ public final class Cluster: @unchecked Sendable {
     private func nextReplicaID() throws(ConcordError) -> ReplicaID {
         let used = memberIDs + (try Self.removedReplicas(in: directory))
         return ReplicaID((used.max()?.rawValue ?? 0) + 1)
+    }
+
+    /// The file that remembers a replica's last incarnation outside its own folder, so a
+    /// wiped replica reopens with an incarnation its peers have not seen.
+    private func incarnationFile(of id: ReplicaID) -> URL {
+        directory.appendingPathComponent("incarnation-\(id.rawValue)")
+    }
+
+    private func incarnationFloor(of id: ReplicaID) -> UInt64 {
+        guard let data = FileManager.default.contents(atPath: incarnationFile(of: id).path),
+            let text = String(data: data, encoding: .utf8)
+        else { return 0 }
+        return UInt64(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+    }
+
+    /// Opens `replica` and records its incarnation.
+    private func open(_ replica: Replica, members: [ReplicaID], needsState: Bool) throws(ConcordError) {
+        try replica.open(members: members, needsState: needsState, incarnationFloor: incarnationFloor(of: replica.id))
+        do {
+            try Data("\(replica.incarnation)\n".utf8).write(to: incarnationFile(of: replica.id), options: .atomic)
+        } catch {
+            replica.close()
+            throw ConcordError(
+                .storage, "cannot record the incarnation of replica \(replica.id) in \(directory.path)",
+                underlying: "\(error)")
+        }
     }
 
     private func path(of id: ReplicaID) -> String {
@@ -179,7 +205,7 @@ public final class Cluster: @unchecked Sendable {
     public func restart(_ id: ReplicaID) throws(ConcordError) {
         let replica = try member(id)
         guard !replica.isRunning else { return }
-        try replica.open(members: memberIDs, needsState: false)
+        try open(replica, members: memberIDs, needsState: false)
         network.wakeAll()
     }
 
@@ -194,7 +220,7 @@ public final class Cluster: @unchecked Sendable {
         } catch {
             throw ConcordError(.storage, "cannot delete the files of replica \(id)", underlying: "\(error)")
         }
-        try replica.open(members: memberIDs, needsState: true)
+        try open(replica, members: memberIDs, needsState: true)
         network.wakeAll()
     }
 
@@ -206,7 +232,7 @@ public final class Cluster: @unchecked Sendable {
         lock.withLock { handles[id] = replica }
         let members = memberIDs
         do {
-            try replica.open(members: members, needsState: members.count > 1)
+            try open(replica, members: members, needsState: members.count > 1)
         } catch {
             _ = lock.withLock { handles.removeValue(forKey: id) }
             throw error

@@ -29,11 +29,11 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible {
 
     // MARK: Lifecycle (driven by Cluster)
 
-    func open(members: [ReplicaID], needsState: Bool) throws(ConcordError) {
+    func open(members: [ReplicaID], needsState: Bool, incarnationFloor: UInt64 = 0) throws(ConcordError) {
         network.register(id)
         let opened = try ReplicaCore(
-            id: id, path: path, members: members, needsState: needsState, configuration: configuration,
-            transport: network)
+            id: id, path: path, members: members, needsState: needsState, incarnationFloor: incarnationFloor,
+            configuration: configuration, transport: network)
         condition.withLock { core = opened }
     }
 
@@ -44,6 +44,9 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible {
         }
         condition.broadcast()
     }
+
+    /// The incarnation of the open replica (0 while down).
+    var incarnation: UInt64 { condition.withLock { core?.incarnation ?? 0 } }
 
     /// Whether the replica is open (not crashed, removed or closed).
     public var isRunning: Bool { condition.withLock { core != nil } }

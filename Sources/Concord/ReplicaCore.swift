@@ -80,14 +80,14 @@ final class ReplicaCore {
     }
 
     init(
-        id: ReplicaID, path: String, members: [ReplicaID], needsState: Bool,
+        id: ReplicaID, path: String, members: [ReplicaID], needsState: Bool, incarnationFloor: UInt64,
         configuration: Configuration, transport: any Transport
     ) throws(ConcordError) {
         self.id = id
         self.configuration = configuration
         self.transport = transport
         storage = try Storage(path: path, replica: id, configuration: configuration)
-        try load(needsState: needsState)
+        try load(needsState: needsState, incarnationFloor: incarnationFloor)
         setMembers(members)
         announce()
     }
@@ -98,7 +98,10 @@ final class ReplicaCore {
 
     // MARK: Loading
 
-    private func load(needsState requested: Bool) throws(ConcordError) {
+    /// Loads the replica's state. Its incarnation is one past both the stored one and
+    /// `incarnationFloor` (kept by the cluster outside the replica's files), so a wiped
+    /// replica still comes back with an incarnation its peers have not seen.
+    private func load(needsState requested: Bool, incarnationFloor: UInt64) throws(ConcordError) {
         let meta = storage.meta
         let log = storage.log
         var entries: [(UInt64, VectorClock, UInt64)] = []
@@ -144,7 +147,7 @@ final class ReplicaCore {
         }
         clock = loadedClock
         logFloor = loadedFloor
-        incarnation = loadedIncarnation + 1
+        incarnation = max(loadedIncarnation, incarnationFloor) + 1
         peers = loadedPeers
         needsState = loadedNeedsState
         logEntries = entries.map { (index: $0.0, to: $0.1, timeMicroseconds: $0.2) }
