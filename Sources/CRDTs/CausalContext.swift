@@ -119,7 +119,9 @@ extension CausalContext: BinaryCodable {
         for _ in 0..<count {
             let dot = Dot(replica: ReplicaID(try reader.readVarUInt()), counter: try reader.readVarUInt())
             if let previous, previous >= dot { throw reader.error(.inconsistent, "cloud dots out of order at \(dot)") }
-            if dot.counter <= vector[dot.replica] + 1 {
+            // `counter - 1 <= vector`, not `counter <= vector + 1`: a vector entry of
+            // UInt64.max must be an error, not an overflow trap.
+            if dot.counter == 0 || dot.counter - 1 <= vector[dot.replica] {
                 throw reader.error(.inconsistent, "cloud dot \(dot) is covered by or contiguous with \(vector)")
             }
             cloud.insert(dot)

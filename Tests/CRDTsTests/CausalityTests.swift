@@ -79,6 +79,18 @@ import Testing
         w.write(Dot(replica: 1, counter: 2))
         #expect(throws: CodecError.self) { try CausalContext(decoding: w.bytes) }
     }
+
+    /// Found by the `decoders` fuzzer: a vector entry of UInt64.max made the covered-dot
+    /// check overflow (`vector + 1`) and trap instead of throwing.
+    @Test func decoderRejectsCloudDotsAgainstAMaximalVectorEntry() {
+        for counter in [UInt64(1), 5, UInt64.max] {
+            var w = ByteWriter()
+            w.write(VectorClock([1: UInt64.max]))
+            w.writeCount(1)
+            w.write(Dot(replica: 1, counter: counter))
+            #expect(throws: CodecError.self) { try CausalContext(decoding: w.bytes) }
+        }
+    }
 }
 
 @Suite struct CodecTests {
