@@ -85,7 +85,15 @@ public struct RWSet<E: CRDTValue>: ResettableCRDT, CustomStringConvertible {
             deltaStore[element] = DotFunction([dot: isAdd])
             state.store[element] = DotFunction([dot: isAdd])
         }
-        return RWSet(state: CausalDotStore(store: deltaStore, context: CausalContext(dots: deltaDots)), compacted: compacted)
+        var delta = RWSet(state: CausalDotStore(store: deltaStore, context: CausalContext(dots: deltaDots)), compacted: compacted)
+        if !compacted.isEmpty {
+            // Only a state whose frontier covers dots its own replica never made (corrupt or
+            // hostile input) can make a compactable entry here. Keep both in join's normal
+            // form, so that `before ⊔ delta == after` and both encode.
+            dropCompactable()
+            delta.dropCompactable()
+        }
+        return delta
     }
 
     /// The causal join. Each side is first compacted with the later of the two stable
