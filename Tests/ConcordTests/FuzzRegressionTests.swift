@@ -31,7 +31,15 @@ import Testing
         let inputs = inputs(target)
         #expect(!inputs.isEmpty, "no committed inputs for \(target) under \(fuzzDirectory.path)")
         for input in inputs {
-            if let violation = check(input.bytes) { Issue.record("\(input.name): \(violation)") }
+            // `known-…` files are findings not fixed yet: replayed as known issues, so the
+            // test says so when a fix makes them pass (then drop the prefix).
+            if input.name.contains("/known-") {
+                withKnownIssue("\(input.name) is an open finding") {
+                    if let violation = check(input.bytes) { Issue.record("\(input.name): \(violation)") }
+                }
+            } else if let violation = check(input.bytes) {
+                Issue.record("\(input.name): \(violation)")
+            }
         }
     }
 
