@@ -38,12 +38,13 @@ public struct AWSet<E: CRDTValue>: ResettableCRDT, CustomStringConvertible {
     /// Whether `element` is present. - Complexity: O(1).
     public func contains(_ element: E) -> Bool { !state.store[element].isEmpty }
 
-    /// Performs `operation` at `context.replica`; never throws.
+    /// Performs `operation` at `context.replica`; throws `.overflow` only when the
+    /// replica's dots are exhausted (a state decoded from hostile input).
     /// - Complexity: O(k log k) for k elements touched, O(n log n) for a reset.
     public mutating func apply(_ operation: Operation, context: UpdateContext) throws(CRDTError) -> AWSet {
         switch operation {
-        case .add(let element): return add([element], at: context.replica)
-        case .addAll(let elements): return add(elements, at: context.replica)
+        case .add(let element): return try add([element], at: context.replica)
+        case .addAll(let elements): return try add(elements, at: context.replica)
         case .remove(let element): return remove([element])
         case .removeAll(let elements): return remove(elements)
         case .reset:
@@ -53,7 +54,8 @@ public struct AWSet<E: CRDTValue>: ResettableCRDT, CustomStringConvertible {
         }
     }
 
-    private mutating func add(_ elements: [E], at replica: ReplicaID) -> AWSet {
+    private mutating func add(_ elements: [E], at replica: ReplicaID) throws(CRDTError) -> AWSet {
+        try state.context.requireDots(elements.count, for: replica)
         var deltaStore = DotMap<E, DotSet>()
         var deltaDots = Set<Dot>()
         for element in elements where deltaStore[element].isEmpty {

@@ -39,6 +39,18 @@ public struct CausalContext: Hashable, Sendable, CustomStringConvertible {
         return Dot(replica: replica, counter: highest + 1)
     }
 
+    /// Throws unless `count` more dots of `replica` can be made. Only a context decoded
+    /// from corrupt or hostile input can be this close to UInt64.max; an operation checks
+    /// before it changes anything, so it throws instead of trapping in `nextDot`.
+    /// - Throws: `CRDTError` `.overflow`.
+    public func requireDots(_ count: Int, for replica: ReplicaID) throws(CRDTError) {
+        var highest = vector[replica]
+        for dot in cloud where dot.replica == replica { highest = Swift.max(highest, dot.counter) }
+        guard UInt64.max - highest >= UInt64(Swift.max(count, 0)) else {
+            throw CRDTError(.overflow, "the dots of \(replica) are exhausted (\(highest) seen); nothing was changed")
+        }
+    }
+
     /// Records a fresh dot of `replica` and returns it.
     public mutating func makeDot(for replica: ReplicaID) -> Dot {
         let dot = nextDot(for: replica)
@@ -119,7 +131,9 @@ extension CausalContext: BinaryCodable {
         for _ in 0..<count {
             let dot = Dot(replica: ReplicaID(try reader.readVarUInt()), counter: try reader.readVarUInt())
             if let previous, previous >= dot { throw reader.error(.inconsistent, "cloud dots out of order at \(dot)") }
-            if dot.counter <= vector[dot.replica] + 1 {
+            // `counter - 1 <= vector`, not `counter <= vector + 1`: a vector entry of
+            // UInt64.max must be an error, not an overflow trap.
+            if dot.counter == 0 || dot.counter - 1 <= vector[dot.replica] {
                 throw reader.error(.inconsistent, "cloud dot \(dot) is covered by or contiguous with \(vector)")
             }
             cloud.insert(dot)

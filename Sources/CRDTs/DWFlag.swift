@@ -37,7 +37,8 @@ public struct DWFlag: ResettableCRDT, CustomStringConvertible {
         return flags.contains(true) && !flags.contains(false)
     }
 
-    /// Performs `operation` at `context.replica`; never throws.
+    /// Performs `operation` at `context.replica`; throws `.overflow` only when the
+    /// replica's dots are exhausted (a state decoded from hostile input).
     /// - Complexity: O(n log n) in the number of surviving dots (at most one per replica).
     public mutating func apply(_ operation: Operation, context: UpdateContext) throws(CRDTError) -> DWFlag {
         let isEnable: Bool
@@ -49,6 +50,7 @@ public struct DWFlag: ResettableCRDT, CustomStringConvertible {
             state.store.removeAll()
             return delta
         }
+        try state.context.requireDots(1, for: context.replica)
         let dot = state.context.makeDot(for: context.replica)
         let store = DotFunction([dot: isEnable])
         let delta = DWFlag(state: CausalDotStore(store: store, context: CausalContext(dots: state.store.dots.union([dot]))))

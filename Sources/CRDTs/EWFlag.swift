@@ -29,11 +29,13 @@ public struct EWFlag: ResettableCRDT, CustomStringConvertible {
     /// Whether an enable survives. - Complexity: O(1).
     public var value: Bool { !state.store.isEmpty }
 
-    /// Performs `operation` at `context.replica`; never throws.
+    /// Performs `operation` at `context.replica`; throws `.overflow` only when the
+    /// replica's dots are exhausted (a state decoded from hostile input).
     /// - Complexity: O(n log n) in the number of surviving dots (at most one per replica).
     public mutating func apply(_ operation: Operation, context: UpdateContext) throws(CRDTError) -> EWFlag {
         switch operation {
         case .enable:
+            try state.context.requireDots(1, for: context.replica)
             let dot = state.context.makeDot(for: context.replica)
             let delta = EWFlag(state: CausalDotStore(
                 store: DotSet([dot]), context: CausalContext(dots: state.store.dots.union([dot]))))

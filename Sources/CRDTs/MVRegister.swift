@@ -34,11 +34,13 @@ public struct MVRegister<V: CRDTValue>: ResettableCRDT, CustomStringConvertible 
     /// defined for every value type. - Complexity: O(n log n).
     public var values: [V] { V.canonicallySorted(Set(state.store.values)) }
 
-    /// Performs `operation` at `context.replica`; never throws.
+    /// Performs `operation` at `context.replica`; throws `.overflow` only when the
+    /// replica's dots are exhausted (a state decoded from hostile input).
     /// - Complexity: O(n log n) in the number of surviving assignments.
     public mutating func apply(_ operation: Operation, context: UpdateContext) throws(CRDTError) -> MVRegister {
         switch operation {
         case .assign(let value):
+            try state.context.requireDots(1, for: context.replica)
             let dot = state.context.makeDot(for: context.replica)
             let store = DotFunction([dot: value])
             let delta = MVRegister(state: CausalDotStore(

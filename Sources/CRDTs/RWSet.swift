@@ -60,14 +60,15 @@ public struct RWSet<E: CRDTValue>: ResettableCRDT, CustomStringConvertible {
         return flags.contains(true) && !flags.contains(false)
     }
 
-    /// Performs `operation` at `context.replica`; never throws.
+    /// Performs `operation` at `context.replica`; throws `.overflow` only when the
+    /// replica's dots are exhausted (a state decoded from hostile input).
     /// - Complexity: O(k log k) for k elements touched, O(n log n) for a reset.
     public mutating func apply(_ operation: Operation, context: UpdateContext) throws(CRDTError) -> RWSet {
         switch operation {
-        case .add(let element): return record([element], isAdd: true, at: context.replica)
-        case .addAll(let elements): return record(elements, isAdd: true, at: context.replica)
-        case .remove(let element): return record([element], isAdd: false, at: context.replica)
-        case .removeAll(let elements): return record(elements, isAdd: false, at: context.replica)
+        case .add(let element): return try record([element], isAdd: true, at: context.replica)
+        case .addAll(let elements): return try record(elements, isAdd: true, at: context.replica)
+        case .remove(let element): return try record([element], isAdd: false, at: context.replica)
+        case .removeAll(let elements): return try record(elements, isAdd: false, at: context.replica)
         case .reset:
             let delta = RWSet(state: state.resetDelta, compacted: compacted)
             state.store.removeAll()
@@ -75,7 +76,8 @@ public struct RWSet<E: CRDTValue>: ResettableCRDT, CustomStringConvertible {
         }
     }
 
-    private mutating func record(_ elements: [E], isAdd: Bool, at replica: ReplicaID) -> RWSet {
+    private mutating func record(_ elements: [E], isAdd: Bool, at replica: ReplicaID) throws(CRDTError) -> RWSet {
+        try state.context.requireDots(elements.count, for: replica)
         var deltaStore = DotMap<E, DotFunction<Bool>>()
         var deltaDots = Set<Dot>()
         for element in elements where deltaStore[element].isEmpty {
@@ -85,7 +87,15 @@ public struct RWSet<E: CRDTValue>: ResettableCRDT, CustomStringConvertible {
             deltaStore[element] = DotFunction([dot: isAdd])
             state.store[element] = DotFunction([dot: isAdd])
         }
-        return RWSet(state: CausalDotStore(store: deltaStore, context: CausalContext(dots: deltaDots)), compacted: compacted)
+        var delta = RWSet(state: CausalDotStore(store: deltaStore, context: CausalContext(dots: deltaDots)), compacted: compacted)
+        if !compacted.isEmpty {
+            // Only a state whose frontier covers dots its own replica never made (corrupt or
+            // hostile input) can make a compactable entry here. Keep both in join's normal
+            // form, so that `before ⊔ delta == after` and both encode.
+            dropCompactable()
+            delta.dropCompactable()
+        }
+        return delta
     }
 
     /// The causal join. Each side is first compacted with the later of the two stable

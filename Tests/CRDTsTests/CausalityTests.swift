@@ -79,6 +79,48 @@ import Testing
         w.write(Dot(replica: 1, counter: 2))
         #expect(throws: CodecError.self) { try CausalContext(decoding: w.bytes) }
     }
+
+    /// Found by the `decoders` fuzzer: a state decoded with a context entry of UInt64.max
+    /// for the replica itself made its next update overflow in `nextDot` and trap. Every
+    /// causal type now throws `.overflow` and leaves the state unchanged.
+    @Test func updatesAtExhaustedDotsThrowInsteadOfTrapping() throws {
+        func exhausted<T: CRDT>(_ type: T.Type) throws -> T {
+            var w = ByteWriter()
+            if T.typeCode.kind == .rwSet { w.write(VectorClock()) }  // compacted
+            w.write(CausalContext(vector: [3: UInt64.max]))
+            w.writeCount(0)  // empty store
+            return try T(decoding: w.bytes)
+        }
+        func expectOverflow<T: CRDT>(_ type: T.Type, _ operation: T.Operation) throws {
+            var state = try exhausted(type)
+            let before = state
+            #expect(throws: CRDTError.self, "\(T.typeCode)") {
+                _ = try state.apply(operation, context: UpdateContext(replica: 3))
+            }
+            #expect(state == before)
+        }
+        try expectOverflow(EWFlag.self, .enable)
+        try expectOverflow(DWFlag.self, .disable)
+        try expectOverflow(MVRegister<String>.self, .assign("x"))
+        try expectOverflow(AWSet<String>.self, .addAll(["x", "y"]))
+        try expectOverflow(RWSet<String>.self, .remove("x"))
+        // Another replica's dots are not exhausted.
+        var set = try exhausted(AWSet<String>.self)
+        _ = try set.apply(.add("x"), context: UpdateContext(replica: 1))
+        #expect(set.value == ["x"])
+    }
+
+    /// Found by the `decoders` fuzzer: a vector entry of UInt64.max made the covered-dot
+    /// check overflow (`vector + 1`) and trap instead of throwing.
+    @Test func decoderRejectsCloudDotsAgainstAMaximalVectorEntry() {
+        for counter in [UInt64(1), 5, UInt64.max] {
+            var w = ByteWriter()
+            w.write(VectorClock([1: UInt64.max]))
+            w.writeCount(1)
+            w.write(Dot(replica: 1, counter: counter))
+            #expect(throws: CodecError.self) { try CausalContext(decoding: w.bytes) }
+        }
+    }
 }
 
 @Suite struct CodecTests {

@@ -46,4 +46,21 @@ import Testing
         repeated.writeString("a")
         #expect(throws: CodecError.self) { try GSet<String>(decoding: repeated.bytes) }
     }
+
+    /// Found by the `operations` fuzzer, not fixed yet: `String ==` identifies "é" with
+    /// "e\u{301}", so a set keeps whichever spelling it saw first, and replicas that
+    /// converged (equal states) encode differently. `FieldKey` compares map field names by
+    /// bytes for this reason; set elements and register values do not yet.
+    @Test func canonicallyEquivalentElementsEncodeAlike() throws {
+        var a = GSet<String>()
+        var b = GSet<String>()
+        let fromA = try a.apply(.add("é"), context: UpdateContext(replica: 1))
+        let fromB = try b.apply(.add("e\u{301}"), context: UpdateContext(replica: 2))
+        a.join(fromB)
+        b.join(fromA)
+        #expect(a == b)
+        withKnownIssue("set elements compare by Unicode canonical equivalence, encode by bytes") {
+            #expect(a.serialized() == b.serialized())
+        }
+    }
 }

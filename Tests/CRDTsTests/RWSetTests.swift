@@ -154,4 +154,22 @@ import Testing
         b.join(try a.apply(.add("x"), context: UpdateContext(replica: 1)))
         #expect(b.value == ["x", "y"])
     }
+
+    /// Found by the `decoders` fuzzer: a decoded state whose compacted frontier covers dots
+    /// of r3 that r3 never made; a remove at r3 then made a compactable entry that `apply`
+    /// kept and `join` dropped, breaking `before ⊔ delta == after` (and the delta did not
+    /// decode). Both now come out in join's normal form.
+    @Test func removeBelowTheCompactedFrontierKeepsTheDeltaLaw() throws {
+        var writer = ByteWriter()
+        writer.write(VectorClock([3: 5]))  // compacted
+        writer.write(CausalContext(vector: [1: 1]))
+        writer.writeCount(0)  // empty store
+        var state = try RWSet<Bool>(decoding: writer.bytes)
+        let before = state
+        let delta = try state.apply(.removeAll([false]), context: UpdateContext(replica: 3))
+        #expect(before.joined(delta) == state)
+        #expect(try RWSet<Bool>(serialized: delta.serialized()) == delta)
+        #expect(try RWSet<Bool>(serialized: state.serialized()) == state)
+        #expect(state.value.isEmpty)
+    }
 }
