@@ -35,7 +35,15 @@ struct Storage {
         options.mapSizeBytes = configuration.mapSizeBytes
         options.maximumMapSizeBytes = configuration.maximumMapSizeBytes
         options.maximumDatabases = 8
-        options.durability = configuration.durability == .full ? .full : .noSync
+        switch configuration.durability {
+        case .full:
+            options.durability = .full
+        case .noSync:
+            options.durability = .noSync
+        case .noSyncWriteMap:
+            options.durability = .noSync
+            options.writeMap = true
+        }
         do {
             environment = try Environment.open(path: path, options: options)
             objects = try environment.database("objects")
