@@ -1,0 +1,120 @@
+// package-benchmark's view of the single-operation shapes: latency percentiles and malloc
+// counts per operation, Concord beside raw LMDB, in the fastest durability setting
+// (`.noSyncWriteMap`, MDB_NOSYNC | MDB_WRITEMAP for both). `swift package benchmark` runs
+// it; `make bench` prints the full summary table instead (ConcordBenchmarkTable).
+//
+// Concord runs one replica (no peers): its log is collected every 512 writes inside the
+// measured operation, so that work shows in the upper percentiles, as it would in an
+// application.
+
+import Benchmark
+import BenchmarkKit
+import Concord
+import RawLMDB
+
+let keyCount = 100_000
+let valueBytes = 100
+
+final class Fixtures: @unchecked Sendable {
+    let concord: ConcordFixture
+    let raw: RawFixture
+    let reader: OpaquePointer
+    var stream = KeyStream(seed: 11, count: keyCount)
+    var writes = 0
+    var stamp: UInt64 = 1
+
+    init() {
+        do {
+            concord = try ConcordFixture(setting: .noSyncWriteMap, keyCount: keyCount, valueBytes: valueBytes)
+            try concord.fill()
+            let sizes = try concord.storedSizes()
+            raw = try RawFixture(
+                setting: .noSyncWriteMap, keyCount: keyCount, keyBytes: sizes.keyBytes, valueBytes: sizes.valueBytes)
+            try raw.fill()
+            reader = try raw.makeReader()
+        } catch {
+            fatalError("benchmark setup failed: \(error)")
+        }
+    }
+
+    func collect() throws {
+        writes += 1
+        if writes % 512 == 0 { try concord.cluster.synchronize() }
+    }
+}
+
+// Globals are initialized on first use: only the benchmarks that run pay for the fill.
+nonisolated(unsafe) let fixtures = Fixtures()
+let values = (0..<1024).map { payload(stamp: UInt64($0 + 1), bytes: valueBytes) }
+
+let benchmarks: @Sendable () -> Void = {
+    Benchmark.defaultConfiguration = .init(
+        metrics: [.wallClock, .mallocCountTotal, .instructions, .throughput],
+        warmupIterations: 1_000,
+        maxDuration: .seconds(2),
+        maxIterations: 200_000)
+
+    Benchmark("Concord read") { benchmark in
+        let f = fixtures
+        for _ in benchmark.scaledIterations {
+            blackHole(try f.concord.replica.read(f.concord.keys[f.stream.next()]))
+        }
+    }
+    Benchmark("LMDB read (renew, get, reset)") { benchmark in
+        let f = fixtures
+        var stamp: UInt64 = 0
+        for _ in benchmark.scaledIterations {
+            try RawError.check(raw_get(f.reader, UInt32(f.stream.next()), &stamp), "raw_get")
+        }
+        blackHole(stamp)
+    }
+    Benchmark("Concord write") { benchmark in
+        let f = fixtures
+        for _ in benchmark.scaledIterations {
+            try f.concord.replica.update(f.concord.keys[f.stream.next()], .assign(values[f.writes & 1023]))
+            try f.collect()
+        }
+    }
+    Benchmark("LMDB put+commit") { benchmark in
+        let f = fixtures
+        for _ in benchmark.scaledIterations {
+            try RawError.check(raw_put(f.raw.environment, UInt32(f.stream.next()), 1), "raw_put")
+        }
+    }
+    Benchmark("Concord compare-and-swap") { benchmark in
+        let f = fixtures
+        for _ in benchmark.scaledIterations {
+            let key = f.concord.keys[f.stream.next()]
+            let current = try f.concord.replica.read(key)
+            blackHole(try f.concord.replica.compareAndSwap(key, expected: current, new: values[f.writes & 1023]))
+            try f.collect()
+        }
+    }
+    Benchmark("LMDB compare-and-swap") { benchmark in
+        let f = fixtures
+        var swapped: Int32 = 0
+        for _ in benchmark.scaledIterations {
+            try RawError.check(
+                raw_compare_and_swap(f.raw.environment, UInt32(f.stream.next()), 1, 1, &swapped), "raw_cas")
+        }
+    }
+    Benchmark("Concord batch of 1000", configuration: .init(maxIterations: 200)) { benchmark in
+        let f = fixtures
+        for _ in benchmark.scaledIterations {
+            let first = f.stream.next()
+            try f.concord.replica.transaction { tx in
+                for j in 0..<1000 {
+                    try tx.update(f.concord.keys[(first + j * 97) % keyCount], .assign(values[j]))
+                }
+            }
+            try f.concord.cluster.synchronize()
+        }
+    }
+    Benchmark("LMDB batch of 1000", configuration: .init(maxIterations: 200)) { benchmark in
+        let f = fixtures
+        for _ in benchmark.scaledIterations {
+            try RawError.check(
+                raw_batch(f.raw.environment, UInt32(f.stream.next()), 97, 1000, UInt32(keyCount), 3), "raw_batch")
+        }
+    }
+}
