@@ -9,7 +9,7 @@ import LMDB
 ///   peers' clocks, and whether the replica still waits for a state transfer.
 ///
 /// Every change of objects, log and clock happens in one LMDB write transaction.
-struct Storage {
+struct Storage: Sendable {
     /// The on-disk format this build writes and reads.
     static let formatVersion: UInt64 = 1
 
