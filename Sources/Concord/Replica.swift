@@ -228,6 +228,10 @@ public final class Transaction {
     let core: ReplicaCore
     let context: UpdateContext
     var working: [ObjectKey: WorkingObject] = [:]
+    /// States this transaction has read but not updated, so that a read followed by an
+    /// update (compare-and-swap) looks the object up once. Nothing else can change them
+    /// meanwhile: the transaction holds the replica's lock, which remote applies take too.
+    var readStates: [ObjectKey: any CRDT] = [:]
     var isOpen = true
 
     init(core: ReplicaCore, time: UInt64) {
@@ -241,19 +245,27 @@ public final class Transaction {
         }
     }
 
-    private func current<T: CRDT>(_ key: Key<T>) throws(ConcordError) -> T {
+    private func current<T: CRDT>(_ key: Key<T>, remember: Bool = false) throws(ConcordError) -> T {
         if let object = working[key.object] {
             guard let state = object.state as? T else {
                 throw ConcordError(.typeMismatch, "\(key) is held as \(type(of: object.state)) in this transaction")
             }
             return state
         }
+        if let read = readStates[key.object] {
+            guard let state = read as? T else {
+                throw ConcordError(.typeMismatch, "\(key) is held as \(type(of: read)) in this transaction")
+            }
+            return state
+        }
         let storage = core.storage
         let objects = storage.objects
         let bytes = key.object.bytes
-        return try storage.read("read \(key)") { txn -> T in
+        let state = try storage.read("read \(key)") { txn -> T in
             try Replica.load(key, bytes: bytes, in: objects, txn) ?? T()
         }
+        if remember { readStates[key.object] = state }
+        return state
     }
 
     /// Applies `operation` to `key` within the transaction.
@@ -278,12 +290,12 @@ public final class Transaction {
     /// Reads `key` as this transaction sees it (its own writes included).
     public func read<T: CRDT>(_ key: Key<T>) throws(ConcordError) -> T.Value {
         try checkOpen()
-        return try current(key).value
+        return try current(key, remember: true).value
     }
 
     /// The full state of `key` as this transaction sees it.
     public func state<T: CRDT>(of key: Key<T>) throws(ConcordError) -> T {
         try checkOpen()
-        return try current(key)
+        return try current(key, remember: true)
     }
 }
