@@ -12,6 +12,7 @@
 import Benchmark
 import BenchmarkKit
 import Concord
+import Foundation
 import RawLMDB
 
 let keyCount = 100_000
@@ -37,6 +38,7 @@ final class Fixtures: @unchecked Sendable {
                 setting: .noSyncWriteMap, keyCount: keyCount, keyBytes: sizes.keyBytes, valueBytes: sizes.valueBytes)
             try raw.fill()
             reader = try raw.makeReader()
+            fixturesMade = true
         } catch {
             fatalError("benchmark setup failed: \(error)")
         }
@@ -50,6 +52,7 @@ final class Fixtures: @unchecked Sendable {
 
 // Globals are initialized on first use: only the benchmarks that run pay for the fill.
 nonisolated(unsafe) let fixtures = Fixtures()
+nonisolated(unsafe) var fixturesMade = false
 let values = (0..<1024).map { payload(stamp: UInt64($0 + 1), bytes: valueBytes) }
 
 let benchmarks: @Sendable () -> Void = {
@@ -58,6 +61,12 @@ let benchmarks: @Sendable () -> Void = {
         warmupIterations: 1_000,
         maxDuration: .seconds(2),
         maxIterations: 200_000)
+    // A global is never deinitialized: remove the fixtures' files when the process is done.
+    Benchmark.teardown = {
+        guard fixturesMade else { return }
+        try? FileManager.default.removeItem(at: fixtures.concord.directory)
+        try? FileManager.default.removeItem(at: fixtures.raw.directory)
+    }
 
     Benchmark("Concord read") { benchmark in
         let f = fixtures
