@@ -8,7 +8,7 @@ SECONDS      ?= 600
 TARGET       ?= decoders
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build test demo lint soak fuzz bench clean
+.PHONY: all deps build test demo lint soak fuzz bench bench-suite clean
 
 all: build
 
@@ -43,7 +43,16 @@ soak: deps
 fuzz: deps
 	$(MAKE) -C Fuzz run TARGET=$(TARGET) SECONDS=$(SECONDS)
 
+# The benchmark table (Concord beside raw LMDB, same process and run; see BENCHMARKS.md).
+# package-benchmark's malloc interposer is preloaded for the allocation counts.
+# BENCH_ARGS: --quick, --settings noSync+writeMap,noSync,full, --keys N, --skip-replication.
 bench: deps
+	cd Benchmarks && $(SWIFT) build -c release --product ConcordBenchmarkTable
+	cd Benchmarks && LD_PRELOAD=$$PWD/.build/release/libMallocInterposerSwift.so \
+		.build/release/ConcordBenchmarkTable $(BENCH_ARGS)
+
+# package-benchmark's own suite (latency and malloc counters per operation).
+bench-suite: deps
 	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark
 
 clean:

@@ -4,11 +4,18 @@
 /// |---|---|---|---|
 /// | `.full` | fsync per commit | every commit | every commit |
 /// | `.noSync` | `MDB_NOSYNC` | every commit (the OS has the pages) | the last commits may be gone; the environment stays consistent |
+/// | `.noSyncWriteMap` | `MDB_NOSYNC` + `MDB_WRITEMAP` | every commit (the pages are in the shared file mapping) | the last commits may be gone, and the environment may be corrupted: restore from a backup or resync the replica from a peer (`Cluster.wipe`) |
 public enum Durability: Sendable, Hashable, CaseIterable {
     /// Every commit is flushed to the device before the call returns (the default).
     case full
     /// Commits reach the OS but are not flushed (AntidoteDB's `ANTIDOTE_SYNC_LOG=false`).
     case noSync
+    /// As `.noSync`, and LMDB writes through a writable memory map instead of one `pwrite`
+    /// per dirty page: the fastest commits (a few microseconds), at the price of
+    /// consistency after a power loss (not after a process crash: the kernel keeps the
+    /// mapped pages). Also, a stray write through a bad pointer in this process could
+    /// damage the file. For replicas that peers can rebuild, caches and benchmarks.
+    case noSyncWriteMap
 }
 
 /// How messages between replicas are delivered.

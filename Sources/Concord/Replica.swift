@@ -1,5 +1,6 @@
 import Foundation
 import LMDB
+import Synchronization
 
 /// One replica of a cluster: a durable copy of every object in its own LMDB environment.
 ///
@@ -16,6 +17,11 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible {
     /// Guards `core`; signalled when the clock advances (for `read(_:after:)`).
     let condition = NSCondition()
     var core: ReplicaCore?
+    /// The open core's store, for snapshot reads: they take this short lock instead of
+    /// `condition`, which a local transaction holds through its commit, so reads never wait
+    /// for writers and parallel readers do not queue behind each other for long. Set and
+    /// cleared together with `core`.
+    let readableStorage = Mutex<Storage?>(nil)
 
     init(id: ReplicaID, path: String, configuration: Configuration, network: Network) {
         self.id = id
@@ -34,11 +40,15 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible {
         let opened = try ReplicaCore(
             id: id, path: path, members: members, needsState: needsState, incarnationFloor: incarnationFloor,
             configuration: configuration, transport: network)
-        condition.withLock { core = opened }
+        condition.withLock {
+            core = opened
+            readableStorage.withLock { $0 = opened.storage }
+        }
     }
 
     func close() {
         condition.withLock {
+            readableStorage.withLock { $0 = nil }
             core?.close()
             core = nil
         }
@@ -67,10 +77,6 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible {
         condition.withLock {
             if let core { body(core) }
         }
-    }
-
-    private func storage() throws(ConcordError) -> Storage {
-        try withCore { $0.storage }
     }
 
     // MARK: Reading
@@ -119,19 +125,36 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible {
 
     /// The full CRDT state of `key` (for inspection, dumps and tests).
     /// - Throws: as `read(_:)`.
+    /// - Complexity: one LMDB lookup in a pooled read transaction and one decode; it takes
+    ///   neither the replica's transaction lock nor a copy of the stored bytes' owner.
     public func state<T: CRDT>(of key: Key<T>) throws(ConcordError) -> T {
-        let storage = try storage()
+        guard let storage = readableStorage.withLock({ $0 }) else {
+            throw ConcordError(.unavailable, "\(self) is down (crashed, removed or closed); restart it first")
+        }
         let objects = storage.objects
         let bytes = key.object.bytes
-        return try storage.read("read \(key)") { txn -> T in
-            let state = try txn.withValue(forKey: bytes, in: objects) { buffer throws(ConcordError) -> T in
-                do throws(CodecError) {
-                    return try T(serialized: Array(buffer))
-                } catch {
-                    throw .corrupted(error, "the state of \(key)")
-                }
+        do {
+            return try storage.read("read \(key)") { txn -> T in
+                try Self.load(key, bytes: bytes, in: objects, txn) ?? T()
             }
-            return state ?? T()
+        } catch where storage.environment.isClosed {
+            // Closed between taking the store and reading it: the replica went down.
+            throw ConcordError(.unavailable, "\(self) is down (crashed, removed or closed); restart it first")
+        }
+    }
+
+    /// Decodes the stored state of `key` straight from the map as a `T` (nil: never
+    /// written). Decoding as the key's own type checks the stored type code, with no
+    /// registry lookup and no existential.
+    static func load<T: CRDT>(
+        _ key: Key<T>, bytes: [UInt8], in objects: Database, _ txn: borrowing some ReadableTransaction & ~Copyable
+    ) throws -> T? {
+        try txn.withValue(forKey: bytes, in: objects) { buffer throws(ConcordError) -> T in
+            do throws(CodecError) {
+                return try T(serialized: Array(buffer))
+            } catch {
+                throw .corrupted(error, "the state of \(key)")
+            }
         }
     }
 
@@ -208,6 +231,10 @@ public final class Transaction {
     let core: ReplicaCore
     let context: UpdateContext
     var working: [ObjectKey: WorkingObject] = [:]
+    /// States this transaction has read but not updated, so that a read followed by an
+    /// update (compare-and-swap) looks the object up once. Nothing else can change them
+    /// meanwhile: the transaction holds the replica's lock, which remote applies take too.
+    var readStates: [ObjectKey: any CRDT] = [:]
     var isOpen = true
 
     init(core: ReplicaCore, time: UInt64) {
@@ -221,17 +248,26 @@ public final class Transaction {
         }
     }
 
-    private func current<T: CRDT>(_ key: Key<T>) throws(ConcordError) -> T {
+    private func current<T: CRDT>(_ key: Key<T>, remember: Bool = false) throws(ConcordError) -> T {
         if let object = working[key.object] {
             guard let state = object.state as? T else {
                 throw ConcordError(.typeMismatch, "\(key) is held as \(type(of: object.state)) in this transaction")
             }
             return state
         }
-        guard let stored = try core.load(key.object) else { return T() }
-        guard let state = stored as? T else {
-            throw ConcordError(.typeMismatch, "\(key) is stored as \(type(of: stored))")
+        if let read = readStates[key.object] {
+            guard let state = read as? T else {
+                throw ConcordError(.typeMismatch, "\(key) is held as \(type(of: read)) in this transaction")
+            }
+            return state
         }
+        let storage = core.storage
+        let objects = storage.objects
+        let bytes = key.object.bytes
+        let state = try storage.read("read \(key)") { txn -> T in
+            try Replica.load(key, bytes: bytes, in: objects, txn) ?? T()
+        }
+        if remember { readStates[key.object] = state }
         return state
     }
 
@@ -257,12 +293,12 @@ public final class Transaction {
     /// Reads `key` as this transaction sees it (its own writes included).
     public func read<T: CRDT>(_ key: Key<T>) throws(ConcordError) -> T.Value {
         try checkOpen()
-        return try current(key).value
+        return try current(key, remember: true).value
     }
 
     /// The full state of `key` as this transaction sees it.
     public func state<T: CRDT>(of key: Key<T>) throws(ConcordError) -> T {
         try checkOpen()
-        return try current(key)
+        return try current(key, remember: true)
     }
 }

@@ -9,7 +9,7 @@ import LMDB
 ///   peers' clocks, and whether the replica still waits for a state transfer.
 ///
 /// Every change of objects, log and clock happens in one LMDB write transaction.
-struct Storage {
+struct Storage: Sendable {
     /// The on-disk format this build writes and reads.
     static let formatVersion: UInt64 = 1
 
@@ -35,7 +35,15 @@ struct Storage {
         options.mapSizeBytes = configuration.mapSizeBytes
         options.maximumMapSizeBytes = configuration.maximumMapSizeBytes
         options.maximumDatabases = 8
-        options.durability = configuration.durability == .full ? .full : .noSync
+        switch configuration.durability {
+        case .full:
+            options.durability = .full
+        case .noSync:
+            options.durability = .noSync
+        case .noSyncWriteMap:
+            options.durability = .noSync
+            options.writeMap = true
+        }
         do {
             environment = try Environment.open(path: path, options: options)
             objects = try environment.database("objects")

@@ -1,0 +1,55 @@
+// swift-tools-version: 6.1
+//
+// Concord's benchmark suite: a package of its own so that an application that links Concord
+// never resolves ordo-one/benchmark.
+//
+// - `Benchmarks/ConcordBenchmarks`: the package-benchmark suite (`swift package benchmark`),
+//   latency and malloc counters for every single-operation shape, Concord and raw LMDB.
+// - `Sources/ConcordBenchmarkTable`: runs every shape (Concord and raw LMDB in the same
+//   process and run) and prints the one summary table of BENCHMARKS.md (`make bench`).
+// - `Sources/RawLMDB`: the raw LMDB side, in C, calling liblmdb directly.
+// - `Sources/BenchmarkKit`: the workloads both executables share.
+
+import PackageDescription
+
+let package = Package(
+    name: "ConcordBenchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(name: "Concord", path: ".."),
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        .target(
+            name: "RawLMDB",
+            linkerSettings: [.linkedLibrary("lmdb")]
+        ),
+        .target(
+            name: "BenchmarkKit",
+            dependencies: [
+                "RawLMDB",
+                .product(name: "Concord", package: "Concord"),
+                .product(name: "LMDB", package: "Concord"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        .executableTarget(
+            name: "ConcordBenchmarkTable",
+            dependencies: [
+                "BenchmarkKit",
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        .executableTarget(
+            name: "ConcordBenchmarks",
+            dependencies: [
+                "BenchmarkKit",
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/ConcordBenchmarks",
+            swiftSettings: [.swiftLanguageMode(.v6)],
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+    ]
+)

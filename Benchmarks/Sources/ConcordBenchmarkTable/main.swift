@@ -1,0 +1,204 @@
+// Runs every benchmark shape, Concord and raw LMDB in this one process and run, and prints
+// the summary table of BENCHMARKS.md. `make bench` runs it (with package-benchmark's malloc
+// interposer preloaded, for the allocation counts).
+//
+// Options: --quick (a fifth of the samples, for a smoke run), --settings a,b (of
+// noSync+writeMap, noSync, full), --keys N (default 100000).
+
+import BenchmarkKit
+import Concord
+import Foundation
+
+#if canImport(MallocInterposerSwift)
+    import MallocInterposerSwift
+#endif
+
+let arguments = CommandLine.arguments
+let quick = arguments.contains("--quick")
+func option(_ name: String) -> String? {
+    guard let index = arguments.firstIndex(of: name), index + 1 < arguments.count else { return nil }
+    return arguments[index + 1]
+}
+let keyCount = option("--keys").flatMap(Int.init) ?? 100_000
+let valueBytes = 100
+let settings: [Setting] = option("--settings").map { list in
+    list.split(separator: ",").compactMap { Setting(rawValue: String($0)) }
+} ?? Setting.allCases
+
+func log(_ line: String) {
+    FileHandle.standardError.write(Data("\(line)\n".utf8))
+}
+
+func microseconds(_ value: Double) -> String {
+    value >= 1000 ? String(format: "%.2f ms", value / 1000) : String(format: "%.2f µs", value)
+}
+func rate(_ value: Double) -> String {
+    value >= 1e6
+        ? String(format: "%.2fM/s", value / 1e6)
+        : value >= 1e4 ? String(format: "%.0fK/s", value / 1e3) : String(format: "%.0f/s", value)
+}
+func ratio(_ concord: Double, _ raw: Double) -> String { String(format: "%.2fx", concord / raw) }
+
+struct Row {
+    var shape: String
+    var setting: String
+    var concord: String
+    var raw: String
+    var ratio: String
+    var seed: String
+    var target: String
+}
+var rows: [Row] = [] {
+    didSet {
+        if let row = rows.last, rows.count > oldValue.count {
+            log("  \(row.shape) [\(row.setting)]: Concord \(row.concord), raw \(row.raw), \(row.ratio) \(row.target)")
+        }
+    }
+}
+let skipReplication = arguments.contains("--skip-replication")
+let onlyReplication = arguments.contains("--only-replication")
+
+func verdict(_ holds: Bool, _ text: String) -> String { (holds ? "met: " : "NOT met: ") + text }
+
+let machineStart = Date()
+for setting in onlyReplication ? [] : settings {
+    let plan = Plan.forSetting(setting, quick: quick)
+    let r = try measureSingleOperations(
+        setting: setting, keyCount: keyCount, valueBytes: valueBytes, plan: plan, log: log)
+    let s = setting.rawValue
+    let fastest = setting == .noSyncWriteMap
+    let readRatio = r.concordRead.p50 / r.rawRead.p50
+    rows.append(Row(
+        shape: "read p50", setting: s, concord: microseconds(r.concordRead.p50), raw: microseconds(r.rawRead.p50),
+        ratio: ratio(r.concordRead.p50, r.rawRead.p50), seed: "< 1 ms",
+        target: setting == .full ? "" : verdict(readRatio <= 2 && r.concordRead.p50 < 5, "≤ 2x raw, < 5 µs")))
+    rows.append(Row(
+        shape: "read p99", setting: s, concord: microseconds(r.concordRead.p99), raw: microseconds(r.rawRead.p99),
+        ratio: ratio(r.concordRead.p99, r.rawRead.p99), seed: "< 1 ms", target: ""))
+    for (name, concord, raw, seed) in [
+        ("write", r.concordWrite, r.rawWrite, "< 2 ms"), ("compare-and-swap", r.concordSwap, r.rawSwap, "< 3 ms"),
+    ] {
+        let x = concord.p50 / raw.p50
+        let target: String
+        switch setting {
+        case .full: target = verdict(x <= 1.2, "≤ 1.2x raw durable commit")
+        case .noSync: target = verdict(x <= 3, "≤ 3x raw")
+        case .noSyncWriteMap: target = verdict(x <= 3 && concord.p50 < 25, "≤ 3x raw, < 25 µs")
+        }
+        rows.append(Row(
+            shape: "\(name) p50", setting: s, concord: microseconds(concord.p50), raw: microseconds(raw.p50),
+            ratio: ratio(concord.p50, raw.p50), seed: seed, target: target))
+        rows.append(Row(
+            shape: "\(name) p99", setting: s, concord: microseconds(concord.p99), raw: microseconds(raw.p99),
+            ratio: ratio(concord.p99, raw.p99), seed: seed, target: ""))
+    }
+    let batchRatio = r.concordBatch.p50 / r.rawBatch.p50
+    rows.append(Row(
+        shape: "batch of 1000 writes p50", setting: s, concord: microseconds(r.concordBatch.p50),
+        raw: microseconds(r.rawBatch.p50), ratio: ratio(r.concordBatch.p50, r.rawBatch.p50),
+        seed: "< 10/20/30 ms", target: setting == .full ? "" : verdict(batchRatio <= 2, "≤ 2x raw")))
+    rows.append(Row(
+        shape: "concurrent reads, 2 threads", setting: s, concord: rate(r.concordReadsPerSecond),
+        raw: rate(r.rawReadsPerSecond), ratio: ratio(r.concordReadsPerSecond, r.rawReadsPerSecond),
+        seed: "300K/s (100 clients)",
+        target: fastest ? verdict(r.concordReadsPerSecond >= 1e6, "≥ 1M/s") : ""))
+    rows.append(Row(
+        shape: "concurrent writes, 3 threads over 3 replicas", setting: s, concord: rate(r.concordWritesPerSecond),
+        raw: rate(r.rawWritesPerSecond), ratio: ratio(r.concordWritesPerSecond, r.rawWritesPerSecond),
+        seed: "150K/s (100 clients)",
+        target: fastest ? verdict(r.concordWritesPerSecond >= 150_000, "≥ 150K/s") : ""))
+    log("[\(s)] key \(r.keyBytes) B, value \(r.valueBytes) B (raw LMDB uses the same)")
+}
+
+// Replication and garbage collection (no fsync: a full-fsync cluster spends its time in
+// the device flush of each applied interval, which the rows above already show).
+let replicationSetting: Setting = settings.contains(.noSyncWriteMap) ? .noSyncWriteMap : (settings.first ?? .noSync)
+for setting in skipReplication ? [] : [replicationSetting] {
+    let s = setting.rawValue
+    let convergenceSizes = option("--converge-updates").map { [Int($0) ?? 33_334] }
+        ?? (quick ? [1_000, 10_000] : [1_000, 3_000, 5_000, 10_000, 33_334])
+    for size in convergenceSizes {
+        log("[\(s)] convergence of 3 x \(size)")
+        let convergence = try measureConvergence(setting: setting, updatesPerReplica: size, deadlineSeconds: 30)
+        rows.append(Row(
+            shape: "converge after heal, 3 x \(convergence.updatesPerReplica) updates", setting: s,
+            concord: convergence.converged
+                ? String(format: "%.3f s", convergence.seconds)
+                : String(format: "> %.0f s (stopped)", convergence.seconds),
+            raw: "—", ratio: "—", seed: size == 33_334 ? "pycrdt 0.85 s" : "",
+            target: size == 33_334 ? verdict(convergence.converged && convergence.seconds < 0.85, "< 0.85 s") : ""))
+        rows.append(Row(
+            shape: "  bytes sent per update (partition heal)", setting: s,
+            concord: String(format: "%.1f B", convergence.bytesPerUpdate), raw: "—", ratio: "—", seed: "",
+            target: "\(convergence.intervalsApplied) intervals applied, \(convergence.statesSent) state transfers"))
+    }
+    log("[\(s)] steady replication")
+    let steady = try measureSteadyReplication(setting: setting, updates: quick ? 2_000 : 10_000)
+    rows.append(Row(
+        shape: "remote delta intervals applied (1 txn each)", setting: s, concord: rate(steady.intervalsPerSecond),
+        raw: "—", ratio: "—", seed: "", target: "\(steady.intervalsApplied) applied"))
+    rows.append(Row(
+        shape: "  bytes sent per update (steady, 3 replicas)", setting: s,
+        concord: String(format: "%.1f B", steady.bytesPerUpdate), raw: "—", ratio: "—", seed: "", target: ""))
+    log("[\(s)] garbage collection")
+    let gc = try measureGarbageCollection(setting: setting, objects: 100)
+    rows.append(Row(
+        shape: "GC: log length (replica 1)", setting: s,
+        concord: "\(gc.logLengthBefore) → \(gc.logLengthAfter)", raw: "—", ratio: "—", seed: "",
+        target: "before → after stability"))
+    rows.append(Row(
+        shape: "GC: causal metadata per AWSet object", setting: s,
+        concord: String(format: "%.0f B → %.0f B", gc.metadataBytesBefore, gc.metadataBytesAfter), raw: "—",
+        ratio: "—", seed: "",
+        target: String(format: "state %.0f B → %.0f B", gc.stateBytesBefore, gc.stateBytesAfter)))
+}
+
+// Allocations per operation, counted by package-benchmark's malloc interposer.
+#if canImport(MallocInterposerSwift)
+    let interposed = ProcessInfo.processInfo.environment["LD_PRELOAD"]?.contains("MallocInterposer") ?? false
+#else
+    let interposed = false
+#endif
+if interposed, let setting = settings.first(where: { $0 != .full }) {
+    #if canImport(MallocInterposerSwift)
+        log("[\(setting.rawValue)] allocations")
+        let allocations = try measureAllocations(setting: setting, keyCount: keyCount, valueBytes: valueBytes) { body in
+            MallocInterposerSwift.initialize()
+            MallocInterposerSwift.hook()
+            defer { MallocInterposerSwift.unhook() }
+            try body()
+            return Int64(MallocInterposerSwift.getStatistics().mallocCount)
+        }
+        for (name, concord, raw) in [
+            ("mallocs per read", allocations.concordRead, allocations.rawRead),
+            ("mallocs per write", allocations.concordWrite, allocations.rawWrite),
+            ("mallocs per compare-and-swap", allocations.concordSwap, allocations.rawSwap),
+            ("mallocs per batch of 1000", allocations.concordBatch, allocations.rawBatch),
+        ] {
+            rows.append(Row(
+                shape: name, setting: setting.rawValue, concord: String(format: "%.1f", concord),
+                raw: String(format: "%.1f", raw), ratio: "—", seed: "", target: ""))
+        }
+    #endif
+} else {
+    log("allocation counts skipped: run with package-benchmark's malloc interposer preloaded (make bench does)")
+}
+
+// The table (GitHub markdown, so BENCHMARKS.md can hold it as printed).
+let header = ["shape", "durability", "Concord", "raw LMDB", "Concord / raw", "AntidoteDB (seed)", "target"]
+let table = rows.map { [$0.shape, $0.setting, $0.concord, $0.raw, $0.ratio, $0.seed, $0.target] }
+let widths = header.indices.map { column in
+    ([header[column]] + table.map { $0[column] }).map(\.count).max() ?? 0
+}
+func line(_ cells: [String]) -> String {
+    "| " + cells.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }
+        .joined(separator: " | ") + " |"
+}
+print("")
+print("Concord vs raw LMDB, \(keyCount) keys, \(valueBytes)-byte register values, warm cache, "
+      + "same process and run (\(ProcessInfo.processInfo.activeProcessorCount) cores, "
+      + String(format: "%.0f s", Date().timeIntervalSince(machineStart)) + ")")
+print("")
+print(line(header))
+print("|" + widths.map { String(repeating: "-", count: $0 + 2) }.joined(separator: "|") + "|")
+for row in table { print(line(row)) }

@@ -1,0 +1,40 @@
+extension Replica {
+    /// Assigns `new` to the register `key` only if its current value at this replica is
+    /// `expected` (`nil`: the register was never assigned, or was reset), and returns whether
+    /// it did.
+    ///
+    /// The comparison and the assignment happen in one local `transaction`, so they are
+    /// atomic at this replica: no other local transaction runs between them. Like every
+    /// local operation it does not coordinate with other replicas: a concurrent assignment
+    /// at another replica may still win by last-writer-wins when it arrives (AntidoteDB's
+    /// compare-and-swap is per data center in the same way).
+    ///
+    /// ```swift
+    /// let leader = Key<LWWRegister<String>>("leader")
+    /// if try replica.compareAndSwap(leader, expected: nil, new: "node-a") { … }
+    /// ```
+    /// - Returns: `true` when `new` was assigned (and committed); `false` when the current
+    ///   value differs from `expected` (nothing is written, no log entry is made).
+    /// - Throws: `ConcordError.unavailable` while the replica is down; `.bootstrapping`
+    ///   while a wiped replica waits for its state; `.typeMismatch`, `.corrupted`,
+    ///   `.storage`, `.operationRejected` as `update` does.
+    /// - Complexity: one LMDB lookup and decode of the register, and, when it matches, one
+    ///   LMDB write transaction (one fsync under `.full` durability).
+    public func compareAndSwap<V>(
+        _ key: Key<LWWRegister<V>>, expected: V?, new: V
+    ) throws(ConcordError) -> Bool {
+        var swapped = false
+        do {
+            try transaction { transaction in
+                guard try transaction.read(key) == expected else { return }
+                try transaction.update(key, .assign(new))
+                swapped = true
+            }
+        } catch let error as ConcordError {
+            throw error
+        } catch {
+            throw ConcordError(.operationRejected, "\(key): \(error)")
+        }
+        return swapped
+    }
+}
