@@ -141,6 +141,41 @@ struct Message: Sendable, Equatable {
         self.payload = payload
     }
 
+    /// The fields in front of a message's payload, and an interval's `to` clock: enough to
+    /// recognize a duplicate without decoding its objects.
+    struct Header {
+        var sender: ReplicaID
+        var incarnation: UInt64
+        var clock: VectorClock
+        var wantsState: Bool
+        var intervalTo: VectorClock?
+
+        /// Decodes the header; `nil` from a header that is fine but not an interval's is
+        /// not possible: a malformed header throws, and the full decode reports it.
+        init(decoding bytes: [UInt8]) throws(CodecError) {
+            var reader = ByteReader(bytes)
+            let version = try reader.readByte()
+            guard version == Message.wireVersion else {
+                throw CodecError(.unsupportedVersion, offset: 0, "wire version \(version)")
+            }
+            let kind = try reader.readByte()
+            sender = try ReplicaID(from: &reader)
+            incarnation = try reader.readVarUInt()
+            clock = try VectorClock(from: &reader)
+            wantsState = try reader.readBool()
+            if kind == 2 {
+                let from = try VectorClock(from: &reader)
+                let to = try VectorClock(from: &reader)
+                guard to.dominates(from), clock.dominates(to) else {
+                    throw reader.error(.inconsistent, "interval clocks out of order")
+                }
+                intervalTo = to
+            } else {
+                intervalTo = nil
+            }
+        }
+    }
+
     /// Decodes a message strictly: an unknown version or kind, a truncated or inconsistent
     /// body, or trailing bytes throw.
     init(decoding bytes: [UInt8]) throws(CodecError) {

@@ -8,8 +8,12 @@ struct PeerState: Sendable, Equatable {
     var acknowledged = VectorClock()
     /// What has been sent to it (optimistically assumed to arrive) since the last timeout.
     var sent = VectorClock()
-    /// When the last interval or state went to it, in microseconds.
-    var lastSendMicroseconds: UInt64 = 0
+    /// When the first unacknowledged send since the peer's last progress went out; the
+    /// retransmit timeout runs from here, so a stream of new sends cannot postpone it.
+    var waitingSinceMicroseconds: UInt64?
+    /// The retransmit timeout doubles (up to 64 times) each time it expires without
+    /// progress, so a slow peer is not flooded with copies of large intervals.
+    var backoff: UInt64 = 1
     /// The peer asked for a full state (it was wiped, or is new).
     var wantsState = false
 }
@@ -273,6 +277,19 @@ final class ReplicaCore {
 
     func receive(_ bytes: [UInt8]) {
         counters.messagesReceived += 1
+        // An interval this replica already has is acknowledged without decoding its objects.
+        // A header that fails to decode falls through to the full decode, which counts it.
+        if case .success(let header) = Result(catching: { () throws(CodecError) in try Message.Header(decoding: bytes) }),
+            let to = header.intervalTo, clock.dominates(to),
+            header.sender != id, peers[header.sender] != nil
+        {
+            noteReport(from: header.sender, incarnation: header.incarnation, clock: header.clock,
+                       wantsState: header.wantsState)
+            counters.intervalsDuplicate += 1
+            send(.clock, to: header.sender)
+            scheduleTick(at: transport.nowMicroseconds)
+            return
+        }
         let message: Message
         do {
             message = try Message(decoding: bytes)
@@ -310,10 +327,17 @@ final class ReplicaCore {
             state.incarnation = incarnation
             state.acknowledged = reported
             state.sent = reported
-            state.lastSendMicroseconds = 0
+            state.waitingSinceMicroseconds = nil
+            state.backoff = 1
         } else if incarnation == state.incarnation {
+            let progressed = !state.acknowledged.dominates(reported)
             state.acknowledged.merge(reported)
             state.sent.merge(reported)
+            if progressed {
+                // Progress: the timeout restarts for whatever is still in flight.
+                state.backoff = 1
+                state.waitingSinceMicroseconds = state.acknowledged.dominates(state.sent) ? nil : transport.nowMicroseconds
+            }
         } else {
             return
         }
@@ -476,7 +500,7 @@ final class ReplicaCore {
             if state.wantsState {
                 state.wantsState = false
                 state.sent = clock
-                state.lastSendMicroseconds = now
+                state.waitingSinceMicroseconds = state.waitingSinceMicroseconds ?? now
                 peers[peer] = state
                 sendState(to: peer)
                 outstanding = true
@@ -484,12 +508,18 @@ final class ReplicaCore {
             }
             if state.acknowledged.dominates(clock) { continue }
             outstanding = true
-            if now >= state.lastSendMicroseconds + timeout { state.sent = state.acknowledged }
+            if let waiting = state.waitingSinceMicroseconds, now >= waiting + timeout * state.backoff {
+                state.sent = state.acknowledged
+                state.waitingSinceMicroseconds = nil
+                state.backoff = min(state.backoff * 2, 64)
+            }
             if state.sent.dominates(clock) {
+                // Everything is in flight: wait for the acknowledgement or the timeout.
+                state.waitingSinceMicroseconds = state.waitingSinceMicroseconds ?? now
                 peers[peer] = state
                 continue
             }
-            state.lastSendMicroseconds = now
+            state.waitingSinceMicroseconds = state.waitingSinceMicroseconds ?? now
             if !state.sent.dominates(logFloor) {
                 state.sent = clock
                 peers[peer] = state
