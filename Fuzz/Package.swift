@@ -34,11 +34,15 @@ let package = Package(
     targets: [
         .target(
             name: "FuzzSupport",
-            dependencies: [.product(name: "Concord", package: "Concord")],
+            dependencies: [
+                .product(name: "Concord", package: "Concord"),
+                .product(name: "ConcordSimulation", package: "Concord"),
+            ],
             swiftSettings: strictSettings
         ),
         fuzzTarget("decoders"),
         fuzzTarget("wire"),
         fuzzTarget("operations"),
+        fuzzTarget("cluster"),
     ]
 )

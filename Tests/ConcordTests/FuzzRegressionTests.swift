@@ -49,6 +49,8 @@ import Testing
 
     @Test func operationRegressionsKeepTheLaws() { Self.replay("operations", OperationsInterpreter.run) }
 
+    @Test func clusterSchedulesConverge() { Self.replay("cluster", ClusterCheck.check) }
+
     /// The decoder seeds are valid encodings (a seed that no longer decodes starts the
     /// fuzzer at the first check again: regenerate with `make -C Fuzz corpus`).
     @Test func decoderSeedsDecode() throws {
