@@ -94,8 +94,8 @@ public struct BoundedCounter: CRDT, CustomStringConvertible {
         case .increment(let amount):
             try Self.requireNonNegative(amount, operation)
             guard exactValue + Int128(amount) <= Int128(Int64.max),
-                  exactRights(of: replica) + Int128(amount) <= Int128(Int64.max),
-                  case (let total, false) = increments[replica].addingReportingOverflow(amount.magnitude)
+                exactRights(of: replica) + Int128(amount) <= Int128(Int64.max),
+                case (let total, false) = increments[replica].addingReportingOverflow(amount.magnitude)
             else {
                 throw CRDTError(.overflow, "incrementing \(value) by \(amount) passes Int64.max; nothing was changed")
             }
@@ -119,7 +119,8 @@ public struct BoundedCounter: CRDT, CustomStringConvertible {
             try requireRights(amount, at: replica, operation)
             let link = Link(source: replica, destination: destination)
             guard case (let total, false) = transfers[link, default: 0].addingReportingOverflow(amount.magnitude) else {
-                throw CRDTError(.overflow, "the transfers \(replica) → \(destination) pass UInt64.max; nothing was changed")
+                throw CRDTError(
+                    .overflow, "the transfers \(replica) → \(destination) pass UInt64.max; nothing was changed")
             }
             guard amount > 0 else { return delta }
             transfers[link] = total
@@ -130,7 +131,8 @@ public struct BoundedCounter: CRDT, CustomStringConvertible {
 
     private static func requireNonNegative(_ amount: Int64, _ operation: Operation) throws(CRDTError) {
         guard amount >= 0 else {
-            throw CRDTError(.invalidArgument, "\(operation): a bounded counter's amounts are non-negative; nothing was changed")
+            throw CRDTError(
+                .invalidArgument, "\(operation): a bounded counter's amounts are non-negative; nothing was changed")
         }
     }
 
@@ -139,7 +141,8 @@ public struct BoundedCounter: CRDT, CustomStringConvertible {
         guard Int128(amount) <= available else {
             throw CRDTError(
                 .insufficientRights,
-                "\(operation) at \(replica) needs \(amount) rights and \(replica) holds \(available); nothing was changed. Transfer rights to \(replica) first")
+                "\(operation) at \(replica) needs \(amount) rights and \(replica) holds \(available); nothing was changed. Transfer rights to \(replica) first"
+            )
         }
     }
 
@@ -175,7 +178,8 @@ public struct BoundedCounter: CRDT, CustomStringConvertible {
         transfers.reserveCapacity(count)
         var previous: Link?
         for _ in 0..<count {
-            let link = Link(source: ReplicaID(try reader.readVarUInt()), destination: ReplicaID(try reader.readVarUInt()))
+            let link = Link(
+                source: ReplicaID(try reader.readVarUInt()), destination: ReplicaID(try reader.readVarUInt()))
             let amount = try reader.readVarUInt()
             guard link.source != link.destination else {
                 throw reader.error(.inconsistent, "a transfer from \(link.source) to itself")
@@ -184,7 +188,8 @@ public struct BoundedCounter: CRDT, CustomStringConvertible {
                 throw reader.error(.inconsistent, "the transfer \(link.source) → \(link.destination) is zero")
             }
             if let previous, previous >= link {
-                throw reader.error(.inconsistent, "transfers out of order or repeated at \(link.source) → \(link.destination)")
+                throw reader.error(
+                    .inconsistent, "transfers out of order or repeated at \(link.source) → \(link.destination)")
             }
             transfers[link] = amount
             previous = link

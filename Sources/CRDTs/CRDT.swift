@@ -65,7 +65,8 @@ extension CRDT {
         var reader = ByteReader(bytes)
         let version = try reader.readByte()
         guard version == Self.formatVersion else {
-            throw CodecError(.unsupportedVersion, offset: 0, "format version \(version); this build reads \(Self.formatVersion)")
+            throw CodecError(
+                .unsupportedVersion, offset: 0, "format version \(version); this build reads \(Self.formatVersion)")
         }
         let code = try CRDTTypeCode(from: &reader)
         guard code == Self.typeCode else {

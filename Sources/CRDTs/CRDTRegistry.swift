@@ -26,7 +26,8 @@ public enum CRDTRegistry {
             if let existing = table[type.typeCode] {
                 precondition(
                     ObjectIdentifier(existing) == ObjectIdentifier(type),
-                    "CRDTRegistry: \(type) and \(existing) share the type code \(type.typeCode); give the value type another valueTag")
+                    "CRDTRegistry: \(type) and \(existing) share the type code \(type.typeCode); give the value type another valueTag"
+                )
                 return
             }
             table[type.typeCode] = type
@@ -65,7 +66,8 @@ public enum CRDTRegistry {
         }
         guard version == type.formatVersion else {
             throw CodecError(
-                .unsupportedVersion, offset: 0, "format version \(version); this build reads \(type.formatVersion) for \(code)")
+                .unsupportedVersion, offset: 0,
+                "format version \(version); this build reads \(type.formatVersion) for \(code)")
         }
         let state = try type.init(from: &reader)
         try reader.finish()
@@ -86,7 +88,8 @@ extension CRDT {
     public mutating func join(erased other: any CRDT) throws(CRDTError) {
         guard let other = other as? Self else {
             throw CRDTError(
-                .typeMismatch, "cannot join a \(type(of: other).typeCode) into a \(Self.typeCode); the states are of different types")
+                .typeMismatch,
+                "cannot join a \(type(of: other).typeCode) into a \(Self.typeCode); the states are of different types")
         }
         join(other)
     }

@@ -53,7 +53,8 @@ public struct DWFlag: ResettableCRDT, CustomStringConvertible {
         try state.context.requireDots(1, for: context.replica)
         let dot = state.context.makeDot(for: context.replica)
         let store = DotFunction([dot: isEnable])
-        let delta = DWFlag(state: CausalDotStore(store: store, context: CausalContext(dots: state.store.dots.union([dot]))))
+        let delta = DWFlag(
+            state: CausalDotStore(store: store, context: CausalContext(dots: state.store.dots.union([dot]))))
         state.store = store
         return delta
     }

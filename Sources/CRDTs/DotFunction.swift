@@ -75,8 +75,11 @@ public struct DotFunction<Value: Hashable & Sendable & BinaryCodable>: DotStore,
         var previous: Dot?
         for _ in 0..<count {
             let dot = try Dot(from: &reader)
-            if let previous, previous >= dot { throw reader.error(.inconsistent, "dot function out of order at \(dot)") }
-            entries[dot] = try reader.nested { (nested: inout ByteReader) throws(CodecError) in try Value(from: &nested) }
+            if let previous, previous >= dot {
+                throw reader.error(.inconsistent, "dot function out of order at \(dot)")
+            }
+            entries[dot] = try reader.nested { (nested: inout ByteReader) throws(CodecError) in try Value(from: &nested)
+            }
             previous = dot
         }
         self.entries = entries

@@ -37,8 +37,9 @@ public struct EWFlag: ResettableCRDT, CustomStringConvertible {
         case .enable:
             try state.context.requireDots(1, for: context.replica)
             let dot = state.context.makeDot(for: context.replica)
-            let delta = EWFlag(state: CausalDotStore(
-                store: DotSet([dot]), context: CausalContext(dots: state.store.dots.union([dot]))))
+            let delta = EWFlag(
+                state: CausalDotStore(
+                    store: DotSet([dot]), context: CausalContext(dots: state.store.dots.union([dot]))))
             state.store = DotSet([dot])
             return delta
         case .disable, .reset:

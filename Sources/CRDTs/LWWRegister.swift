@@ -38,7 +38,8 @@ public struct HybridTimestamp: Hashable, Comparable, Sendable, CustomStringConve
             return HybridTimestamp(physicalMicroseconds: timeMicroseconds, logical: 0, replica: replica)
         }
         if case (let logical, false) = latest.logical.addingReportingOverflow(1) {
-            return HybridTimestamp(physicalMicroseconds: latest.physicalMicroseconds, logical: logical, replica: replica)
+            return HybridTimestamp(
+                physicalMicroseconds: latest.physicalMicroseconds, logical: logical, replica: replica)
         }
         if case (let physical, false) = latest.physicalMicroseconds.addingReportingOverflow(1) {
             return HybridTimestamp(physicalMicroseconds: physical, logical: 0, replica: replica)
@@ -131,8 +132,9 @@ public struct LWWRegister<V: CRDTValue>: ResettableCRDT, CustomStringConvertible
     public mutating func apply(_ operation: Operation, context: UpdateContext) throws(CRDTError) -> LWWRegister {
         switch operation {
         case .assign(let value):
-            guard let timestamp = HybridTimestamp.next(
-                after: latestTimestamp, replica: context.replica, timeMicroseconds: context.timeMicroseconds)
+            guard
+                let timestamp = HybridTimestamp.next(
+                    after: latestTimestamp, replica: context.replica, timeMicroseconds: context.timeMicroseconds)
             else {
                 throw CRDTError(.overflow, "the hybrid logical clock is exhausted; nothing was changed")
             }
@@ -210,7 +212,8 @@ public struct LWWRegister<V: CRDTValue>: ResettableCRDT, CustomStringConvertible
         }
         let cleared: HybridTimestamp? = flags & 2 != 0 ? try HybridTimestamp(from: &reader) : nil
         if let entry, let cleared, entry.timestamp <= cleared {
-            throw reader.error(.inconsistent, "register entry at \(entry.timestamp) is not after its reset at \(cleared)")
+            throw reader.error(
+                .inconsistent, "register entry at \(entry.timestamp) is not after its reset at \(cleared)")
         }
         self.entry = entry
         self.cleared = cleared

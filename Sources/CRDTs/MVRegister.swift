@@ -43,8 +43,9 @@ public struct MVRegister<V: CRDTValue>: ResettableCRDT, CustomStringConvertible 
             try state.context.requireDots(1, for: context.replica)
             let dot = state.context.makeDot(for: context.replica)
             let store = DotFunction([dot: value])
-            let delta = MVRegister(state: CausalDotStore(
-                store: store, context: CausalContext(dots: state.store.dots.union([dot]))))
+            let delta = MVRegister(
+                state: CausalDotStore(
+                    store: store, context: CausalContext(dots: state.store.dots.union([dot]))))
             state.store = store
             return delta
         case .reset:

@@ -55,7 +55,8 @@ public struct MapValue: Sendable, Equatable, CustomStringConvertible {
 
     /// `["name": Type = value, …]`.
     public var description: String {
-        "[" + fields.map { key in "\(key) = \(states[key].map { describeValue($0) } ?? "?")" }.joined(separator: ", ") + "]"
+        "[" + fields.map { key in "\(key) = \(states[key].map { describeValue($0) } ?? "?")" }.joined(separator: ", ")
+            + "]"
     }
 
     private func describeValue<T: CRDT>(_ state: T) -> String { "\(state.value)" }

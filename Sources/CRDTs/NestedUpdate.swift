@@ -44,7 +44,8 @@ struct TypedNestedOperation<T: CRDT>: NestedOperation {
         guard CRDTRegistry.isRegistered(T.self) else {
             throw CRDTError(
                 .invalidArgument,
-                "\(T.self) (\(T.typeCode)) is not registered; call CRDTRegistry.register(\(T.self).self) before storing it in a map")
+                "\(T.self) (\(T.typeCode)) is not registered; call CRDTRegistry.register(\(T.self).self) before storing it in a map"
+            )
         }
         var nested: T
         if let state {
@@ -123,7 +124,8 @@ enum ErasedState {
                 throw CodecError(.unknownTag, offset: start, "\(mapName) field \(key) has an unregistered type")
             }
             guard allowed(type) else {
-                throw CodecError(.typeMismatch, offset: start, "\(mapName) cannot hold field \(key): \(type) is not resettable")
+                throw CodecError(
+                    .typeMismatch, offset: start, "\(mapName) cannot hold field \(key): \(type) is not resettable")
             }
             let stateOffset = reader.offset
             let state = try reader.nested { (inner: inout ByteReader) throws(CodecError) -> any CRDT in

@@ -127,7 +127,8 @@ struct SignedObservedResetCounts: Hashable, Sendable {
         guard updated >= Int128(Int64.min), updated <= Int128(Int64.max) else {
             throw CRDTError(
                 .overflow,
-                "\(increasing ? "adding" : "subtracting") \(magnitude) to \(exactValue) leaves Int64's range; nothing was changed")
+                "\(increasing ? "adding" : "subtracting") \(magnitude) to \(exactValue) leaves Int64's range; nothing was changed"
+            )
         }
         var delta = SignedObservedResetCounts()
         var side = increasing ? increments : decrements

@@ -87,7 +87,8 @@ public struct RWSet<E: CRDTValue>: ResettableCRDT, CustomStringConvertible {
             deltaStore[element] = DotFunction([dot: isAdd])
             state.store[element] = DotFunction([dot: isAdd])
         }
-        var delta = RWSet(state: CausalDotStore(store: deltaStore, context: CausalContext(dots: deltaDots)), compacted: compacted)
+        var delta = RWSet(
+            state: CausalDotStore(store: deltaStore, context: CausalContext(dots: deltaDots)), compacted: compacted)
         if !compacted.isEmpty {
             // Only a state whose frontier covers dots its own replica never made (corrupt or
             // hostile input) can make a compactable entry here. Keep both in join's normal

@@ -131,7 +131,8 @@ public struct VectorClock: Hashable, Sendable, CustomStringConvertible {
                 j += 1
             } else {
                 result.append(
-                    Entry(replica: entries[i].replica, counter: Swift.max(entries[i].counter, other.entries[j].counter)))
+                    Entry(replica: entries[i].replica, counter: Swift.max(entries[i].counter, other.entries[j].counter))
+                )
                 i += 1
                 j += 1
             }

@@ -28,15 +28,20 @@ public final class Cluster: @unchecked Sendable {
     ///
     /// - Throws: `ConcordError.invalidArgument` for a count below 1; `.storage`,
     ///   `.corrupted` or `.formatVersionMismatch` when a replica's store cannot be opened.
-    public init(directory: URL, replicas count: Int, configuration: Configuration = Configuration()) throws(ConcordError) {
-        guard count >= 1 else { throw ConcordError(.invalidArgument, "a cluster needs at least one replica, not \(count)") }
+    public init(directory: URL, replicas count: Int, configuration: Configuration = Configuration())
+        throws(ConcordError)
+    {
+        guard count >= 1 else {
+            throw ConcordError(.invalidArgument, "a cluster needs at least one replica, not \(count)")
+        }
         self.directory = directory
         self.configuration = configuration
         network = Network(configuration: configuration)
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         } catch {
-            throw ConcordError(.storage, "cannot create the cluster directory \(directory.path)", underlying: "\(error)")
+            throw ConcordError(
+                .storage, "cannot create the cluster directory \(directory.path)", underlying: "\(error)")
         }
         var ids = try Self.existingReplicas(in: directory)
         let fresh = ids.isEmpty

@@ -75,6 +75,7 @@ public struct ConcordError: Error, Hashable, Sendable, CustomStringConvertible {
     }
 
     static func corrupted(_ error: CodecError, _ context: String) -> ConcordError {
-        ConcordError(.corrupted, "\(context) failed to decode; the stored bytes are damaged", underlying: error.description)
+        ConcordError(
+            .corrupted, "\(context) failed to decode; the stored bytes are damaged", underlying: error.description)
     }
 }

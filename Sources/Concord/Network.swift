@@ -22,8 +22,10 @@ public final class Network: @unchecked Sendable, Transport {
         public static let none = Faults()
 
         /// Creates fault settings; all default to "no fault".
-        public init(drop: Double = 0, duplicate: Double = 0, reorder: Bool = false,
-                    delayMicroseconds: ClosedRange<UInt64> = 0...0) {
+        public init(
+            drop: Double = 0, duplicate: Double = 0, reorder: Bool = false,
+            delayMicroseconds: ClosedRange<UInt64> = 0...0
+        ) {
             self.drop = min(max(drop, 0), 0.95)
             self.duplicate = min(max(duplicate, 0), 0.95)
             self.reorder = reorder

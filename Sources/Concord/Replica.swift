@@ -118,7 +118,8 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible {
                 if let core = self.core, core.clock.dominates(clock) { return }
                 throw ConcordError(
                     .timeout,
-                    "\(self) has not seen \(clock) within \(timeoutMicroseconds) µs (it has \(self.core?.clock ?? VectorClock()))")
+                    "\(self) has not seen \(clock) within \(timeoutMicroseconds) µs (it has \(self.core?.clock ?? VectorClock()))"
+                )
             }
         }
     }
@@ -137,7 +138,7 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible {
             return try storage.read("read \(key)") { txn -> T in
                 try Self.load(key, bytes: bytes, in: objects, txn) ?? T()
             }
-        } catch where storage.environment.isClosed {
+        } catch  where storage.environment.isClosed {
             // Closed between taking the store and reading it: the replica went down.
             throw ConcordError(.unavailable, "\(self) is down (crashed, removed or closed); restart it first")
         }

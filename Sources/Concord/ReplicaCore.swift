@@ -131,9 +131,10 @@ final class ReplicaCore {
                 }
             }
             if let bytes = try txn.get(Storage.MetaKey.needsState, in: meta) {
-                loadedNeedsState = try Storage.decode("the bootstrap flag", bytes) {
-                    (r: inout ByteReader) throws(CodecError) in try r.readBool()
-                } || requested
+                loadedNeedsState =
+                    try Storage.decode("the bootstrap flag", bytes) {
+                        (r: inout ByteReader) throws(CodecError) in try r.readBool()
+                    } || requested
             }
             if let bytes = try txn.get(Storage.MetaKey.peers, in: meta) {
                 loadedPeers = try Storage.decode("the peers' clocks", bytes) {
@@ -279,12 +280,14 @@ final class ReplicaCore {
         counters.messagesReceived += 1
         // An interval this replica already has is acknowledged without decoding its objects.
         // A header that fails to decode falls through to the full decode, which counts it.
-        if case .success(let header) = Result(catching: { () throws(CodecError) in try Message.Header(decoding: bytes) }),
+        if case .success(let header) = Result(catching: { () throws(CodecError) in try Message.Header(decoding: bytes) }
+        ),
             let to = header.intervalTo, clock.dominates(to),
             header.sender != id, peers[header.sender] != nil
         {
-            noteReport(from: header.sender, incarnation: header.incarnation, clock: header.clock,
-                       wantsState: header.wantsState)
+            noteReport(
+                from: header.sender, incarnation: header.incarnation, clock: header.clock,
+                wantsState: header.wantsState)
             counters.intervalsDuplicate += 1
             send(.clock, to: header.sender)
             scheduleTick(at: transport.nowMicroseconds)
@@ -298,8 +301,9 @@ final class ReplicaCore {
             return
         }
         guard message.sender != id, peers[message.sender] != nil else { return }
-        noteReport(from: message.sender, incarnation: message.incarnation, clock: message.clock,
-                   wantsState: message.wantsState)
+        noteReport(
+            from: message.sender, incarnation: message.incarnation, clock: message.clock,
+            wantsState: message.wantsState)
         do {
             switch message.payload {
             case .clock:
@@ -336,7 +340,8 @@ final class ReplicaCore {
             if progressed {
                 // Progress: the timeout restarts for whatever is still in flight.
                 state.backoff = 1
-                state.waitingSinceMicroseconds = state.acknowledged.dominates(state.sent) ? nil : transport.nowMicroseconds
+                state.waitingSinceMicroseconds =
+                    state.acknowledged.dominates(state.sent) ? nil : transport.nowMicroseconds
             }
         } else {
             return
@@ -351,7 +356,8 @@ final class ReplicaCore {
     /// never reuses one of its own dots.
     private func finishBootstrapIfReady() {
         guard needsState else { return }
-        let ready = members.isEmpty
+        let ready =
+            members.isEmpty
             || (receivedState && members.allSatisfy { heardFrom.contains($0) }
                 && members.allSatisfy { clock[id] >= (peers[$0]?.acknowledged[id] ?? 0) })
         guard ready else { return }
@@ -572,7 +578,8 @@ final class ReplicaCore {
         }
         let objects = joined.keys.sorted().map { ObjectDelta(key: $0, state: joined[$0]!) }
         return DeltaInterval(
-            from: base, to: to, transactions: transactions, timeMicroseconds: transport.nowMicroseconds, objects: objects)
+            from: base, to: to, transactions: transactions, timeMicroseconds: transport.nowMicroseconds,
+            objects: objects)
     }
 
     private func sendState(to peer: ReplicaID) {

@@ -52,7 +52,8 @@ struct Storage: Sendable {
         } catch let error as LMDBError {
             throw .storage(error, "cannot open the store of replica \(replica) at \(path)")
         } catch {
-            throw ConcordError(.storage, "cannot open the store of replica \(replica) at \(path)", underlying: "\(error)")
+            throw ConcordError(
+                .storage, "cannot open the store of replica \(replica) at \(path)", underlying: "\(error)")
         }
         try checkIdentity(replica, path: path)
     }
@@ -60,19 +61,22 @@ struct Storage: Sendable {
     private func checkIdentity(_ replica: ReplicaID, path: String) throws(ConcordError) {
         try write("initialize the store of replica \(replica)") { txn in
             if let format = try txn.get(MetaKey.format, in: meta) {
-                let version = try Self.decode("the format version", format) { (r: inout ByteReader) throws(CodecError) in
+                let version = try Self.decode("the format version", format) {
+                    (r: inout ByteReader) throws(CodecError) in
                     try r.readVarUInt()
                 }
                 guard version == Self.formatVersion else {
                     throw ConcordError(
                         .formatVersionMismatch,
-                        "the store at \(path) has format version \(version); this build reads version \(Self.formatVersion)")
+                        "the store at \(path) has format version \(version); this build reads version \(Self.formatVersion)"
+                    )
                 }
                 let stored = try Self.decode("the replica id", txn.get(MetaKey.replica, in: meta) ?? []) {
                     (r: inout ByteReader) throws(CodecError) in try ReplicaID(from: &r)
                 }
                 guard stored == replica else {
-                    throw ConcordError(.invalidArgument, "the store at \(path) belongs to replica \(stored), not \(replica)")
+                    throw ConcordError(
+                        .invalidArgument, "the store at \(path) belongs to replica \(stored), not \(replica)")
                 }
             } else {
                 try txn.put(UInt64(Self.formatVersion).encodedBytes(), forKey: MetaKey.format, in: meta)
@@ -96,7 +100,9 @@ struct Storage: Sendable {
 
     /// Runs a write transaction, mapping LMDB errors to `ConcordError`. The body may run
     /// more than once (when the map grows), so it only touches the transaction.
-    func write<R>(_ what: @autoclosure () -> String, _ body: (inout WriteTransaction) throws -> R) throws(ConcordError) -> R {
+    func write<R>(_ what: @autoclosure () -> String, _ body: (inout WriteTransaction) throws -> R) throws(ConcordError)
+        -> R
+    {
         do {
             return try environment.write(body)
         } catch let error as ConcordError {
@@ -109,7 +115,9 @@ struct Storage: Sendable {
     }
 
     /// Runs a read transaction, mapping LMDB errors to `ConcordError`.
-    func read<R>(_ what: @autoclosure () -> String, _ body: (borrowing ReadTransaction) throws -> R) throws(ConcordError) -> R {
+    func read<R>(_ what: @autoclosure () -> String, _ body: (borrowing ReadTransaction) throws -> R)
+        throws(ConcordError) -> R
+    {
         do {
             return try environment.read(body)
         } catch let error as ConcordError {

@@ -12,7 +12,8 @@ public enum WireFormat {
         let kind: String
         switch message.payload {
         case .clock: kind = "clock"
-        case .interval(let interval): kind = "interval of \(interval.transactions) transactions, \(interval.objects.count) objects"
+        case .interval(let interval):
+            kind = "interval of \(interval.transactions) transactions, \(interval.objects.count) objects"
         case .state(let objects): kind = "state of \(objects.count) objects"
         }
         return "\(kind) from \(message.sender) (incarnation \(message.incarnation)) at \(message.clock)"
@@ -33,8 +34,10 @@ public enum WireFormat {
         return [
             Message(sender: 1, incarnation: 1, clock: [1: 2], payload: .clock).encoded(),
             Message(sender: 1, incarnation: 2, clock: [1: 2, 2: 1], payload: .interval(interval)).encoded(),
-            Message(sender: 2, incarnation: 1, clock: [1: 2, 2: 1], wantsState: true,
-                    payload: .state(objects: [ObjectDelta(key: counter, state: delta)])).encoded(),
+            Message(
+                sender: 2, incarnation: 1, clock: [1: 2, 2: 1], wantsState: true,
+                payload: .state(objects: [ObjectDelta(key: counter, state: delta)])
+            ).encoded(),
         ]
     }
 }

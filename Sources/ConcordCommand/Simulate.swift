@@ -53,7 +53,8 @@ struct Simulate: ParsableCommand {
 
     func options(seed: UInt64) -> SimulationOptions {
         SimulationOptions(
-            seed: seed, replicas: replicas, operations: ops, keysPerKind: keys, elements: elements, dropRate: drop, duplicateRate: duplicate,
+            seed: seed, replicas: replicas, operations: ops, keysPerKind: keys, elements: elements, dropRate: drop,
+            duplicateRate: duplicate,
             reorder: !noReorder, partitions: !noPartitions, clogs: !noClogs, crashes: !noCrashes, wipes: !noWipes,
             membership: !noMembership, logBound: logBound)
     }
@@ -74,7 +75,9 @@ struct Simulate: ParsableCommand {
             if sweep && !quiet {
                 ProgressBar.draw(
                     done: reports.count, total: range.count,
-                    label: "seed \(seed) \(report.passed ? "ok" : "FAILED"), \(failed.count + (report.passed ? 0 : 1)) failed")
+                    label:
+                        "seed \(seed) \(report.passed ? "ok" : "FAILED"), \(failed.count + (report.passed ? 0 : 1)) failed"
+                )
             }
             if !report.passed {
                 failed.append(report)
@@ -130,11 +133,18 @@ enum SummaryTable {
             ("largest log during the run", "\(report.maximumLogLength) entries"),
             ("log after GC", "\(report.finalLogLength) entries"),
         ]
-        for (fault, count) in report.faults.sorted(by: { $0.key < $1.key }) { rows.append(("fault: \(fault)", "\(count)")) }
+        for (fault, count) in report.faults.sorted(by: { $0.key < $1.key }) {
+            rows.append(("fault: \(fault)", "\(count)"))
+        }
         rows.append(("duration", String(format: "%.2f s", report.durationSeconds)))
-        rows.append(("convergence", report.passed ? "verified: all replicas equal the model of every acknowledged operation" : "FAILED"))
+        rows.append(
+            (
+                "convergence",
+                report.passed ? "verified: all replicas equal the model of every acknowledged operation" : "FAILED"
+            ))
         let width = rows.map(\.0.count).max() ?? 0
-        return rows.map { $0.0.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.1 }.joined(separator: "\n")
+        return rows.map { $0.0.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.1 }.joined(
+            separator: "\n")
     }
 
     static func sweep(_ reports: [SimulationReport]) -> String {

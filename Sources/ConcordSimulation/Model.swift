@@ -84,15 +84,19 @@ struct Model {
             return .oneOf(Set(maximal.compactMap { if case .assignString(let s) = $0.operation { s } else { nil } }))
         case .mvRegister:
             let live = survivors(all.filter { $0.operation != .reset }, observedBy: all)
-            return .exactly(.strings(Set(live.compactMap {
-                if case .assignInteger(let n) = $0.operation { "\(n)" } else { nil }
-            })))
+            return .exactly(
+                .strings(
+                    Set(
+                        live.compactMap {
+                            if case .assignInteger(let n) = $0.operation { "\(n)" } else { nil }
+                        })))
         case .ewFlag:
             let live = survivors(all.filter { $0.operation == .enable }, observedBy: all)
             return .exactly(.flag(!live.isEmpty))
         case .dwFlag:
             let live = survivors(all.filter { $0.operation != .reset }, observedBy: all)
-            return .exactly(.flag(live.contains { $0.operation == .enable } && !live.contains { $0.operation == .disable }))
+            return .exactly(
+                .flag(live.contains { $0.operation == .enable } && !live.contains { $0.operation == .disable }))
         case .gSet:
             return .exactly(.strings(Set(all.compactMap { if case .add(let e) = $0.operation { e } else { nil } })))
         case .awSet, .rwSet:

@@ -98,8 +98,11 @@ struct Runner {
             for _ in 0..<Int.random(in: 1...3, using: &random) {
                 let object = objects[Int.random(in: 0..<(objects.count - 2), using: &random)]
                 operations.append(
-                    (object, Objects.randomOperation(
-                        for: object, replicas: memberIDs, elements: options.elements, using: &random)))
+                    (
+                        object,
+                        Objects.randomOperation(
+                            for: object, replicas: memberIDs, elements: options.elements, using: &random)
+                    ))
             }
         }
         report.attempted += 1
@@ -223,7 +226,9 @@ struct Runner {
                     continue
                 }
                 if !clock.dominates(dependencies) {
-                    fail("event \(report.events): \(replica.id) applied \(dot) before its dependencies \(dependencies); it has \(clock)")
+                    fail(
+                        "event \(report.events): \(replica.id) applied \(dot) before its dependencies \(dependencies); it has \(clock)"
+                    )
                 }
             }
         }
@@ -238,12 +243,16 @@ struct Runner {
         for status in statuses where !status.isBootstrapping {
             // A wiped replica lost its log on purpose and recovers by state transfer; the
             // others may have collected what it had before they hear of the wipe.
-            if let clock = status.isRunning ? status.clock : lastClock[status.replica] { clocks[status.replica] = clock }
+            if let clock = status.isRunning ? status.clock : lastClock[status.replica] {
+                clocks[status.replica] = clock
+            }
             report.maximumLogLength = max(report.maximumLogLength, status.logLength)
         }
         for status in statuses where status.isRunning {
             for (member, clock) in clocks.sorted(by: { $0.key < $1.key }) where !clock.dominates(status.stableClock) {
-                fail("event \(report.events): \(status.replica) holds \(status.stableClock) stable, but \(member) has only \(clock)")
+                fail(
+                    "event \(report.events): \(status.replica) holds \(status.stableClock) stable, but \(member) has only \(clock)"
+                )
             }
         }
     }
@@ -252,10 +261,14 @@ struct Runner {
     mutating func checkAtomicity() {
         guard let replica = running.randomElement(using: &random) else { return }
         do {
-            let first = try replica.read(Key<AWSet<String>>(Self.atomicPair.0.name, bucket: Objects.bucket(Self.atomicPair.0)))
-            let second = try replica.read(Key<AWSet<String>>(Self.atomicPair.1.name, bucket: Objects.bucket(Self.atomicPair.1)))
+            let first = try replica.read(
+                Key<AWSet<String>>(Self.atomicPair.0.name, bucket: Objects.bucket(Self.atomicPair.0)))
+            let second = try replica.read(
+                Key<AWSet<String>>(Self.atomicPair.1.name, bucket: Objects.bucket(Self.atomicPair.1)))
             if first != second {
-                fail("event \(report.events): \(replica.id) shows part of a transaction: \(first.sorted()) vs \(second.sorted())")
+                fail(
+                    "event \(report.events): \(replica.id) shows part of a transaction: \(first.sorted()) vs \(second.sorted())"
+                )
             }
         } catch let error as ConcordError where error.code == .unavailable {
             return
@@ -303,7 +316,9 @@ struct Runner {
             checkSafety()
             if ProcessInfo.processInfo.environment["CONCORD_TRACE"] != nil, steps % 2_000 == 0 {
                 for status in cluster.status().replicas {
-                    print("step \(steps) \(status.replica): clock \(status.clock) log \(status.logLength) buffered \(status.bufferedIntervals) sent \(status.messagesSent) applied \(status.intervalsApplied) undecodable \(status.messagesUndecodable) peers \(status.peers.map { "\($0.peer) acked \($0.acknowledgedClock)" }) pending \(cluster.network.pendingEvents) failure \(status.lastFailure ?? "-")")
+                    print(
+                        "step \(steps) \(status.replica): clock \(status.clock) log \(status.logLength) buffered \(status.bufferedIntervals) sent \(status.messagesSent) applied \(status.intervalsApplied) undecodable \(status.messagesUndecodable) peers \(status.peers.map { "\($0.peer) acked \($0.acknowledgedClock)" }) pending \(cluster.network.pendingEvents) failure \(status.lastFailure ?? "-")"
+                    )
                 }
             }
             if steps > 200_000 + 200 * options.operations {
@@ -329,7 +344,9 @@ struct Runner {
                     }
                     first = first ?? value
                     if !expectation.admits(value) {
-                        fail("\(object) at \(replica.id) reads \(value); the model of every acknowledged operation says \(expectation)")
+                        fail(
+                            "\(object) at \(replica.id) reads \(value); the model of every acknowledged operation says \(expectation)"
+                        )
                     }
                 } catch {
                     fail("reading \(object) at \(replica.id) failed: \(error)")
@@ -341,10 +358,14 @@ struct Runner {
             report.finalLogLength += status.logLength
             report.stateTransfers += status.statesSent
             if status.logLength != 0 {
-                fail("after quiescence \(status.replica) still holds \(status.logLength) log entries (stable \(status.stableClock), clock \(status.clock))")
+                fail(
+                    "after quiescence \(status.replica) still holds \(status.logLength) log entries (stable \(status.stableClock), clock \(status.clock))"
+                )
             }
             if status.isBootstrapping { fail("after quiescence \(status.replica) still waits for a state transfer") }
-            if status.bufferedIntervals != 0 { fail("after quiescence \(status.replica) still buffers \(status.bufferedIntervals) intervals") }
+            if status.bufferedIntervals != 0 {
+                fail("after quiescence \(status.replica) still buffers \(status.bufferedIntervals) intervals")
+            }
         }
         if let first = statuses.first, statuses.contains(where: { $0.clock != first.clock }) {
             fail("after quiescence the clocks differ: \(statuses.map { "\($0.replica): \($0.clock)" })")

@@ -68,8 +68,10 @@ public struct SimulationOptions: Sendable, Hashable {
 
     /// The `concord simulate` command line that replays this run.
     public var replayCommand: String {
-        var parts = ["concord simulate --seed \(seed) --replicas \(replicas) --ops \(operations)",
-                     "--keys \(keysPerKind) --elements \(elements) --drop \(dropRate) --duplicate \(duplicateRate)"]
+        var parts = [
+            "concord simulate --seed \(seed) --replicas \(replicas) --ops \(operations)",
+            "--keys \(keysPerKind) --elements \(elements) --drop \(dropRate) --duplicate \(duplicateRate)",
+        ]
         if !reorder { parts.append("--no-reorder") }
         if !partitions { parts.append("--no-partitions") }
         if !clogs { parts.append("--no-clogs") }

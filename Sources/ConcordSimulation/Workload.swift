@@ -12,7 +12,9 @@ struct ObjectName: Hashable, Sendable, Comparable, CustomStringConvertible {
     let index: Int
     var name: String { "\(kind)-\(index)" }
     var description: String { name }
-    static func < (lhs: ObjectName, rhs: ObjectName) -> Bool { (lhs.kind.rawValue, lhs.index) < (rhs.kind.rawValue, rhs.index) }
+    static func < (lhs: ObjectName, rhs: ObjectName) -> Bool {
+        (lhs.kind.rawValue, lhs.index) < (rhs.kind.rawValue, rhs.index)
+    }
 }
 
 /// An operation of the workload, in a form the sequential model can reason about.
@@ -114,7 +116,8 @@ enum Objects {
             try transaction.update(
                 Key<RRMap>(name, bucket: bucket), .update(MapFields.counter, PNCounter.self, .increment(n)))
         case (.rrMap, .addToField(let e)):
-            try transaction.update(Key<RRMap>(name, bucket: bucket), .update(MapFields.set, AWSet<String>.self, .add(e)))
+            try transaction.update(
+                Key<RRMap>(name, bucket: bucket), .update(MapFields.set, AWSet<String>.self, .add(e)))
         case (.rrMap, .removeFromField(let e)):
             try transaction.update(
                 Key<RRMap>(name, bucket: bucket), .update(MapFields.set, AWSet<String>.self, .remove(e)))
@@ -151,7 +154,8 @@ enum Objects {
             return .map(counter: view[MapFields.counter, as: GCounter.self].map { Int64(clamping: $0) }, set: nil)
         case .rrMap:
             let view = try replica.read(Key<RRMap>(name, bucket: bucket))
-            return .map(counter: view[MapFields.counter, as: PNCounter.self], set: view[MapFields.set, as: AWSet<String>.self])
+            return .map(
+                counter: view[MapFields.counter, as: PNCounter.self], set: view[MapFields.set, as: AWSet<String>.self])
         }
     }
 
@@ -229,7 +233,8 @@ enum ObservedValue: Hashable, Sendable, CustomStringConvertible {
         case .register(let s): s.map { "\"\($0)\"" } ?? "nil"
         case .strings(let set): "\(set.sorted())"
         case .flag(let b): "\(b)"
-        case .map(let counter, let set): "[count: \(counter.map { "\($0)" } ?? "-"), tags: \(set.map { "\($0.sorted())" } ?? "-")]"
+        case .map(let counter, let set):
+            "[count: \(counter.map { "\($0)" } ?? "-"), tags: \(set.map { "\($0.sorted())" } ?? "-")]"
         }
     }
 }

@@ -14,7 +14,9 @@ enum SetWorkload {
 @Suite struct AWSetTests {
     typealias Operation = AWSet<String>.Operation
 
-    @Sendable static func generate(_ random: inout SeededGenerator, _ state: AWSet<String>, _ replica: ReplicaID) -> Operation? {
+    @Sendable static func generate(_ random: inout SeededGenerator, _ state: AWSet<String>, _ replica: ReplicaID)
+        -> Operation?
+    {
         let element = SetWorkload.elements.randomElement(using: &random)!
         switch Int.random(in: 0..<10, using: &random) {
         case 0..<4: return .add(element)
@@ -36,14 +38,15 @@ enum SetWorkload {
     /// An element is present iff one of the latest operations on it (none observed by a
     /// later add, remove or reset of it) is an add.
     static func specification(_ visible: [TracedOperation<Operation>], _ replica: ReplicaID) -> Set<String> {
-        Set(Specification.latest(visible, keys: touched).compactMap { element, latest in
-            latest.contains { operation in
-                switch operation.operation {
-                case .add, .addAll: true
-                default: false
-                }
-            } ? element : nil
-        })
+        Set(
+            Specification.latest(visible, keys: touched).compactMap { element, latest in
+                latest.contains { operation in
+                    switch operation.operation {
+                    case .add, .addAll: true
+                    default: false
+                    }
+                } ? element : nil
+            })
     }
 
     @Test(arguments: 0..<100) func tracesMatchTheSpecification(seed: UInt64) {

@@ -6,7 +6,9 @@ import Testing
     static func replica(_ index: Int) -> ReplicaID { ReplicaID(UInt64(index)) }
 
     /// Operations that often ask for more rights than the replica holds.
-    static func generate(_ random: inout SeededGenerator, _ state: BoundedCounter, _ replica: ReplicaID) -> BoundedCounter.Operation {
+    static func generate(_ random: inout SeededGenerator, _ state: BoundedCounter, _ replica: ReplicaID)
+        -> BoundedCounter.Operation
+    {
         let rights = max(0, state.rights(of: replica))
         switch Int.random(in: 0..<10, using: &random) {
         case 0..<4:
@@ -20,8 +22,9 @@ import Testing
         }
     }
 
-    @Test("Random causal traces: the value is the visible increments minus decrements, never below zero",
-          arguments: 0..<100)
+    @Test(
+        "Random causal traces: the value is the visible increments minus decrements, never below zero",
+        arguments: 0..<100)
     func causalTrace(seed: UInt64) {
         var trace = CausalTrace<BoundedCounter>(seed: seed)
         let passed = trace.run(
@@ -47,8 +50,9 @@ import Testing
         Laws.check(trace)
         trace.synchronize()
         let final = trace.replicas[0].state
-        #expect((1...3).reduce(Int64(0)) { $0 + final.rights(of: Self.replica($1)) } == final.value,
-                "seed \(seed): the rights of all replicas do not add up to the value")
+        #expect(
+            (1...3).reduce(Int64(0)) { $0 + final.rights(of: Self.replica($1)) } == final.value,
+            "seed \(seed): the rights of all replicas do not add up to the value")
         Laws.checkDecoderHardening(
             BoundedCounter.self, samples: [final, trace.allDeltas.last ?? BoundedCounter()], seed: seed)
     }
@@ -127,9 +131,13 @@ import Testing
         var deltas: [BoundedCounter] = []
         for index in 0..<3 {
             let id = Self.replica(index + 1)
-            #expect(throws: CRDTError.self) { try replicas[index].apply(.decrement(9), context: UpdateContext(replica: id)) }
+            #expect(throws: CRDTError.self) {
+                try replicas[index].apply(.decrement(9), context: UpdateContext(replica: id))
+            }
             deltas.append(try replicas[index].apply(.decrement(3), context: UpdateContext(replica: id)))
-            #expect(throws: CRDTError.self) { try replicas[index].apply(.decrement(1), context: UpdateContext(replica: id)) }
+            #expect(throws: CRDTError.self) {
+                try replicas[index].apply(.decrement(1), context: UpdateContext(replica: id))
+            }
         }
         for index in 0..<3 {
             for delta in deltas { replicas[index].join(delta) }
@@ -141,7 +149,9 @@ import Testing
     @Test("Negative amounts and transfers to oneself are invalid arguments")
     func invalidArguments() {
         var counter = BoundedCounter()
-        for operation: BoundedCounter.Operation in [.increment(-1), .decrement(-1), .transfer(-1, to: 2), .transfer(0, to: 1)] {
+        for operation: BoundedCounter.Operation in [
+            .increment(-1), .decrement(-1), .transfer(-1, to: 2), .transfer(0, to: 1),
+        ] {
             do {
                 _ = try counter.apply(operation, context: UpdateContext(replica: 1))
                 Issue.record("\(operation) did not throw")
@@ -170,7 +180,9 @@ import Testing
         }
         let valid = try BoundedCounter(serialized: encoded([(1, 2, 2), (1, 3, 1)]))
         #expect(valid.rights(of: 1) == 2 && valid.rights(of: 2) == 2)
-        for transfers in [[(1, 1, 2)], [(1, 2, 0)], [(1, 3, 1), (1, 2, 1)], [(1, 2, 1), (1, 2, 2)]] as [[(UInt64, UInt64, UInt64)]] {
+        for transfers in [[(1, 1, 2)], [(1, 2, 0)], [(1, 3, 1), (1, 2, 1)], [(1, 2, 1), (1, 2, 2)]]
+            as [[(UInt64, UInt64, UInt64)]]
+        {
             #expect(throws: CodecError.self) { try BoundedCounter(serialized: encoded(transfers)) }
         }
     }

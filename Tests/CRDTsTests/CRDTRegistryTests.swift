@@ -45,7 +45,8 @@ import Testing
             let code = type.typeCode
             #expect(codes.insert(code).inserted, "two built-ins share \(code)")
             let registered = try #require(CRDTRegistry.type(for: code), "\(type) is not registered")
-            #expect(ObjectIdentifier(registered) == ObjectIdentifier(type), "\(code) decodes as \(registered), not \(type)")
+            #expect(
+                ObjectIdentifier(registered) == ObjectIdentifier(type), "\(code) decodes as \(registered), not \(type)")
             let empty = try #require(CRDTRegistry.empty(code))
             #expect(Swift.type(of: empty) == type)
             for state in [empty, try Self.sample(code)] {
@@ -85,7 +86,7 @@ import Testing
     @Test("Serialized states are checked for version, truncation and trailing bytes")
     func serializedFraming() throws {
         let bytes = try Self.sample(RRMap.typeCode).serialized()
-        #expect(throws: CodecError.self) { try CRDTRegistry.decode(serialized: [] ) }
+        #expect(throws: CodecError.self) { try CRDTRegistry.decode(serialized: []) }
         for length in 0..<bytes.count {
             #expect(throws: CodecError.self) { try CRDTRegistry.decode(serialized: Array(bytes.prefix(length))) }
         }
@@ -114,7 +115,9 @@ import Testing
         #expect((erased as? PNCounter)?.value == 3)
     }
 
-    @Test("Registering a user value type makes maps accept it and the registry decode it; concurrent registration is safe")
+    @Test(
+        "Registering a user value type makes maps accept it and the registry decode it; concurrent registration is safe"
+    )
     func userRegistration() async throws {
         let type = AWSet<RegisteredID>.self
         #expect(CRDTRegistry.type(for: type.typeCode) == nil)

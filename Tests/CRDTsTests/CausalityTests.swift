@@ -23,7 +23,9 @@ import Testing
         var random = SeededGenerator(seed: seed)
         func clock() -> VectorClock {
             var c = VectorClock()
-            for r in 1...4 where random.chance(0.7) { c[ReplicaID(UInt64(r))] = UInt64.random(in: 0...5, using: &random) }
+            for r in 1...4 where random.chance(0.7) {
+                c[ReplicaID(UInt64(r))] = UInt64.random(in: 0...5, using: &random)
+            }
             return c
         }
         for _ in 0..<50 {

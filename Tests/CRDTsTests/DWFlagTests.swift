@@ -5,7 +5,8 @@ import Testing
 @Suite struct DWFlagTests {
     typealias Operation = DWFlag.Operation
 
-    @Sendable static func generate(_ random: inout SeededGenerator, _ state: DWFlag, _ replica: ReplicaID) -> Operation? {
+    @Sendable static func generate(_ random: inout SeededGenerator, _ state: DWFlag, _ replica: ReplicaID) -> Operation?
+    {
         [.enable, .enable, .disable, .reset].randomElement(using: &random)!
     }
 

@@ -65,13 +65,16 @@ import Testing
 
     @Test func decoderAcceptsAWellFormedState() throws {
         let context = CausalContext(dots: [Self.dot(1, 1), Self.dot(1, 2)])
-        let state = try SetState(decoding: Self.encode(context: context, [("a", [Self.dot(1, 1)]), ("b", [Self.dot(1, 2)])]))
+        let state = try SetState(
+            decoding: Self.encode(context: context, [("a", [Self.dot(1, 1)]), ("b", [Self.dot(1, 2)])]))
         #expect(state.store.dots.count == 2)
     }
 
     @Test func decoderRejectsADotTheContextHasNotSeen() {
         let context = CausalContext(dots: [Self.dot(1, 1)])
-        #expect(throws: CodecError.self) { try SetState(decoding: Self.encode(context: context, [("a", [Self.dot(1, 2)])])) }
+        #expect(throws: CodecError.self) {
+            try SetState(decoding: Self.encode(context: context, [("a", [Self.dot(1, 2)])]))
+        }
     }
 
     @Test func decoderRejectsADotUsedTwice() {
@@ -111,7 +114,9 @@ import Testing
     }
 
     /// Generated dot stores over a small dot space, with contexts that cover them.
-    static let states = Generator<CausalDotStore<DotMap<String, DotSet>>, Shrink.None<CausalDotStore<DotMap<String, DotSet>>>> { random in
+    static let states = Generator<
+        CausalDotStore<DotMap<String, DotSet>>, Shrink.None<CausalDotStore<DotMap<String, DotSet>>>
+    > { random in
         var map = DotMap<String, DotSet>()
         var context = CausalContext()
         for replica in UInt64(1)...3 {
@@ -127,7 +132,9 @@ import Testing
 
     @Test func causalJoinIsASemilatticeOnGeneratedStores() async {
         await propertyCheck(input: Self.states, Self.states, Self.states) { a, b, c in
-            func join(_ x: CausalDotStore<DotMap<String, DotSet>>, _ y: CausalDotStore<DotMap<String, DotSet>>) -> CausalDotStore<DotMap<String, DotSet>> {
+            func join(_ x: CausalDotStore<DotMap<String, DotSet>>, _ y: CausalDotStore<DotMap<String, DotSet>>)
+                -> CausalDotStore<DotMap<String, DotSet>>
+            {
                 var copy = x
                 copy.join(y)
                 return copy

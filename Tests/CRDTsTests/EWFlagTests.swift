@@ -5,7 +5,8 @@ import Testing
 @Suite struct EWFlagTests {
     typealias Operation = EWFlag.Operation
 
-    @Sendable static func generate(_ random: inout SeededGenerator, _ state: EWFlag, _ replica: ReplicaID) -> Operation? {
+    @Sendable static func generate(_ random: inout SeededGenerator, _ state: EWFlag, _ replica: ReplicaID) -> Operation?
+    {
         [.enable, .enable, .disable, .reset].randomElement(using: &random)!
     }
 

@@ -13,7 +13,9 @@ import Testing
             generate: { random, _, _ in .increment(UInt64.random(in: 0...10, using: &random)) },
             specification: CachedSpecification { visible, _ in
                 visible.reduce(0) { sum, traced in
-                    switch traced.operation { case .increment(let amount): sum + amount }
+                    switch traced.operation {
+                    case .increment(let amount): sum + amount
+                    }
                 }
             }.callAsFunction)
         guard passed else { return }

@@ -7,7 +7,8 @@ import Testing
 
     /// The leaf events of a GMap operation (see `MapSpecification`); a nested type's own
     /// reset is the only removal a grow-only map has.
-    static func flatten(_ operation: GMap.Operation, prefix: [FieldKey] = []) -> [(path: [FieldKey], event: LeafEvent)] {
+    static func flatten(_ operation: GMap.Operation, prefix: [FieldKey] = []) -> [(path: [FieldKey], event: LeafEvent)]
+    {
         switch operation {
         case .update(let update):
             let path = prefix + [update.field]
@@ -18,7 +19,9 @@ import Testing
                 }
             }
             if let nested = update.operation(as: GCounter.self) {
-                switch nested { case .increment(let amount): return [(path, .count(Int64(amount)))] }
+                switch nested {
+                case .increment(let amount): return [(path, .count(Int64(amount)))]
+                }
             }
             if let nested = update.operation(as: BoundedCounter.self) {
                 switch nested {
@@ -35,7 +38,9 @@ import Testing
                 }
             }
             if let nested = update.operation(as: Register.self) {
-                switch nested { case .assign(let value): return [(path, .assign(value))] }
+                switch nested {
+                case .assign(let value): return [(path, .assign(value))]
+                }
             }
             if let nested = update.operation(as: AWSet<String>.self) {
                 switch nested {
@@ -60,7 +65,8 @@ import Testing
         switch Int.random(in: 0..<12, using: &random) {
         case 0: return .update("visits", PNCounter.self, random.chance(0.7) ? .increment(amount) : .decrement(amount))
         case 1: return .update("visits", GCounter.self, .increment(UInt64(amount)))
-        case 2: return .update("stock", BoundedCounter.self, random.chance(0.5) ? .increment(amount) : .decrement(amount))
+        case 2:
+            return .update("stock", BoundedCounter.self, random.chance(0.5) ? .increment(amount) : .decrement(amount))
         case 3...4: return .update("name", Register.self, .assign(text))
         case 5: return .update("tags", AWSet<String>.self, .add(text))
         case 6: return .update("tags", AWSet<String>.self, random.chance(0.7) ? .remove(text) : .reset)
@@ -90,9 +96,13 @@ import Testing
         GeneratedStates.state(script) { action, amount, _, _ in
             let name = ["x", "y"][amount % 2]
             switch action {
-            case 1: return .update(name, PNCounter.self, amount % 3 == 0 ? .decrement(Int64(amount)) : .increment(Int64(amount)))
+            case 1:
+                return .update(
+                    name, PNCounter.self, amount % 3 == 0 ? .decrement(Int64(amount)) : .increment(Int64(amount)))
             case 2: return .update(name, Register.self, .assign("\(amount % 4)"))
-            case 3: return .update(name, AWSet<Int64>.self, amount % 3 == 0 ? .remove(Int64(amount % 4)) : .add(Int64(amount % 4)))
+            case 3:
+                return .update(
+                    name, AWSet<Int64>.self, amount % 3 == 0 ? .remove(Int64(amount % 4)) : .add(Int64(amount % 4)))
             default: return .update("nested", GMap.self, .update(name, GSet<Int64>.self, .add(Int64(amount % 5))))
             }
         }
@@ -149,8 +159,9 @@ import Testing
         var map = GMap()
         let context = UpdateContext(replica: 2)
         _ = try map.apply(.update("set", GSet<Int64>.self, .add(4)), context: context)
-        _ = try map.apply(.update("inner", GMap.self, .update("deeper", RRMap.self, .update("flag", EWFlag.self, .enable))),
-                          context: context)
+        _ = try map.apply(
+            .update("inner", GMap.self, .update("deeper", RRMap.self, .update("flag", EWFlag.self, .enable))),
+            context: context)
         let inner = try #require(map.value.state(of: "inner", as: GMap.self))
         let deeper = try #require(inner.value.state(of: "deeper", as: RRMap.self))
         #expect(deeper.value["flag", as: EWFlag.self] == true)

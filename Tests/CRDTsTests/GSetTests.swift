@@ -6,19 +6,22 @@ import Testing
     typealias Operation = GSet<String>.Operation
     static let elements = ["a", "b", "c", "d", "e"]
 
-    @Sendable static func generate(_ random: inout SeededGenerator, _ state: GSet<String>, _ replica: ReplicaID) -> Operation? {
+    @Sendable static func generate(_ random: inout SeededGenerator, _ state: GSet<String>, _ replica: ReplicaID)
+        -> Operation?
+    {
         if random.chance(0.7) { return .add(elements.randomElement(using: &random)!) }
         return .addAll((0..<Int.random(in: 0...3, using: &random)).map { _ in elements.randomElement(using: &random)! })
     }
 
     /// Every visibly added element.
     static func specification(_ visible: [TracedOperation<Operation>], _ replica: ReplicaID) -> Set<String> {
-        Set(visible.flatMap { operation -> [String] in
-            switch operation.operation {
-            case .add(let element): [element]
-            case .addAll(let elements): elements
-            }
-        })
+        Set(
+            visible.flatMap { operation -> [String] in
+                switch operation.operation {
+                case .add(let element): [element]
+                case .addAll(let elements): elements
+                }
+            })
     }
 
     @Test(arguments: 0..<100) func tracesMatchTheSpecification(seed: UInt64) {

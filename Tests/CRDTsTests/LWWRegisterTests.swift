@@ -21,7 +21,10 @@ import Testing
         /// The hybrid-clock rule: after the latest timestamp the assignment observed, with
         /// physical time max(wall clock, latest physical) and the logical counter bumped when
         /// the physical time did not advance.
-        func stamp(of traced: TracedOperation<LWWRegister<String>.Operation>, visible: [TracedOperation<LWWRegister<String>.Operation>]) -> Stamp {
+        func stamp(
+            of traced: TracedOperation<LWWRegister<String>.Operation>,
+            visible: [TracedOperation<LWWRegister<String>.Operation>]
+        ) -> Stamp {
             if let known = stamps[traced.dot] { return known }
             var latest: Stamp?
             for earlier in visible where earlier.happened(before: traced) {
@@ -44,15 +47,18 @@ import Testing
             for traced in visible {
                 let stamp = stamp(of: traced, visible: visible)
                 if best.map({ $0.0 < stamp }) ?? true {
-                    switch traced.operation { case .assign(let value): best = (stamp, value) }
+                    switch traced.operation {
+                    case .assign(let value): best = (stamp, value)
+                    }
                 }
             }
             return best?.1
         }
     }
 
-    @Test("Random causal traces with a clock that steps back: the greatest hybrid timestamp wins",
-          arguments: 0..<100)
+    @Test(
+        "Random causal traces with a clock that steps back: the greatest hybrid timestamp wins",
+        arguments: 0..<100)
     func causalTrace(seed: UInt64) {
         var trace = CausalTrace<LWWRegister<String>>(seed: seed)
         let specification = Specification()
@@ -160,9 +166,15 @@ import Testing
             return writer.bytes
         }
         #expect(try LWWRegister<Int64>(serialized: encoded(flags: 3, entry: (5, 9), cleared: 4)).value == 9)
-        #expect(throws: CodecError.self) { try LWWRegister<Int64>(serialized: encoded(flags: 3, entry: (5, 9), cleared: 5)) }
-        #expect(throws: CodecError.self) { try LWWRegister<Int64>(serialized: encoded(flags: 4, entry: nil, cleared: nil)) }
-        #expect(throws: CodecError.self) { try LWWRegister<Int64>(serialized: encoded(flags: 1, entry: nil, cleared: nil)) }
+        #expect(throws: CodecError.self) {
+            try LWWRegister<Int64>(serialized: encoded(flags: 3, entry: (5, 9), cleared: 5))
+        }
+        #expect(throws: CodecError.self) {
+            try LWWRegister<Int64>(serialized: encoded(flags: 4, entry: nil, cleared: nil))
+        }
+        #expect(throws: CodecError.self) {
+            try LWWRegister<Int64>(serialized: encoded(flags: 1, entry: nil, cleared: nil))
+        }
     }
 
     @Test("An exhausted hybrid clock throws instead of trapping")

@@ -6,7 +6,9 @@ import Testing
     typealias Register = MVRegister<Int64>
     typealias Operation = Register.Operation
 
-    @Sendable static func generate(_ random: inout SeededGenerator, _ state: Register, _ replica: ReplicaID) -> Operation? {
+    @Sendable static func generate(_ random: inout SeededGenerator, _ state: Register, _ replica: ReplicaID)
+        -> Operation?
+    {
         random.chance(0.8) ? .assign(Int64.random(in: -3...3, using: &random)) : .reset
     }
 

@@ -19,8 +19,9 @@ import Testing
                 let amount = Int64.random(in: -10...10, using: &random)
                 return random.chance(0.5) ? .increment(amount) : .decrement(amount)
             },
-            specification: CachedSpecification { visible, _ in visible.reduce(0) { $0 + Self.amount(of: $1.operation) } }
-                .callAsFunction)
+            specification: CachedSpecification { visible, _ in visible.reduce(0) { $0 + Self.amount(of: $1.operation) }
+            }
+            .callAsFunction)
         guard passed else { return }
         Laws.check(trace)
         trace.synchronize()

@@ -13,7 +13,8 @@ import Testing
     static let floor = FieldKey("floor", PNCounter.self)
 
     /// The leaf events of a map operation (see `MapSpecification`).
-    static func flatten(_ operation: RRMap.Operation, prefix: [FieldKey] = []) -> [(path: [FieldKey], event: LeafEvent)] {
+    static func flatten(_ operation: RRMap.Operation, prefix: [FieldKey] = []) -> [(path: [FieldKey], event: LeafEvent)]
+    {
         switch operation {
         case .update(let update):
             let path = prefix + [update.field]
@@ -31,7 +32,9 @@ import Testing
                 }
             }
             if let nested = update.operation(as: Register.self) {
-                switch nested { case .assign(let value): return [(path, .assign(value))] }
+                switch nested {
+                case .assign(let value): return [(path, .assign(value))]
+                }
             }
             if let nested = update.operation(as: AWSet<String>.self) {
                 switch nested {
@@ -58,18 +61,23 @@ import Testing
         case 20...21: return .update("tags", AWSet<String>.self, .add(text))
         case 22: return .update("tags", AWSet<String>.self, random.chance(0.8) ? .remove(text) : .addAll(["a", text]))
         case 23: return .update("tags", AWSet<String>.self, random.chance(0.5) ? .reset : .removeAll(["b", text]))
-        case 0...2: return .update("visits", PNCounter.self, random.chance(0.7) ? .increment(amount) : .decrement(amount))
+        case 0...2:
+            return .update("visits", PNCounter.self, random.chance(0.7) ? .increment(amount) : .decrement(amount))
         case 3: return .update("visits", ResettableCounter.self, .increment(amount))
         case 4: return .update("visits", ResettableCounter.self, random.chance(0.5) ? .decrement(amount) : .reset)
         case 5...7: return .update("name", Register.self, .assign(text))
         case 8...9: return .update("address", RRMap.self, .update("city", Register.self, .assign(text)))
         case 10...11: return .update("address", RRMap.self, .update("floor", PNCounter.self, .increment(amount)))
-        case 12: return .update("address", RRMap.self, random.chance(0.5) ? .remove("city", Register.self) : .remove("floor", PNCounter.self))
+        case 12:
+            return .update(
+                "address", RRMap.self,
+                random.chance(0.5) ? .remove("city", Register.self) : .remove("floor", PNCounter.self))
         case 13: return .update("address", RRMap.self, .reset)
         case 14: return .remove("visits", PNCounter.self)
         case 15: return .remove("name", Register.self)
         case 16: return .remove("address", RRMap.self)
-        case 17: return random.chance(0.5) ? .remove("visits", ResettableCounter.self) : .remove("tags", AWSet<String>.self)
+        case 17:
+            return random.chance(0.5) ? .remove("visits", ResettableCounter.self) : .remove("tags", AWSet<String>.self)
         case 18: return random.chance(0.3) ? .reset : .remove("name", Register.self)
         default: return .update("visits", PNCounter.self, .increment(amount))
         }
@@ -100,10 +108,17 @@ import Testing
         GeneratedStates.state(script) { action, amount, _, _ in
             let name = ["x", "y"][amount % 2]
             switch action {
-            case 1: return .update(name, PNCounter.self, amount % 3 == 0 ? .decrement(Int64(amount)) : .increment(Int64(amount)))
+            case 1:
+                return .update(
+                    name, PNCounter.self, amount % 3 == 0 ? .decrement(Int64(amount)) : .increment(Int64(amount)))
             case 2: return .update(name, Register.self, .assign("\(amount % 4)"))
-            case 3: return .update(name, AWSet<Int64>.self, amount % 3 == 0 ? .remove(Int64(amount % 4)) : .add(Int64(amount % 4)))
-            case 4: return .update("nested", RRMap.self, amount % 4 == 0 ? .remove(name, EWFlag.self) : .update(name, EWFlag.self, .enable))
+            case 3:
+                return .update(
+                    name, AWSet<Int64>.self, amount % 3 == 0 ? .remove(Int64(amount % 4)) : .add(Int64(amount % 4)))
+            case 4:
+                return .update(
+                    "nested", RRMap.self,
+                    amount % 4 == 0 ? .remove(name, EWFlag.self) : .update(name, EWFlag.self, .enable))
             default:
                 switch amount % 5 {
                 case 0: return .reset
@@ -160,11 +175,13 @@ import Testing
         #expect(left.value["tags", as: AWSet<String>.self] == ["y"])
         // The same for a nested map: the remove takes what it saw, not what it did not.
         var outer = RRMap()
-        let city = try outer.apply(.update("address", RRMap.self, .update("city", Register.self, .assign("Porto"))), context: a)
+        let city = try outer.apply(
+            .update("address", RRMap.self, .update("city", Register.self, .assign("Porto"))), context: a)
         var other = RRMap()
         other.join(city)
         let removeAddress = try outer.apply(.remove("address", RRMap.self), context: a)
-        let zip = try other.apply(.update("address", RRMap.self, .update("zip", PNCounter.self, .increment(4))), context: b)
+        let zip = try other.apply(
+            .update("address", RRMap.self, .update("zip", PNCounter.self, .increment(4))), context: b)
         outer.join(zip)
         other.join(removeAddress)
         #expect(outer == other)
@@ -313,7 +330,9 @@ import Testing
         // A GMap takes what an RRMap cannot.
         var gmap = GMap()
         _ = try gmap.apply(.update("s", GSet<String>.self, .add("x")), context: a)
-        #expect(throws: CodecError.self) { try RRMap(serialized: Array(gmap.serialized().dropFirst(3)).withRRMapHeader()) }
+        #expect(throws: CodecError.self) {
+            try RRMap(serialized: Array(gmap.serialized().dropFirst(3)).withRRMapHeader())
+        }
     }
 
     @Test("Field names are distinct by their bytes, so equal maps encode equally")

@@ -5,7 +5,9 @@ import Testing
 @Suite struct RWSetTests {
     typealias Operation = RWSet<String>.Operation
 
-    @Sendable static func generate(_ random: inout SeededGenerator, _ state: RWSet<String>, _ replica: ReplicaID) -> Operation? {
+    @Sendable static func generate(_ random: inout SeededGenerator, _ state: RWSet<String>, _ replica: ReplicaID)
+        -> Operation?
+    {
         let element = SetWorkload.elements.randomElement(using: &random)!
         switch Int.random(in: 0..<10, using: &random) {
         case 0..<4: return .add(element)
@@ -29,11 +31,22 @@ import Testing
     /// did not observe (concurrent or earlier-but-unseen), and an add that observed a remove
     /// defeats it.
     static func specification(_ visible: [TracedOperation<Operation>], _ replica: ReplicaID) -> Set<String> {
-        Set(Specification.latest(visible, keys: touched).compactMap { element, latest in
-            let adds = latest.contains { if case .add = $0.operation { true } else if case .addAll = $0.operation { true } else { false } }
-            let removes = latest.contains { if case .remove = $0.operation { true } else if case .removeAll = $0.operation { true } else { false } }
-            return adds && !removes ? element : nil
-        })
+        Set(
+            Specification.latest(visible, keys: touched).compactMap { element, latest in
+                let adds = latest.contains {
+                    if case .add = $0.operation { true } else if case .addAll = $0.operation { true } else { false }
+                }
+                let removes = latest.contains {
+                    if case .remove = $0.operation {
+                        true
+                    } else if case .removeAll = $0.operation {
+                        true
+                    } else {
+                        false
+                    }
+                }
+                return adds && !removes ? element : nil
+            })
     }
 
     @Test(arguments: 0..<100) func tracesMatchTheSpecification(seed: UInt64) {
@@ -126,7 +139,9 @@ import Testing
             let after = trace.replicas[index].state
             if after != before { compactions += 1 }
             #expect(after.value == before.value, "seed \(seed), step \(step): compaction changed the value")
-            #expect((try? RWSet<String>(serialized: after.serialized())) == after, "seed \(seed): compacted state does not round-trip")
+            #expect(
+                (try? RWSet<String>(serialized: after.serialized())) == after,
+                "seed \(seed): compacted state does not round-trip")
         }
         trace.synchronize()
         let expected = Self.specification(trace.replicas[0].visible, 1)

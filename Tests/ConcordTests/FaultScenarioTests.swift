@@ -10,8 +10,9 @@ import Testing
         case loss, duplication, reordering, delay, all
     }
 
-    @Test("Convergence under each network fault alone and all together",
-          arguments: Fault.allCases, 1...6)
+    @Test(
+        "Convergence under each network fault alone and all together",
+        arguments: Fault.allCases, 1...6)
     func networkFault(_ fault: Fault, seed: Int) throws {
         var options = SimulationOptions(
             seed: UInt64(seed) &* 7919, operations: 80, dropRate: 0, duplicateRate: 0, reorder: false,

@@ -18,7 +18,8 @@ import Testing
             let directory = fuzzDirectory.appendingPathComponent(folder).appendingPathComponent(target)
             let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
             for name in names.sorted() where !name.hasPrefix(".") {
-                guard let data = FileManager.default.contents(atPath: directory.appendingPathComponent(name).path) else {
+                guard let data = FileManager.default.contents(atPath: directory.appendingPathComponent(name).path)
+                else {
                     continue
                 }
                 inputs.append(("\(folder)/\(target)/\(name)", Array(data)))
@@ -55,7 +56,9 @@ import Testing
     /// fuzzer at the first check again: regenerate with `make -C Fuzz corpus`).
     @Test func decoderSeedsDecode() throws {
         for input in Self.inputs("decoders") where input.name.contains("serialized") {
-            #expect(throws: Never.self, "\(input.name)") { _ = try CRDTRegistry.decode(serialized: Array(input.bytes.dropFirst())) }
+            #expect(throws: Never.self, "\(input.name)") {
+                _ = try CRDTRegistry.decode(serialized: Array(input.bytes.dropFirst()))
+            }
         }
     }
 
@@ -72,7 +75,9 @@ import Testing
     /// source tree.
     @Test(.enabled(if: ProcessInfo.processInfo.environment["CONCORD_WRITE_FUZZ_SEEDS"] == "1"))
     func writeSeedCorpora() throws {
-        let corpora = [("decoders", SeedCorpus.decoders()), ("wire", SeedCorpus.wire()), ("operations", SeedCorpus.operations())]
+        let corpora = [
+            ("decoders", SeedCorpus.decoders()), ("wire", SeedCorpus.wire()), ("operations", SeedCorpus.operations()),
+        ]
         for (target, files) in corpora {
             let directory = Self.fuzzDirectory.appendingPathComponent("Corpus").appendingPathComponent(target)
             try? FileManager.default.removeItem(at: directory)

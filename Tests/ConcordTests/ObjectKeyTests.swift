@@ -1,5 +1,6 @@
-@testable import Concord
 import Testing
+
+@testable import Concord
 
 @Suite struct ObjectKeyTests {
     /// Keys of assorted lengths and shared prefixes, so that order depends on every byte and

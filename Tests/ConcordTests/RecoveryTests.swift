@@ -114,7 +114,8 @@ import Testing
     func droppedClusterReopens() throws {
         try withTemporaryDirectory { url in
             do {
-                let cluster = try Cluster(directory: url, replicas: 2, configuration: Configuration(durability: .noSync))
+                let cluster = try Cluster(
+                    directory: url, replicas: 2, configuration: Configuration(durability: .noSync))
                 try cluster.replicas[0].update(counter, .increment(1))
             }
             let cluster = try Cluster(directory: url, replicas: 2, configuration: Configuration(durability: .noSync))

@@ -33,7 +33,9 @@ import Testing
             }
             let status = cluster.status()
             #expect(status.isConverged)
-            for replica in status.replicas { #expect(replica.logLength == 0, "log of \(replica.replica) not collected") }
+            for replica in status.replicas {
+                #expect(replica.logLength == 0, "log of \(replica.replica) not collected")
+            }
         }
     }
 }
@@ -108,7 +110,8 @@ import Testing
         try withTemporaryDirectory { url in
             let good = Key<PNCounter>("good")
             do {
-                let cluster = try Cluster(directory: url, replicas: 1, configuration: Configuration(durability: .noSync))
+                let cluster = try Cluster(
+                    directory: url, replicas: 1, configuration: Configuration(durability: .noSync))
                 try cluster.replicas[0].update(counter, .increment(1))
                 try cluster.replicas[0].update(good, .increment(2))
                 cluster.close()

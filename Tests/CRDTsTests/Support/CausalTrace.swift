@@ -118,11 +118,13 @@ struct CausalTrace<T: CRDT> where T.Value: Equatable {
         var after = before
         let delta: T
         do {
-            delta = try after.apply(operation, context: UpdateContext(replica: replica, timeMicroseconds: timeMicroseconds))
+            delta = try after.apply(
+                operation, context: UpdateContext(replica: replica, timeMicroseconds: timeMicroseconds))
         } catch {
             if after != before {
-                Issue.record("seed \(seed), step \(step): \(operation) threw \(error) but changed the state",
-                             sourceLocation: sourceLocation)
+                Issue.record(
+                    "seed \(seed), step \(step): \(operation) threw \(error) but changed the state",
+                    sourceLocation: sourceLocation)
                 return false
             }
             rejected += 1

@@ -36,7 +36,8 @@ enum GeneratedStates {
             let replica = ReplicaID(UInt64(index + 1))
             guard let op = operation(action, amount, replicas[index], replica) else { continue }
             do {
-                _ = try replicas[index].apply(op, context: UpdateContext(replica: replica, timeMicroseconds: timeMicroseconds))
+                _ = try replicas[index].apply(
+                    op, context: UpdateContext(replica: replica, timeMicroseconds: timeMicroseconds))
             } catch {
                 // A refused operation changes nothing; the trace tests check that it does not.
             }
@@ -52,14 +53,17 @@ enum GeneratedStates {
     /// encoding round-trips canonically.
     static func checkLaws<T: CRDT>(_ a: T, _ b: T, _ c: T, sourceLocation: SourceLocation = #_sourceLocation) {
         #expect(a.joined(b) == b.joined(a), "join not commutative: \(a), \(b)", sourceLocation: sourceLocation)
-        #expect(a.joined(b).joined(c) == a.joined(b.joined(c)), "join not associative: \(a), \(b), \(c)",
-                sourceLocation: sourceLocation)
+        #expect(
+            a.joined(b).joined(c) == a.joined(b.joined(c)), "join not associative: \(a), \(b), \(c)",
+            sourceLocation: sourceLocation)
         #expect(a.joined(a) == a, "join not idempotent: \(a)", sourceLocation: sourceLocation)
-        #expect(a.joined(b).joined(a) == a.joined(b), "join is not an upper bound of \(a), \(b)",
-                sourceLocation: sourceLocation)
+        #expect(
+            a.joined(b).joined(a) == a.joined(b), "join is not an upper bound of \(a), \(b)",
+            sourceLocation: sourceLocation)
         for state in [a, b, c] {
-            #expect((try? T(serialized: state.serialized())) == state, "codec round trip changed \(state)",
-                    sourceLocation: sourceLocation)
+            #expect(
+                (try? T(serialized: state.serialized())) == state, "codec round trip changed \(state)",
+                sourceLocation: sourceLocation)
         }
     }
 }

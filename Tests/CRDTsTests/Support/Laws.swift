@@ -17,25 +17,31 @@ enum Laws {
         func pick() -> T { pool.randomElement(using: &random)! }
         for _ in 0..<min(64, pool.count * 2) {
             let (a, b, c) = (pick(), pick(), pick())
-            #expect(a.joined(b) == b.joined(a), "seed \(seed): join not commutative for \(a), \(b)",
-                    sourceLocation: sourceLocation)
-            #expect(a.joined(b).joined(c) == a.joined(b.joined(c)),
-                    "seed \(seed): join not associative for \(a), \(b), \(c)", sourceLocation: sourceLocation)
+            #expect(
+                a.joined(b) == b.joined(a), "seed \(seed): join not commutative for \(a), \(b)",
+                sourceLocation: sourceLocation)
+            #expect(
+                a.joined(b).joined(c) == a.joined(b.joined(c)),
+                "seed \(seed): join not associative for \(a), \(b), \(c)", sourceLocation: sourceLocation)
             #expect(a.joined(a) == a, "seed \(seed): join not idempotent for \(a)", sourceLocation: sourceLocation)
-            #expect(a.joined(b).joined(b) == a.joined(b), "seed \(seed): join of a delta twice differs",
-                    sourceLocation: sourceLocation)
+            #expect(
+                a.joined(b).joined(b) == a.joined(b), "seed \(seed): join of a delta twice differs",
+                sourceLocation: sourceLocation)
             cases += 1
         }
         for state in pool {
             do {
                 let decoded = try T(serialized: state.serialized())
-                #expect(decoded == state, "seed \(seed): codec round trip changed \(state) into \(decoded)",
-                        sourceLocation: sourceLocation)
-                #expect(decoded.serialized() == state.serialized(), "seed \(seed): encoding is not canonical",
-                        sourceLocation: sourceLocation)
+                #expect(
+                    decoded == state, "seed \(seed): codec round trip changed \(state) into \(decoded)",
+                    sourceLocation: sourceLocation)
+                #expect(
+                    decoded.serialized() == state.serialized(), "seed \(seed): encoding is not canonical",
+                    sourceLocation: sourceLocation)
             } catch {
-                Issue.record("seed \(seed): decoding a valid encoding of \(state) threw \(error)",
-                             sourceLocation: sourceLocation)
+                Issue.record(
+                    "seed \(seed): decoding a valid encoding of \(state) threw \(error)",
+                    sourceLocation: sourceLocation)
             }
             cases += 1
         }
@@ -45,16 +51,18 @@ enum Laws {
         synchronized.synchronize()
         let target = synchronized.replicas[0].state
         for replica in synchronized.replicas {
-            #expect(replica.state == target, "seed \(seed): replicas differ after synchronizing",
-                    sourceLocation: sourceLocation)
+            #expect(
+                replica.state == target, "seed \(seed): replicas differ after synchronizing",
+                sourceLocation: sourceLocation)
         }
         for _ in 0..<4 {
             var deltas = trace.allDeltas + trace.allDeltas.filter { _ in random.chance(0.3) }
             deltas.shuffle(using: &random)
             var state = T()
             for delta in deltas { state.join(delta) }
-            #expect(state == target, "seed \(seed): a shuffled delivery with duplicates reached \(state), not \(target)",
-                    sourceLocation: sourceLocation)
+            #expect(
+                state == target, "seed \(seed): a shuffled delivery with duplicates reached \(state), not \(target)",
+                sourceLocation: sourceLocation)
             cases += 1
         }
         return cases
@@ -72,8 +80,10 @@ enum Laws {
         for sample in samples {
             let bytes = sample.serialized()
             for length in 0..<bytes.count {
-                #expect(throws: CodecError.self, "seed \(seed): a truncation to \(length) bytes decoded",
-                        sourceLocation: sourceLocation) {
+                #expect(
+                    throws: CodecError.self, "seed \(seed): a truncation to \(length) bytes decoded",
+                    sourceLocation: sourceLocation
+                ) {
                     try T(serialized: Array(bytes.prefix(length)))
                 }
                 tried += 1
@@ -84,9 +94,10 @@ enum Laws {
                 let position = Int.random(in: 0..<flipped.count, using: &random)
                 flipped[position] ^= UInt8(1) << UInt8.random(in: 0..<8, using: &random)
                 if let decoded = try? T(serialized: flipped) {
-                    #expect((try? T(serialized: decoded.serialized())) == decoded,
-                            "seed \(seed): a bit-flipped input decoded to a state that does not round-trip",
-                            sourceLocation: sourceLocation)
+                    #expect(
+                        (try? T(serialized: decoded.serialized())) == decoded,
+                        "seed \(seed): a bit-flipped input decoded to a state that does not round-trip",
+                        sourceLocation: sourceLocation)
                 }
                 // A count (or any varint) replaced with a huge one must be rejected, cheaply.
                 var inflated = bytes
@@ -109,8 +120,10 @@ enum Laws {
                 noise[2] = writer.bytes[1]
             }
             if let decoded = try? T(serialized: noise) {
-                #expect((try? T(serialized: decoded.serialized())) == decoded, "seed \(seed): random bytes decoded to a state that does not round-trip",
-                        sourceLocation: sourceLocation)
+                #expect(
+                    (try? T(serialized: decoded.serialized())) == decoded,
+                    "seed \(seed): random bytes decoded to a state that does not round-trip",
+                    sourceLocation: sourceLocation)
             }
             tried += 1
         }

@@ -29,7 +29,9 @@ indirect enum ModelValue: Equatable, CustomStringConvertible {
             case BoundedCounter.typeCode: model[key] = value[name, as: BoundedCounter.self].map { .counter($0) }
             case GCounter.typeCode: model[key] = value[name, as: GCounter.self].map { .counter(Int64($0)) }
             case LWWRegister<String>.typeCode:
-                model[key] = value[name, as: LWWRegister<String>.self].map { $0.map { .register($0) } ?? .register("<nil>") }
+                model[key] = value[name, as: LWWRegister<String>.self].map {
+                    $0.map { .register($0) } ?? .register("<nil>")
+                }
             case RRMap.typeCode: model[key] = value[name, as: RRMap.self].map { .map(of($0)) }
             case GMap.typeCode: model[key] = value[name, as: GMap.self].map { .map(of($0)) }
             case AWSet<String>.typeCode: model[key] = value[name, as: AWSet<String>.self].map { .set($0) }
@@ -120,8 +122,12 @@ final class MapSpecification {
     ) -> [(path: Int, event: TracedOperation<LeafEvent>)] {
         if let known = events[traced.dot] { return known }
         let result = flatten(traced.operation).map { path, event in
-            (number(of: path), TracedOperation(operation: event, replica: traced.replica, dot: traced.dot,
-                                   observed: traced.observed, timeMicroseconds: traced.timeMicroseconds))
+            (
+                number(of: path),
+                TracedOperation(
+                    operation: event, replica: traced.replica, dot: traced.dot,
+                    observed: traced.observed, timeMicroseconds: traced.timeMicroseconds)
+            )
         }
         events[traced.dot] = result
         return result
@@ -170,7 +176,9 @@ final class MapSpecification {
         return model
     }
 
-    private static func insert(_ value: ModelValue, at path: ArraySlice<FieldKey>, into model: inout [FieldKey: ModelValue]) {
+    private static func insert(
+        _ value: ModelValue, at path: ArraySlice<FieldKey>, into model: inout [FieldKey: ModelValue]
+    ) {
         let key = path.first!
         if path.count == 1 {
             model[key] = value

@@ -86,13 +86,16 @@ enum StateGenerators {
         let (a, b, c) = (triple.a, triple.b, triple.c)
         let seed = triple.seed
         #expect(a.joined(b) == b.joined(a), "trace seed \(seed): not commutative", sourceLocation: sourceLocation)
-        #expect(a.joined(b).joined(c) == a.joined(b.joined(c)), "trace seed \(seed): not associative",
-                sourceLocation: sourceLocation)
+        #expect(
+            a.joined(b).joined(c) == a.joined(b.joined(c)), "trace seed \(seed): not associative",
+            sourceLocation: sourceLocation)
         #expect(a.joined(a) == a, "trace seed \(seed): not idempotent", sourceLocation: sourceLocation)
-        #expect(a.joined(b).joined(a) == a.joined(b), "trace seed \(seed): not an upper bound",
-                sourceLocation: sourceLocation)
-        #expect((try? T(serialized: a.joined(b).serialized())) == a.joined(b),
-                "trace seed \(seed): codec round trip of a join fails", sourceLocation: sourceLocation)
+        #expect(
+            a.joined(b).joined(a) == a.joined(b), "trace seed \(seed): not an upper bound",
+            sourceLocation: sourceLocation)
+        #expect(
+            (try? T(serialized: a.joined(b).serialized())) == a.joined(b),
+            "trace seed \(seed): codec round trip of a join fails", sourceLocation: sourceLocation)
     }
 }
 

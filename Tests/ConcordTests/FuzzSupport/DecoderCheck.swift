@@ -29,7 +29,6 @@ public enum DecoderCheck {
         return types[Int(first) % types.count].checkDecoding(Array(bytes.dropFirst()))
     }
 
-
     /// The properties of a decoded state.
     public static func verify<T: CRDT>(_ state: T, _ what: String) -> FuzzViolation? {
         _ = state.value
@@ -62,7 +61,9 @@ extension CRDT {
                 return violation
             }
         }
-        if let state = try? CRDTRegistry.decode(serialized: bytes), let violation = state.verifyDecoded("registry-decoded") {
+        if let state = try? CRDTRegistry.decode(serialized: bytes),
+            let violation = state.verifyDecoded("registry-decoded")
+        {
             return violation
         }
         if let state = try? Self(decoding: bytes), let violation = DecoderCheck.verify(state, "bare \(typeCode)") {
@@ -87,7 +88,8 @@ extension FuzzableCRDT {
             do {
                 let delta = try state.apply(operation, context: context)
                 if joined(delta) != state {
-                    return FuzzViolation("\(Self.typeCode): delta law broken by \(operation) at r\(replica) on decoded \(self)")
+                    return FuzzViolation(
+                        "\(Self.typeCode): delta law broken by \(operation) at r\(replica) on decoded \(self)")
                 }
             } catch {
                 if state != self {

@@ -106,7 +106,9 @@ struct Lab<T: FuzzableCRDT>: LabProtocol {
             }
             let before = replicas[replica]
             replicas[replica].join(delta)
-            if before.joined(delta) != replicas[replica] { return violation("joining a reset delta is not deterministic") }
+            if before.joined(delta) != replicas[replica] {
+                return violation("joining a reset delta is not deterministic")
+            }
             record(delta, from: replica)
         }
         return nil
@@ -133,7 +135,8 @@ struct Lab<T: FuzzableCRDT>: LabProtocol {
             record(delta, from: replica)
         } catch {
             if replicas[replica] != before {
-                return violation("\(operation) at r\(replica + 1) threw \(error) but changed \(before) into \(replicas[replica])")
+                return violation(
+                    "\(operation) at r\(replica + 1) threw \(error) but changed \(before) into \(replicas[replica])")
             }
         }
         return nil
@@ -154,7 +157,9 @@ struct Lab<T: FuzzableCRDT>: LabProtocol {
         do {
             let decoded = try T(serialized: bytes)
             if decoded != state { return violation("\(what) \(state) decodes to \(decoded)") }
-            if decoded.serialized() != bytes { return violation("\(what) \(state) does not re-encode to the same bytes") }
+            if decoded.serialized() != bytes {
+                return violation("\(what) \(state) does not re-encode to the same bytes")
+            }
         } catch {
             return violation("\(what) \(state) does not decode: \(error)")
         }
@@ -166,7 +171,9 @@ struct Lab<T: FuzzableCRDT>: LabProtocol {
         let pool = replicas + deltas.suffix(6)
         for (i, a) in pool.enumerated() {
             if a.joined(a) != a { return violation("join is not idempotent for \(a)") }
-            if a.joined(T()) != a || T().joined(a) != a { return violation("the initial state is not neutral for \(a)") }
+            if a.joined(T()) != a || T().joined(a) != a {
+                return violation("the initial state is not neutral for \(a)")
+            }
             for b in pool[i...] where a.joined(b) != b.joined(a) {
                 return violation("join is not commutative for \(a) and \(b)")
             }
@@ -179,7 +186,9 @@ struct Lab<T: FuzzableCRDT>: LabProtocol {
         // Whole-state exchange in two orders.
         let forward = replicas.reduce(T()) { $0.joined($1) }
         let backward = replicas.reversed().reduce(T()) { $0.joined($1) }
-        if forward != backward { return violation("joining the replicas in two orders gives \(forward) and \(backward)") }
+        if forward != backward {
+            return violation("joining the replicas in two orders gives \(forward) and \(backward)")
+        }
         guard isLogComplete else { return nil }
         // Delta-based convergence: after every outstanding delta is delivered, the replicas
         // are equal (as values and as bytes) and equal to the join of all deltas.
@@ -191,7 +200,8 @@ struct Lab<T: FuzzableCRDT>: LabProtocol {
         let bytes = everything.serialized()
         for (index, state) in delivered.enumerated() {
             if state != everything {
-                return violation("r\(index + 1) reached \(state) after every delta, but all deltas join to \(everything)")
+                return violation(
+                    "r\(index + 1) reached \(state) after every delta, but all deltas join to \(everything)")
             }
             if state.serialized() != bytes {
                 return violation("r\(index + 1) converged to \(state) but encodes it differently from \(everything)")

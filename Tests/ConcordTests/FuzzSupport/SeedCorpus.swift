@@ -39,7 +39,8 @@ public enum SeedCorpus {
     static func samples<T: FuzzableCRDT>(_ type: T.Type) -> [any CRDT] {
         var results: [any CRDT] = [T()]
         for seed in UInt64(1)...3 {
-            var generator = SeededRandom(seed: seed &* 0x9E37 &+ UInt64(T.typeCode.kind.rawValue) << 8 &+ UInt64(T.typeCode.valueTag))
+            var generator = SeededRandom(
+                seed: seed &* 0x9E37 &+ UInt64(T.typeCode.kind.rawValue) << 8 &+ UInt64(T.typeCode.valueTag))
             var input = FuzzInput((0..<Int(seed) * 40).map { _ in UInt8(truncatingIfNeeded: generator.next()) })
             var replicas = [T](repeating: T(), count: 3)
             var time: UInt64 = 1_000
