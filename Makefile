@@ -38,7 +38,7 @@ lint:
 
 # A long randomized soak of the simulator (not part of `make test`).
 soak: deps
-	$(SWIFT) run -c release concord simulate --seeds 1...5000 --ops 5000
+	$(SWIFT) run -c release concord simulate --seeds 1...1000 --ops 3000
 
 fuzz: deps
 	$(MAKE) -C Fuzz run TARGET=$(TARGET) SECONDS=$(SECONDS)

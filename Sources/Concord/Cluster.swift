@@ -72,7 +72,8 @@ public final class Cluster: @unchecked Sendable {
         close()
     }
 
-    private static func existingReplicas(in directory: URL) throws(ConcordError) -> [ReplicaID] {
+    /// Replica ids named by entries `<prefix><id>` of the cluster directory, sorted.
+    private static func replicaIDs(in directory: URL, prefix: String) throws(ConcordError) -> [ReplicaID] {
         let names: [String]
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
@@ -80,26 +81,21 @@ public final class Cluster: @unchecked Sendable {
             throw ConcordError(.storage, "cannot list the cluster directory \(directory.path)", underlying: "\(error)")
         }
         return names.compactMap { name -> ReplicaID? in
-            guard name.hasPrefix("replica-"), let raw = UInt64(name.dropFirst("replica-".count)) else { return nil }
+            guard name.hasPrefix(prefix), let raw = UInt64(name.dropFirst(prefix.count)) else { return nil }
             return ReplicaID(raw)
         }.sorted()
+    }
+
+    /// The replicas with a folder `replica-<id>`.
+    private static func existingReplicas(in directory: URL) throws(ConcordError) -> [ReplicaID] {
+        try replicaIDs(in: directory, prefix: "replica-")
     }
 
     /// Ids of removed replicas, remembered by marker files so an id is never reused: peers
     /// know a removed replica's transactions by its id, and a new replica reusing it would
     /// have its first updates taken for old ones.
     private static func removedReplicas(in directory: URL) throws(ConcordError) -> [ReplicaID] {
-        let names: [String]
-        do {
-            names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
-        } catch {
-            throw ConcordError(.storage, "cannot list the cluster directory \(directory.path)", underlying: "\(error)")
-        }
-        return names.compactMap { name -> ReplicaID? in
-            guard name.hasPrefix("removed-replica-"), let raw = UInt64(name.dropFirst("removed-replica-".count))
-            else { return nil }
-            return ReplicaID(raw)
-        }
+        try replicaIDs(in: directory, prefix: "removed-replica-")
     }
 
     private func nextReplicaID() throws(ConcordError) -> ReplicaID {

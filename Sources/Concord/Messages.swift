@@ -141,6 +141,23 @@ struct Message: Sendable, Equatable {
         self.payload = payload
     }
 
+    /// Reads what every message starts with: version, kind, sender, incarnation, clock and
+    /// the state request.
+    static func readPrefix(
+        _ reader: inout ByteReader
+    ) throws(CodecError) -> (kind: UInt8, sender: ReplicaID, incarnation: UInt64, clock: VectorClock, wantsState: Bool) {
+        let version = try reader.readByte()
+        guard version == wireVersion else {
+            throw CodecError(.unsupportedVersion, offset: 0, "wire version \(version), expected \(wireVersion)")
+        }
+        let kind = try reader.readByte()
+        let sender = try ReplicaID(from: &reader)
+        let incarnation = try reader.readVarUInt()
+        let clock = try VectorClock(from: &reader)
+        let wantsState = try reader.readBool()
+        return (kind, sender, incarnation, clock, wantsState)
+    }
+
     /// The fields in front of a message's payload, and an interval's `to` clock: enough to
     /// recognize a duplicate without decoding its objects.
     struct Header {
@@ -154,15 +171,8 @@ struct Message: Sendable, Equatable {
         /// not possible: a malformed header throws, and the full decode reports it.
         init(decoding bytes: [UInt8]) throws(CodecError) {
             var reader = ByteReader(bytes)
-            let version = try reader.readByte()
-            guard version == Message.wireVersion else {
-                throw CodecError(.unsupportedVersion, offset: 0, "wire version \(version)")
-            }
-            let kind = try reader.readByte()
-            sender = try ReplicaID(from: &reader)
-            incarnation = try reader.readVarUInt()
-            clock = try VectorClock(from: &reader)
-            wantsState = try reader.readBool()
+            let kind: UInt8
+            (kind, sender, incarnation, clock, wantsState) = try Message.readPrefix(&reader)
             if kind == 2 {
                 let from = try VectorClock(from: &reader)
                 let to = try VectorClock(from: &reader)
@@ -180,15 +190,8 @@ struct Message: Sendable, Equatable {
     /// body, or trailing bytes throw.
     init(decoding bytes: [UInt8]) throws(CodecError) {
         var reader = ByteReader(bytes)
-        let version = try reader.readByte()
-        guard version == Self.wireVersion else {
-            throw CodecError(.unsupportedVersion, offset: 0, "wire version \(version), expected \(Self.wireVersion)")
-        }
-        let kind = try reader.readByte()
-        sender = try ReplicaID(from: &reader)
-        incarnation = try reader.readVarUInt()
-        clock = try VectorClock(from: &reader)
-        wantsState = try reader.readBool()
+        let kind: UInt8
+        (kind, sender, incarnation, clock, wantsState) = try Self.readPrefix(&reader)
         switch kind {
         case 1:
             payload = .clock

@@ -103,8 +103,14 @@ struct Storage: Sendable {
     func write<R>(_ what: @autoclosure () -> String, _ body: (inout WriteTransaction) throws -> R) throws(ConcordError)
         -> R
     {
+        try Self.mappingErrors(what) { try environment.write(body) }
+    }
+
+    /// Runs `body`, passing `ConcordError`s through and turning anything else (LMDB's
+    /// errors above all) into `ConcordError.storage` naming `what` failed.
+    private static func mappingErrors<R>(_ what: () -> String, _ body: () throws -> R) throws(ConcordError) -> R {
         do {
-            return try environment.write(body)
+            return try body()
         } catch let error as ConcordError {
             throw error
         } catch let error as LMDBError {
@@ -118,15 +124,7 @@ struct Storage: Sendable {
     func read<R>(_ what: @autoclosure () -> String, _ body: (borrowing ReadTransaction) throws -> R)
         throws(ConcordError) -> R
     {
-        do {
-            return try environment.read(body)
-        } catch let error as ConcordError {
-            throw error
-        } catch let error as LMDBError {
-            throw .storage(error, "cannot \(what())")
-        } catch {
-            throw ConcordError(.storage, "cannot \(what())", underlying: "\(error)")
-        }
+        try Self.mappingErrors(what) { try environment.read(body) }
     }
 
     static func logKey(_ index: UInt64) -> [UInt8] {
