@@ -342,11 +342,13 @@ public final class Network: @unchecked Sendable, Transport {
             condition.lock()
             var due: Event?
             while running && due == nil {
-                if let time = queue.nextTime, time <= currentTime() {
+                // One reading of the clock per round: time moves between two readings.
+                let now = currentTime()
+                if let time = queue.nextTime, time <= now {
                     due = queue.pop()?.event
                     stats.events += 1
                 } else if let time = queue.nextTime {
-                    let wait = Double(time - currentTime()) / 1_000_000
+                    let wait = Double(time - now) / 1_000_000
                     _ = condition.wait(until: Date(timeIntervalSinceNow: max(wait, 0.000_05)))
                 } else {
                     condition.wait()
