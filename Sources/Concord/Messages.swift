@@ -17,6 +17,21 @@ struct ObjectDelta: Sendable, Equatable {
         self.state = state
     }
 
+    /// Decodes a count-prefixed list of objects in strictly increasing key order.
+    static func decodeList(from reader: inout ByteReader, in what: String) throws(CodecError) -> [ObjectDelta] {
+        let count = try reader.readCount(minimumElementSize: 4)
+        var objects: [ObjectDelta] = []
+        objects.reserveCapacity(count)
+        for _ in 0..<count {
+            let object = try ObjectDelta(from: &reader)
+            if let last = objects.last, !(last.key < object.key) {
+                throw reader.error(.inconsistent, "\(what) objects out of order or repeated at \(object.key)")
+            }
+            objects.append(object)
+        }
+        return objects
+    }
+
     init(from reader: inout ByteReader) throws(CodecError) {
         key = try ObjectKey(bytes: reader.readBytes())
         state = try CRDTRegistry.decode(key.type, from: &reader)
@@ -62,17 +77,7 @@ struct DeltaInterval: Sendable, Equatable {
         guard to.dominates(from) else { throw reader.error(.inconsistent, "interval ends before it starts") }
         transactions = try reader.readVarUInt()
         timeMicroseconds = try reader.readVarUInt()
-        let count = try reader.readCount(minimumElementSize: 4)
-        var objects: [ObjectDelta] = []
-        objects.reserveCapacity(count)
-        for _ in 0..<count {
-            let object = try ObjectDelta(from: &reader)
-            if let last = objects.last, !(last.key < object.key) {
-                throw reader.error(.inconsistent, "interval objects out of order or repeated at \(object.key)")
-            }
-            objects.append(object)
-        }
-        self.objects = objects
+        objects = try ObjectDelta.decodeList(from: &reader, in: "interval")
     }
 
     func encodedBytes() -> [UInt8] {
@@ -202,17 +207,7 @@ struct Message: Sendable, Equatable {
             }
             payload = .interval(interval)
         case 3:
-            let count = try reader.readCount(minimumElementSize: 4)
-            var objects: [ObjectDelta] = []
-            objects.reserveCapacity(count)
-            for _ in 0..<count {
-                let object = try ObjectDelta(from: &reader)
-                if let last = objects.last, !(last.key < object.key) {
-                    throw reader.error(.inconsistent, "state objects out of order or repeated at \(object.key)")
-                }
-                objects.append(object)
-            }
-            payload = .state(objects: objects)
+            payload = .state(objects: try ObjectDelta.decodeList(from: &reader, in: "state"))
         default:
             throw CodecError(.unknownTag, offset: 1, "unknown message kind \(kind)")
         }
