@@ -34,11 +34,20 @@ public protocol CRDT: Sendable, Equatable, BinaryCodable {
     /// `stable` is a clock in *this object's* dots that every replica's copy is known to
     /// have seen. The value never changes. The default does nothing.
     mutating func compact(stable: VectorClock)
+
+    /// Compacts as if everything this state has observed were stable: the engine calls it
+    /// only at a point where every member holds exactly this replica's transactions, so
+    /// every operation concurrent with anything observed here has reached every replica.
+    /// The value never changes. The default does nothing.
+    mutating func compactObserved()
 }
 
 extension CRDT {
     /// Does nothing: most types keep no metadata that stability could remove.
     public mutating func compact(stable: VectorClock) {}
+
+    /// Does nothing: most types keep no metadata that stability could remove.
+    public mutating func compactObserved() {}
 
     /// The join of two states.
     public func joined(_ other: Self) -> Self {

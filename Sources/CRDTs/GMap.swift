@@ -107,6 +107,11 @@ public struct GMap: CRDT, CustomStringConvertible {
         for (key, state) in fields { fields[key] = ErasedState.compacted(state, stable: stable) }
     }
 
+    /// Forwards to every field: each compacts with its own observed dots.
+    public mutating func compactObserved() {
+        for (key, state) in fields { fields[key] = ErasedState.compactedObserved(state) }
+    }
+
     /// The same fields with equal nested states.
     public static func == (lhs: GMap, rhs: GMap) -> Bool {
         guard lhs.fields.count == rhs.fields.count else { return false }

@@ -92,6 +92,12 @@ enum ErasedState {
         return copy
     }
 
+    static func compactedObserved<T: CRDT>(_ state: T) -> T {
+        var copy = state
+        copy.compactObserved()
+        return copy
+    }
+
     /// Writes a map's fields in canonical order: count, then for each field its key and
     /// its nested state.
     static func encode(_ fields: [FieldKey: some Any], to writer: inout ByteWriter, state: (FieldKey) -> any CRDT) {

@@ -160,6 +160,11 @@ public struct RRMap: ResettableCRDT, CustomStringConvertible {
         for (key, state) in fields { fields[key] = ErasedState.compacted(state, stable: stable) }
     }
 
+    /// Forwards to every field: each compacts with its own observed dots.
+    public mutating func compactObserved() {
+        for (key, state) in fields { fields[key] = ErasedState.compactedObserved(state) }
+    }
+
     /// The same fields (removed ones included) with equal nested states.
     public static func == (lhs: RRMap, rhs: RRMap) -> Bool {
         guard lhs.fields.count == rhs.fields.count else { return false }

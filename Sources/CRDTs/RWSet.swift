@@ -138,6 +138,12 @@ public struct RWSet<E: CRDTValue>: ResettableCRDT, CustomStringConvertible {
         dropCompactable()
     }
 
+    /// Compacts with this state's own context as the stable clock (see
+    /// `CRDT.compactObserved()` for when that is sound).
+    public mutating func compactObserved() {
+        compact(stable: state.context.vector)
+    }
+
     private func isCompactable(_ operations: DotFunction<Bool>) -> Bool {
         operations.values.contains(false) && operations.dots.allSatisfy(compacted.contains)
     }

@@ -150,7 +150,8 @@ struct Message: Sendable, Equatable {
     /// the state request.
     static func readPrefix(
         _ reader: inout ByteReader
-    ) throws(CodecError) -> (kind: UInt8, sender: ReplicaID, incarnation: UInt64, clock: VectorClock, wantsState: Bool) {
+    ) throws(CodecError) -> (kind: UInt8, sender: ReplicaID, incarnation: UInt64, clock: VectorClock, wantsState: Bool)
+    {
         let version = try reader.readByte()
         guard version == wireVersion else {
             throw CodecError(.unsupportedVersion, offset: 0, "wire version \(version), expected \(wireVersion)")
