@@ -158,8 +158,10 @@ public struct RWSet<E: CRDTValue>: ResettableCRDT, CustomStringConvertible {
     /// - Complexity: O(n log n).
     public func resetDelta(context: UpdateContext) -> RWSet { RWSet(state: state.resetDelta, compacted: compacted) }
 
-    /// Whether no add or remove survives. - Complexity: O(1).
-    public var isNeutral: Bool { state.store.isEmpty }
+    /// Whether no element is present. Surviving remove markers do not count: compaction
+    /// drops them at stability, and a map must show the same fields before and after.
+    /// - Complexity: O(n) elements.
+    public var isNeutral: Bool { !state.store.entries.values.contains(where: Self.isPresent) }
 
     /// `RWSet(<state>, compacted <clock>)`.
     public var description: String { "RWSet(\(state), compacted \(compacted))" }

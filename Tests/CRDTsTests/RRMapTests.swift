@@ -402,11 +402,9 @@ extension RRMapScenarioTests {
         _ = try map.apply(.update("s", RWSet<String>.self, .remove("x")), context: a)
         let before = map.value
         map.compact(stable: [1: 2])
-        // RWSet.isNeutral is "no dots", and a remove leaves a dot until compaction drops it:
-        // the emptied set shows as a field, then vanishes when the remove becomes stable.
-        // Fix on crdt-causal: RWSet.isNeutral as "no element present".
-        withKnownIssue("RWSet.isNeutral changes when compaction drops remove dots") {
-            #expect(map.value == before)
-        }
+        // RWSet.isNeutral means "no element present", so surviving remove markers (which
+        // compaction drops) do not decide whether the field shows.
+        #expect(map.value == before)
+        #expect(map.value.isEmpty)
     }
 }
