@@ -19,10 +19,25 @@ extension CRDTValue {
 extension String: CRDTValue {
     /// 1.
     public static var valueTag: UInt8 { 1 }
-    /// A length-prefixed UTF-8 string.
-    public func encode(to writer: inout ByteWriter) { writer.writeString(self) }
-    /// Rejects invalid UTF-8.
-    public init(from reader: inout ByteReader) throws(CodecError) { self = try reader.readString() }
+
+    /// A length-prefixed UTF-8 string in Unicode normalization form C.
+    ///
+    /// Swift's `==` treats canonically equivalent strings ("é" and "e\u{301}") as one, so a
+    /// set holds whichever spelling it saw first; encoding the normal form makes equal
+    /// states encode to equal bytes whatever the spelling each replica holds.
+    /// - Complexity: O(n); ASCII strings take the standard library's fast path.
+    public func encode(to writer: inout ByteWriter) { writer.writeBytes(Array(_nfcCodeUnits)) }
+
+    /// Rejects invalid UTF-8, and strings not in normalization form C (an encoder never
+    /// writes them, so they can only come from damaged or hostile input).
+    public init(from reader: inout ByteReader) throws(CodecError) {
+        let start = reader.offset
+        let string = try reader.readString()
+        guard string.utf8.elementsEqual(string._nfcCodeUnits) else {
+            throw CodecError(.inconsistent, offset: start, "string is not in Unicode normalization form C")
+        }
+        self = string
+    }
 }
 
 extension Array: BinaryCodable where Element == UInt8 {
