@@ -314,6 +314,8 @@ struct Runner {
             report.events += 1
             steps += 1
             checkSafety()
+// CONCORD_TRACE=1: print every replica's replication state every 2,000 final steps,
+// to see why a run does not quiesce (the failure message shows the last state too).
             if ProcessInfo.processInfo.environment["CONCORD_TRACE"] != nil, steps % 2_000 == 0 {
                 for status in cluster.status().replicas {
                     print(
