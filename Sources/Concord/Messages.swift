@@ -114,6 +114,9 @@ struct Message: Sendable, Equatable {
     var clock: VectorClock
     /// The sender was wiped or is new and asks for a full state before it writes.
     var wantsState: Bool
+    /// The receiver's incarnation as the sender knows it: a restarted or wiped replica
+    /// learns from it that a peer has heard of its new incarnation.
+    var receiverIncarnation: UInt64 = 0
     var payload: Payload
 
     func encoded() -> [UInt8] {
@@ -128,6 +131,7 @@ struct Message: Sendable, Equatable {
         writer.writeVarUInt(incarnation)
         clock.encode(to: &writer)
         writer.writeBool(wantsState)
+        writer.writeVarUInt(receiverIncarnation)
         switch payload {
         case .clock: break
         case .interval(let interval): interval.encode(to: &writer)
@@ -150,8 +154,10 @@ struct Message: Sendable, Equatable {
     /// the state request.
     static func readPrefix(
         _ reader: inout ByteReader
-    ) throws(CodecError) -> (kind: UInt8, sender: ReplicaID, incarnation: UInt64, clock: VectorClock, wantsState: Bool)
-    {
+    ) throws(CodecError) -> (
+        kind: UInt8, sender: ReplicaID, incarnation: UInt64, clock: VectorClock, wantsState: Bool,
+        receiverIncarnation: UInt64
+    ) {
         let version = try reader.readByte()
         guard version == wireVersion else {
             throw CodecError(.unsupportedVersion, offset: 0, "wire version \(version), expected \(wireVersion)")
@@ -161,7 +167,8 @@ struct Message: Sendable, Equatable {
         let incarnation = try reader.readVarUInt()
         let clock = try VectorClock(from: &reader)
         let wantsState = try reader.readBool()
-        return (kind, sender, incarnation, clock, wantsState)
+        let receiverIncarnation = try reader.readVarUInt()
+        return (kind, sender, incarnation, clock, wantsState, receiverIncarnation)
     }
 
     /// The fields in front of a message's payload, and an interval's `to` clock: enough to
@@ -171,6 +178,7 @@ struct Message: Sendable, Equatable {
         var incarnation: UInt64
         var clock: VectorClock
         var wantsState: Bool
+        var receiverIncarnation: UInt64
         var intervalTo: VectorClock?
 
         /// Decodes the header; `nil` from a header that is fine but not an interval's is
@@ -178,7 +186,7 @@ struct Message: Sendable, Equatable {
         init(decoding bytes: [UInt8]) throws(CodecError) {
             var reader = ByteReader(bytes)
             let kind: UInt8
-            (kind, sender, incarnation, clock, wantsState) = try Message.readPrefix(&reader)
+            (kind, sender, incarnation, clock, wantsState, receiverIncarnation) = try Message.readPrefix(&reader)
             if kind == 2 {
                 let from = try VectorClock(from: &reader)
                 let to = try VectorClock(from: &reader)
@@ -197,7 +205,7 @@ struct Message: Sendable, Equatable {
     init(decoding bytes: [UInt8]) throws(CodecError) {
         var reader = ByteReader(bytes)
         let kind: UInt8
-        (kind, sender, incarnation, clock, wantsState) = try Self.readPrefix(&reader)
+        (kind, sender, incarnation, clock, wantsState, receiverIncarnation) = try Self.readPrefix(&reader)
         switch kind {
         case 1:
             payload = .clock

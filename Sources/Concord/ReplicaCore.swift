@@ -70,6 +70,9 @@ final class ReplicaCore {
     private var heardFrom: Set<ReplicaID> = []
     /// Whether a full state arrived since this replica opened.
     private var receivedState = false
+    /// Peers whose messages show they know this incarnation (so they no longer count an
+    /// earlier incarnation's acknowledgements toward what is stable).
+    private var knownBy: Set<ReplicaID> = []
     private var tickAt: UInt64?
     private var pendingSince: UInt64?
     private var pendingTransactions = 0
@@ -288,6 +291,7 @@ final class ReplicaCore {
             noteReport(
                 from: header.sender, incarnation: header.incarnation, clock: header.clock,
                 wantsState: header.wantsState)
+            if header.receiverIncarnation == incarnation { knownBy.insert(header.sender) }
             counters.intervalsDuplicate += 1
             send(.clock, to: header.sender)
             scheduleTick(at: transport.nowMicroseconds)
@@ -304,6 +308,7 @@ final class ReplicaCore {
         noteReport(
             from: message.sender, incarnation: message.incarnation, clock: message.clock,
             wantsState: message.wantsState)
+        if message.receiverIncarnation == incarnation { knownBy.insert(message.sender) }
         do {
             switch message.payload {
             case .clock:
@@ -358,7 +363,7 @@ final class ReplicaCore {
         guard needsState else { return }
         let ready =
             members.isEmpty
-            || (receivedState && members.allSatisfy { heardFrom.contains($0) }
+            || (receivedState && members.allSatisfy { heardFrom.contains($0) && knownBy.contains($0) }
                 && members.allSatisfy { clock[id] >= (peers[$0]?.acknowledged[id] ?? 0) })
         guard ready else { return }
         let meta = storage.meta
@@ -465,8 +470,9 @@ final class ReplicaCore {
     // MARK: Sending
 
     private func send(_ payload: Message.Payload, to peer: ReplicaID) {
-        let message = Message(
+        var message = Message(
             sender: id, incarnation: incarnation, clock: clock, wantsState: needsState, payload: payload)
+        message.receiverIncarnation = peers[peer]?.incarnation ?? 0
         let bytes = message.encoded()
         counters.messagesSent += 1
         counters.bytesSent += UInt64(bytes.count)
@@ -497,7 +503,9 @@ final class ReplicaCore {
             if needsState {
                 // Ask for state from every peer not yet heard from or that knows more of
                 // this replica's own transactions than it has.
-                if !heardFrom.contains(peer) || !receivedState || state.acknowledged[id] > clock[id] {
+                if !heardFrom.contains(peer) || !knownBy.contains(peer) || !receivedState
+                    || state.acknowledged[id] > clock[id]
+                {
                     send(.clock, to: peer)
                 }
                 outstanding = true
