@@ -16,6 +16,9 @@ struct PeerState: Sendable, Equatable {
     var backoff: UInt64 = 1
     /// The peer asked for a full state (it was wiped, or is new).
     var wantsState = false
+    /// The peer came back with a new incarnation and waits to hear that this replica
+    /// knows it (see `Message.receiverIncarnation`).
+    var wantsEcho = false
 }
 
 /// One transaction's working copy of an object: the state after its updates and the join
@@ -338,6 +341,7 @@ final class ReplicaCore {
             state.sent = reported
             state.waitingSinceMicroseconds = nil
             state.backoff = 1
+            state.wantsEcho = true
         } else if incarnation == state.incarnation {
             let progressed = !state.acknowledged.dominates(reported)
             state.acknowledged.merge(reported)
@@ -469,9 +473,10 @@ final class ReplicaCore {
 
     // MARK: Sending
 
-    private func send(_ payload: Message.Payload, to peer: ReplicaID) {
+    private func send(_ payload: Message.Payload, to peer: ReplicaID, wantsState: Bool? = nil) {
         var message = Message(
-            sender: id, incarnation: incarnation, clock: clock, wantsState: needsState, payload: payload)
+            sender: id, incarnation: incarnation, clock: clock, wantsState: wantsState ?? needsState,
+            payload: payload)
         message.receiverIncarnation = peers[peer]?.incarnation ?? 0
         let bytes = message.encoded()
         counters.messagesSent += 1
@@ -503,13 +508,20 @@ final class ReplicaCore {
             if needsState {
                 // Ask for state from every peer not yet heard from or that knows more of
                 // this replica's own transactions than it has.
-                if !heardFrom.contains(peer) || !knownBy.contains(peer) || !receivedState
-                    || state.acknowledged[id] > clock[id]
-                {
-                    send(.clock, to: peer)
+                // Ask for state only where it is still needed; elsewhere just announce this
+                // incarnation until the peer echoes it.
+                let needsStateFromPeer =
+                    !heardFrom.contains(peer) || !receivedState || state.acknowledged[id] > clock[id]
+                if needsStateFromPeer || !knownBy.contains(peer) {
+                    send(.clock, to: peer, wantsState: needsStateFromPeer)
                 }
                 outstanding = true
                 continue
+            }
+            if state.wantsEcho {
+                state.wantsEcho = false
+                peers[peer] = state
+                send(.clock, to: peer)
             }
             if state.wantsState {
                 state.wantsState = false

@@ -270,7 +270,7 @@ struct Runner {
                     "event \(report.events): \(replica.id) shows part of a transaction: \(first.sorted()) vs \(second.sorted())"
                 )
             }
-        } catch let error as ConcordError where error.code == .unavailable {
+        } catch where error.code == .unavailable {
             return
         } catch {
             fail("reading the atomic pair at \(replica.id) failed: \(error)")
