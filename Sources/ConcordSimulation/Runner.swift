@@ -270,7 +270,7 @@ struct Runner {
                     "event \(report.events): \(replica.id) shows part of a transaction: \(first.sorted()) vs \(second.sorted())"
                 )
             }
-        } catch where error.code == .unavailable {
+        } catch  where error.code == .unavailable {
             return
         } catch {
             fail("reading the atomic pair at \(replica.id) failed: \(error)")
@@ -314,8 +314,8 @@ struct Runner {
             report.events += 1
             steps += 1
             checkSafety()
-// CONCORD_TRACE=1: print every replica's replication state every 2,000 final steps,
-// to see why a run does not quiesce (the failure message shows the last state too).
+            // CONCORD_TRACE=1: print every replica's replication state every 2,000 final steps,
+            // to see why a run does not quiesce (the failure message shows the last state too).
             if ProcessInfo.processInfo.environment["CONCORD_TRACE"] != nil, steps % 2_000 == 0 {
                 for status in cluster.status().replicas {
                     print(
