@@ -76,6 +76,11 @@ final class ReplicaCore {
     /// Peers whose messages show they know this incarnation (so they no longer count an
     /// earlier incarnation's acknowledgements toward what is stable).
     private var knownBy: Set<ReplicaID> = []
+    /// Objects changed since the last compaction (kept in memory only: after a crash the
+    /// next compaction just misses some, which costs space, never correctness).
+    private var dirtyObjects: Set<ObjectKey> = []
+    /// The clock of the last compaction.
+    private var compactedAt = VectorClock()
     private var tickAt: UInt64?
     private var pendingSince: UInt64?
     private var pendingTransactions = 0
@@ -266,6 +271,7 @@ final class ReplicaCore {
         clock = next
         nextLogIndex += 1
         logEntries.append((index, next, now))
+        dirtyObjects.formUnion(keys)
         notePending(now: now)
         return next
     }
@@ -433,6 +439,7 @@ final class ReplicaCore {
         clock = next
         nextLogIndex += 1
         logEntries.append((index, interval.to, now))
+        dirtyObjects.formUnion(interval.objects.map(\.key))
         counters.intervalsApplied += 1
         notePending(now: now)
     }
@@ -466,6 +473,7 @@ final class ReplicaCore {
         clock = next
         logFloor = floor
         receivedState = true
+        dirtyObjects.formUnion(states.map(\.key))
         counters.statesApplied += 1
         buffer.removeAll { clock.dominates($0.to) }
         if grew { notePending(now: transport.nowMicroseconds) }
@@ -628,6 +636,34 @@ final class ReplicaCore {
 
     // MARK: Garbage collection
 
+    /// Compacts the causal metadata of changed objects (remove-wins markers) once every
+    /// member has acknowledged exactly this replica's clock: then every operation concurrent
+    /// with anything stored here has reached every replica, so each object may treat all it
+    /// has observed as stable (`CRDT.compactObserved()`). Values never change.
+    private func compactIfQuiescent() {
+        guard !dirtyObjects.isEmpty, clock != compactedAt, !needsState,
+            members.allSatisfy({ peers[$0]?.acknowledged == clock })
+        else { return }
+        let objects = storage.objects
+        let keys = dirtyObjects.sorted()
+        do {
+            try storage.write("compact objects at replica \(id)") { txn in
+                for key in keys {
+                    guard let bytes = try txn.get(key.bytes, in: objects) else { continue }
+                    var state = try Self.decodeObject(key, bytes)
+                    state.compactObserved()
+                    let compacted = state.serialized()
+                    if compacted != bytes { try txn.put(compacted, forKey: key.bytes, in: objects) }
+                }
+            }
+        } catch {
+            noteFailure(error)
+            return
+        }
+        dirtyObjects.removeAll()
+        compactedAt = clock
+    }
+
     /// The pointwise minimum of this replica's clock and every member's acknowledged clock:
     /// what every member is known to have.
     var stableClock: VectorClock {
@@ -637,6 +673,7 @@ final class ReplicaCore {
     /// Deletes log entries every member has, then — past `logBound` — the oldest entries,
     /// raising the log floor so a peer that lacks them gets a state transfer.
     func collectGarbage() {
+        compactIfQuiescent()
         let stable = stableClock
         var doomed: [UInt64] = []
         var floor = logFloor

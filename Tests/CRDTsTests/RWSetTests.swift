@@ -165,9 +165,41 @@ import Testing
         a.compact(stable: a.state.context.vector)
         #expect(a.value == ["y"])
         #expect(a.state.store.keys.count == 1)
-        // b has not compacted; a's next delta carries the stable clock, so b compacts first.
-        b.join(try a.apply(.add("x"), context: UpdateContext(replica: 1)))
+        // b has not compacted; a's next delta on x says that it supersedes every dot of x up
+        // to a's frontier, so b drops its remove marker.
+        let delta = try a.apply(.add("x"), context: UpdateContext(replica: 1))
+        #expect(delta.superseded["x"] == a.compacted)
+        b.join(delta)
         #expect(b.value == ["x", "y"])
+        #expect(b.state.store["x"].dots == a.state.store["x"].dots)
+    }
+
+    /// Found by the simulator (`concord simulate --seed 243 --ops 200 --keys 2 --elements 6`):
+    /// a reset makes no dot, so a state from before it can have the same context as one
+    /// after it. The old join compacted such a stale state with the receiver's frontier,
+    /// dropped its entry for e0, and so deleted the add that the reset had left standing.
+    @Test func staleStateAfterCompactionKeepsALiveAdd() throws {
+        let r1 = UpdateContext(replica: 1)
+        let r2 = UpdateContext(replica: 2)
+        var a = RWSet<String>()
+        var b = RWSet<String>()
+        let add = try a.apply(.add("e0"), context: r1)
+        let remove = try b.apply(.remove("e0"), context: r2)
+        let stale = add.joined(remove)  // both operations: e0 absent
+        #expect(stale.value.isEmpty)
+        let reset = try b.apply(.reset, context: r2)  // observed the remove, not the add
+        b.join(add)
+        a.join(remove)
+        a.join(reset)
+        #expect(a.value == ["e0"] && b.value == ["e0"])
+        #expect(a.state.context == stale.state.context)
+        a.compactObserved()
+        #expect(a.value == ["e0"])
+        a.join(stale)
+        #expect(a.value == ["e0"], "a stale state must not undo the reset")
+        var late = stale
+        late.join(a)
+        #expect(late == a)
     }
 
     /// Found by the `decoders` fuzzer: a decoded state whose compacted frontier covers dots
@@ -179,6 +211,7 @@ import Testing
         writer.write(VectorClock([3: 5]))  // compacted
         writer.write(CausalContext(vector: [1: 1]))
         writer.writeCount(0)  // empty store
+        writer.writeCount(0)  // no supersession clocks
         var state = try RWSet<Bool>(decoding: writer.bytes)
         let before = state
         let delta = try state.apply(.removeAll([false]), context: UpdateContext(replica: 3))

@@ -168,3 +168,41 @@ import Testing
         }
     }
 }
+
+@Suite struct CompactionTests {
+    @Test("At quiescence remove-wins metadata is compacted; values are unchanged", arguments: 1...4)
+    func removeMarkersAreCompacted(seed: Int) throws {
+        let set = Key<RWSet<String>>("rw")
+        let map = Key<RRMap>("map")
+        try withCluster(configuration: Configuration(durability: .noSync, seed: UInt64(seed))) { cluster in
+            let (a, b) = (cluster.replicas[0], cluster.replicas[1])
+            cluster.network.faults = .init(drop: 0.1, duplicate: 0.1, reorder: true)
+            for i in 0..<10 {
+                try a.update(set, .add("e\(i)"))
+                try a.update(map, .update("tags", RWSet<String>.self, .add("t\(i)")))
+            }
+            try cluster.synchronize()
+            for i in 0..<10 where i % 2 == 0 {
+                try b.update(set, .remove("e\(i)"))
+                try b.update(map, .update("tags", RWSet<String>.self, .remove("t\(i)")))
+            }
+            try cluster.synchronize()
+            for replica in cluster.replicas {
+                let state = try replica.state(of: set)
+                #expect(state.value == Set((0..<10).filter { $0 % 2 == 1 }.map { "e\($0)" }), "seed \(seed)")
+                #expect(state.state.store.entries.count == 5, "seed \(seed): remove markers left at \(replica.id)")
+                let tags = try replica.state(of: map).state(of: "tags", as: RWSet<String>.self)
+                #expect(tags?.state.store.entries.count == 5, "seed \(seed): nested remove markers left")
+            }
+            // Compacted replicas keep converging with new concurrent operations.
+            try a.update(set, .add("e0"))
+            try b.update(set, .remove("e1"))
+            try cluster.synchronize()
+            for replica in cluster.replicas {
+                #expect(try replica.read(set) == (try a.read(set)), "seed \(seed)")
+                #expect(try replica.read(set).contains("e0"))
+                #expect(!(try replica.read(set).contains("e1")))
+            }
+        }
+    }
+}
