@@ -98,6 +98,12 @@ public final class Cluster: @unchecked Sendable {
         try replicaIDs(in: directory, prefix: "removed-replica-")
     }
 
+    /// How many replicas have ever been removed: the membership epoch replicas put in their
+    /// messages (see `Message.epoch`).
+    private func membershipEpoch() throws(ConcordError) -> UInt64 {
+        UInt64(try Self.removedReplicas(in: directory).count)
+    }
+
     private func nextReplicaID() throws(ConcordError) -> ReplicaID {
         let used = memberIDs + (try Self.removedReplicas(in: directory))
         return ReplicaID((used.max()?.rawValue ?? 0) + 1)
@@ -118,7 +124,9 @@ public final class Cluster: @unchecked Sendable {
 
     /// Opens `replica` and records its incarnation.
     private func open(_ replica: Replica, members: [ReplicaID], needsState: Bool) throws(ConcordError) {
-        try replica.open(members: members, needsState: needsState, incarnationFloor: incarnationFloor(of: replica.id))
+        try replica.open(
+            members: members, epoch: membershipEpoch(), needsState: needsState,
+            incarnationFloor: incarnationFloor(of: replica.id))
         do {
             try Data("\(replica.incarnation)\n".utf8).write(to: incarnationFile(of: replica.id), options: .atomic)
         } catch {
@@ -238,8 +246,9 @@ public final class Cluster: @unchecked Sendable {
             _ = lock.withLock { handles.removeValue(forKey: id) }
             throw error
         }
+        let epoch = try membershipEpoch()
         for other in replicas where other.id != id {
-            other.ifRunning { $0.setMembers(members) }
+            other.ifRunning { $0.setMembers(members, epoch: epoch) }
         }
         network.wakeAll()
         return replica
@@ -247,23 +256,33 @@ public final class Cluster: @unchecked Sendable {
 
     /// Removes a replica: it leaves the cluster, its files are deleted, and it no longer
     /// holds back garbage collection at the others.
+    ///
+    /// The marker that keeps its id from being reused is written first; if that fails the
+    /// replica stays a member and nothing changes.
+    /// - Throws: `.invalidArgument` for a non-member; `.storage` when the marker cannot be
+    ///   written or the replica's files cannot be deleted (it has left the cluster then).
     public func removeReplica(_ id: ReplicaID) throws(ConcordError) {
         let replica = try member(id)
+        do {
+            try Data().write(to: directory.appendingPathComponent("removed-replica-\(id.rawValue)"))
+        } catch {
+            throw ConcordError(
+                .storage, "cannot record the removal of replica \(id) in \(directory.path)", underlying: "\(error)")
+        }
         replica.close()
         network.unregister(id)
         _ = lock.withLock { handles.removeValue(forKey: id) }
         let members = memberIDs
+        let epoch = try membershipEpoch()
         for other in replicas {
-            other.ifRunning { $0.setMembers(members) }
+            other.ifRunning { $0.setMembers(members, epoch: epoch) }
         }
+        network.wakeAll()
         do {
-            let marker = directory.appendingPathComponent("removed-replica-\(id.rawValue)")
-            try Data().write(to: marker)
             try FileManager.default.removeItem(atPath: replica.path)
         } catch {
             throw ConcordError(.storage, "cannot delete the files of replica \(id)", underlying: "\(error)")
         }
-        network.wakeAll()
     }
 
     /// Closes every replica's environment and stops the network. Idempotent.

@@ -105,7 +105,9 @@ struct Message: Sendable, Equatable {
         case state(objects: [ObjectDelta])
     }
 
-    static let wireVersion: UInt8 = 1
+    /// 2: adds the sender's membership epoch (compaction waits for reports from the
+    /// current membership).
+    static let wireVersion: UInt8 = 2
 
     var sender: ReplicaID
     /// Increments each time the sender's replica is opened, so peers can tell a restarted
@@ -117,6 +119,10 @@ struct Message: Sendable, Equatable {
     /// The receiver's incarnation as the sender knows it: a restarted or wiped replica
     /// learns from it that a peer has heard of its new incarnation.
     var receiverIncarnation: UInt64 = 0
+    /// How many replicas the sender knew to have been removed: a report from an earlier
+    /// membership may predate transactions a removed replica left behind, so compaction
+    /// counts only reports from the current one.
+    var epoch: UInt64 = 0
     var payload: Payload
 
     func encoded() -> [UInt8] {
@@ -132,6 +138,7 @@ struct Message: Sendable, Equatable {
         clock.encode(to: &writer)
         writer.writeBool(wantsState)
         writer.writeVarUInt(receiverIncarnation)
+        writer.writeVarUInt(epoch)
         switch payload {
         case .clock: break
         case .interval(let interval): interval.encode(to: &writer)
@@ -156,7 +163,7 @@ struct Message: Sendable, Equatable {
         _ reader: inout ByteReader
     ) throws(CodecError) -> (
         kind: UInt8, sender: ReplicaID, incarnation: UInt64, clock: VectorClock, wantsState: Bool,
-        receiverIncarnation: UInt64
+        receiverIncarnation: UInt64, epoch: UInt64
     ) {
         let version = try reader.readByte()
         guard version == wireVersion else {
@@ -168,7 +175,8 @@ struct Message: Sendable, Equatable {
         let clock = try VectorClock(from: &reader)
         let wantsState = try reader.readBool()
         let receiverIncarnation = try reader.readVarUInt()
-        return (kind, sender, incarnation, clock, wantsState, receiverIncarnation)
+        let epoch = try reader.readVarUInt()
+        return (kind, sender, incarnation, clock, wantsState, receiverIncarnation, epoch)
     }
 
     /// The fields in front of a message's payload, and an interval's `to` clock: enough to
@@ -179,6 +187,7 @@ struct Message: Sendable, Equatable {
         var clock: VectorClock
         var wantsState: Bool
         var receiverIncarnation: UInt64
+        var epoch: UInt64
         var intervalTo: VectorClock?
 
         /// Decodes the header; `nil` from a header that is fine but not an interval's is
@@ -186,7 +195,8 @@ struct Message: Sendable, Equatable {
         init(decoding bytes: [UInt8]) throws(CodecError) {
             var reader = ByteReader(bytes)
             let kind: UInt8
-            (kind, sender, incarnation, clock, wantsState, receiverIncarnation) = try Message.readPrefix(&reader)
+            (kind, sender, incarnation, clock, wantsState, receiverIncarnation, epoch) = try Message.readPrefix(
+                &reader)
             if kind == 2 {
                 let from = try VectorClock(from: &reader)
                 let to = try VectorClock(from: &reader)
@@ -205,7 +215,7 @@ struct Message: Sendable, Equatable {
     init(decoding bytes: [UInt8]) throws(CodecError) {
         var reader = ByteReader(bytes)
         let kind: UInt8
-        (kind, sender, incarnation, clock, wantsState, receiverIncarnation) = try Self.readPrefix(&reader)
+        (kind, sender, incarnation, clock, wantsState, receiverIncarnation, epoch) = try Self.readPrefix(&reader)
         switch kind {
         case 1:
             payload = .clock

@@ -35,11 +35,13 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible {
 
     // MARK: Lifecycle (driven by Cluster)
 
-    func open(members: [ReplicaID], needsState: Bool, incarnationFloor: UInt64 = 0) throws(ConcordError) {
+    func open(members: [ReplicaID], epoch: UInt64, needsState: Bool, incarnationFloor: UInt64 = 0)
+        throws(ConcordError)
+    {
         network.register(id)
         let opened = try ReplicaCore(
-            id: id, path: path, members: members, needsState: needsState, incarnationFloor: incarnationFloor,
-            configuration: configuration, transport: network)
+            id: id, path: path, members: members, epoch: epoch, needsState: needsState,
+            incarnationFloor: incarnationFloor, configuration: configuration, transport: network)
         condition.withLock {
             core = opened
             readableStorage.withLock { $0 = opened.storage }

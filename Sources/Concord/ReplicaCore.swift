@@ -19,6 +19,9 @@ struct PeerState: Sendable, Equatable {
     /// The peer came back with a new incarnation and waits to hear that this replica
     /// knows it (see `Message.receiverIncarnation`).
     var wantsEcho = false
+    /// The highest membership epoch the peer's reports came with (kept in memory only:
+    /// after a restart, compaction waits for fresh reports).
+    var epoch: UInt64 = 0
 }
 
 /// One transaction's working copy of an object: the state after its updates and the join
@@ -43,6 +46,8 @@ struct ReplicaCounters: Sendable, Equatable {
     var logEntriesForced: UInt64 = 0
     var bytesSent: UInt64 = 0
     var failures: UInt64 = 0
+    var compactions: UInt64 = 0
+    var objectsCompacted: UInt64 = 0
 }
 
 /// The replication state machine of one open replica. Not thread-safe: `Replica` calls it
@@ -63,6 +68,8 @@ final class ReplicaCore {
     /// never reuses one of its own dots that peers already know.
     private(set) var needsState = false
     private(set) var members: [ReplicaID] = []
+    /// How many replicas have been removed from the cluster (see `Message.epoch`).
+    private(set) var epoch: UInt64 = 0
     private(set) var peers: [ReplicaID: PeerState] = [:]
     /// The log's entries in order: index, `to` clock, creation time.
     private(set) var logEntries: [(index: UInt64, to: VectorClock, timeMicroseconds: UInt64)] = []
@@ -76,9 +83,14 @@ final class ReplicaCore {
     /// Peers whose messages show they know this incarnation (so they no longer count an
     /// earlier incarnation's acknowledgements toward what is stable).
     private var knownBy: Set<ReplicaID> = []
-    /// Objects changed since the last compaction (kept in memory only: after a crash the
-    /// next compaction just misses some, which costs space, never correctness).
+    /// Per peer, its clock when it first echoed this incarnation. A peer may have compacted
+    /// before then counting an earlier incarnation's acknowledgement, so a wiped or new
+    /// replica writes only once it has everything those clocks cover.
+    private var echoFloor: [ReplicaID: VectorClock] = [:]
+    /// Objects changed since the last compaction. Kept in memory only: a replica compacts
+    /// every object the first time after it opens.
     private var dirtyObjects: Set<ObjectKey> = []
+    private var compactEveryObject = true
     /// The clock of the last compaction.
     private var compactedAt = VectorClock()
     private var tickAt: UInt64?
@@ -95,15 +107,15 @@ final class ReplicaCore {
     }
 
     init(
-        id: ReplicaID, path: String, members: [ReplicaID], needsState: Bool, incarnationFloor: UInt64,
-        configuration: Configuration, transport: any Transport
+        id: ReplicaID, path: String, members: [ReplicaID], epoch: UInt64 = 0, needsState: Bool,
+        incarnationFloor: UInt64, configuration: Configuration, transport: any Transport
     ) throws(ConcordError) {
         self.id = id
         self.configuration = configuration
         self.transport = transport
         storage = try Storage(path: path, replica: id, configuration: configuration)
         try load(needsState: needsState, incarnationFloor: incarnationFloor)
-        setMembers(members)
+        setMembers(members, epoch: epoch)
         announce()
     }
 
@@ -206,7 +218,9 @@ final class ReplicaCore {
 
     // MARK: Membership
 
-    func setMembers(_ all: [ReplicaID]) {
+    /// Sets the other members; `epoch` counts the replicas ever removed from the cluster.
+    func setMembers(_ all: [ReplicaID], epoch: UInt64) {
+        self.epoch = max(self.epoch, epoch)
         members = all.filter { $0 != id }.sorted()
         for member in members where peers[member] == nil { peers[member] = PeerState() }
         for peer in peers.keys where !members.contains(peer) { peers[peer] = nil }
@@ -299,8 +313,8 @@ final class ReplicaCore {
         {
             noteReport(
                 from: header.sender, incarnation: header.incarnation, clock: header.clock,
-                wantsState: header.wantsState)
-            if header.receiverIncarnation == incarnation { knownBy.insert(header.sender) }
+                wantsState: header.wantsState, epoch: header.epoch)
+            if header.receiverIncarnation == incarnation { noteEcho(from: header.sender) }
             counters.intervalsDuplicate += 1
             send(.clock, to: header.sender)
             scheduleTick(at: transport.nowMicroseconds)
@@ -316,8 +330,8 @@ final class ReplicaCore {
         guard message.sender != id, peers[message.sender] != nil else { return }
         noteReport(
             from: message.sender, incarnation: message.incarnation, clock: message.clock,
-            wantsState: message.wantsState)
-        if message.receiverIncarnation == incarnation { knownBy.insert(message.sender) }
+            wantsState: message.wantsState, epoch: message.epoch)
+        if message.receiverIncarnation == incarnation { noteEcho(from: message.sender) }
         do {
             switch message.payload {
             case .clock:
@@ -338,7 +352,15 @@ final class ReplicaCore {
         scheduleTick(at: transport.nowMicroseconds)
     }
 
-    private func noteReport(from peer: ReplicaID, incarnation: UInt64, clock reported: VectorClock, wantsState: Bool) {
+    /// A peer's message shows it knows this incarnation.
+    private func noteEcho(from peer: ReplicaID) {
+        guard knownBy.insert(peer).inserted else { return }
+        echoFloor[peer] = peers[peer]?.acknowledged ?? VectorClock()
+    }
+
+    private func noteReport(
+        from peer: ReplicaID, incarnation: UInt64, clock reported: VectorClock, wantsState: Bool, epoch: UInt64
+    ) {
         guard var state = peers[peer] else { return }
         if incarnation > state.incarnation {
             // A restarted peer: its clock may have moved back (noSync), so trust the new report.
@@ -362,19 +384,23 @@ final class ReplicaCore {
             return
         }
         if wantsState { state.wantsState = true }
+        state.epoch = max(state.epoch, epoch)
         peers[peer] = state
         heardFrom.insert(peer)
     }
 
     /// A wiped or new replica may write again once it has a peer's state, has heard from
-    /// every member, and no member knows a transaction of its own that it lacks — so it
-    /// never reuses one of its own dots.
+    /// every member, no member knows a transaction of its own that it lacks (so it never
+    /// reuses one of its own dots), and it has everything each member had when it first
+    /// echoed this incarnation (so no write of its own is concurrent with what a member
+    /// compacted while it still counted the old incarnation's acknowledgements).
     private func finishBootstrapIfReady() {
         guard needsState else { return }
         let ready =
             members.isEmpty
             || (receivedState && members.allSatisfy { heardFrom.contains($0) && knownBy.contains($0) }
-                && members.allSatisfy { clock[id] >= (peers[$0]?.acknowledged[id] ?? 0) })
+                && members.allSatisfy { clock[id] >= (peers[$0]?.acknowledged[id] ?? 0) }
+                && members.allSatisfy { clock.dominates(echoFloor[$0] ?? VectorClock()) })
         guard ready else { return }
         let meta = storage.meta
         let bytes = false.encodedBytes()
@@ -486,6 +512,7 @@ final class ReplicaCore {
             sender: id, incarnation: incarnation, clock: clock, wantsState: wantsState ?? needsState,
             payload: payload)
         message.receiverIncarnation = peers[peer]?.incarnation ?? 0
+        message.epoch = epoch
         let bytes = message.encoded()
         counters.messagesSent += 1
         counters.bytesSent += UInt64(bytes.count)
@@ -616,12 +643,7 @@ final class ReplicaCore {
         do {
             try storage.read("read every object at replica \(id)") { txn in
                 try txn.forEach(in: objects) { key, value in
-                    let objectKey: ObjectKey
-                    do throws(CodecError) {
-                        objectKey = try ObjectKey(bytes: Array(key))
-                    } catch {
-                        throw ConcordError.corrupted(error, "an object key")
-                    }
+                    let objectKey = try Storage.objectKey(Array(key))
                     states.append(ObjectDelta(key: objectKey, state: try Self.decodeObject(objectKey, Array(value))))
                     return true
                 }
@@ -637,30 +659,48 @@ final class ReplicaCore {
     // MARK: Garbage collection
 
     /// Compacts the causal metadata of changed objects (remove-wins markers) once every
-    /// member has acknowledged exactly this replica's clock: then every operation concurrent
-    /// with anything stored here has reached every replica, so each object may treat all it
-    /// has observed as stable (`CRDT.compactObserved()`). Values never change.
+    /// member of the current membership has acknowledged exactly this replica's clock.
+    ///
+    /// Then every member's transactions up to its report are in this replica's clock, and
+    /// each member's later ones happen after all of them; a wiped or new member writes only
+    /// once it has what this replica had when it learned of it (`finishBootstrapIfReady`).
+    /// So no operation concurrent with anything stored here can still arrive, and each object
+    /// may treat all it has observed as stable (`CRDT.compactObserved()`). Values never
+    /// change. The first compaction after opening visits every object.
     private func compactIfQuiescent() {
-        guard !dirtyObjects.isEmpty, clock != compactedAt, !needsState,
-            members.allSatisfy({ peers[$0]?.acknowledged == clock })
+        guard compactEveryObject || !dirtyObjects.isEmpty, clock != compactedAt, !needsState,
+            members.allSatisfy({ peers[$0].map { $0.acknowledged == clock && $0.epoch >= epoch } ?? false })
         else { return }
         let objects = storage.objects
-        let keys = dirtyObjects.sorted()
+        var compactedObjects: UInt64 = 0
         do {
             try storage.write("compact objects at replica \(id)") { txn in
+                var keys = dirtyObjects.sorted()
+                if compactEveryObject {
+                    keys = []
+                    try txn.forEach(in: objects) { key, _ in
+                        keys.append(try Storage.objectKey(Array(key)))
+                        return true
+                    }
+                }
                 for key in keys {
                     guard let bytes = try txn.get(key.bytes, in: objects) else { continue }
                     var state = try Self.decodeObject(key, bytes)
                     state.compactObserved()
                     let compacted = state.serialized()
-                    if compacted != bytes { try txn.put(compacted, forKey: key.bytes, in: objects) }
+                    guard compacted != bytes else { continue }
+                    try txn.put(compacted, forKey: key.bytes, in: objects)
+                    compactedObjects += 1
                 }
             }
         } catch {
             noteFailure(error)
             return
         }
+        counters.compactions += 1
+        counters.objectsCompacted += compactedObjects
         dirtyObjects.removeAll()
+        compactEveryObject = false
         compactedAt = clock
     }
 

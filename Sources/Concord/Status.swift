@@ -46,6 +46,10 @@ public struct ReplicaStatus: Sendable, Hashable {
     public var logEntriesForced: UInt64
     /// The last replication failure, if any.
     public var lastFailure: String?
+    /// Compactions of causal metadata at quiescence (see `CRDT.compactObserved()`).
+    public var compactions: UInt64 = 0
+    /// Objects whose stored state compaction made smaller.
+    public var objectsCompacted: UInt64 = 0
 }
 
 /// A snapshot of the whole cluster.
@@ -80,7 +84,8 @@ extension ReplicaCore {
             messagesSent: counters.messagesSent, messagesReceived: counters.messagesReceived,
             messagesUndecodable: counters.messagesUndecodable, intervalsApplied: counters.intervalsApplied,
             statesSent: counters.statesSent, logEntriesCollected: counters.logEntriesCollected,
-            logEntriesForced: counters.logEntriesForced, lastFailure: lastFailure)
+            logEntriesForced: counters.logEntriesForced, lastFailure: lastFailure,
+            compactions: counters.compactions, objectsCompacted: counters.objectsCompacted)
     }
 }
 

@@ -11,7 +11,8 @@ import LMDB
 /// Every change of objects, log and clock happens in one LMDB write transaction.
 struct Storage: Sendable {
     /// The on-disk format this build writes and reads.
-    static let formatVersion: UInt64 = 1
+    /// 2: `RWSet` states carry supersession clocks.
+    static let formatVersion: UInt64 = 2
 
     enum MetaKey {
         static let format: [UInt8] = Array("format".utf8)
@@ -129,6 +130,15 @@ struct Storage: Sendable {
 
     static func logKey(_ index: UInt64) -> [UInt8] {
         withUnsafeBytes(of: index.bigEndian) { Array($0) }
+    }
+
+    /// Decodes the key of the `objects` database.
+    static func objectKey(_ bytes: [UInt8]) throws(ConcordError) -> ObjectKey {
+        do throws(CodecError) {
+            return try ObjectKey(bytes: bytes)
+        } catch {
+            throw ConcordError.corrupted(error, "an object key")
+        }
     }
 
     static func logIndex(_ key: UnsafeRawBufferPointer) throws(ConcordError) -> UInt64 {

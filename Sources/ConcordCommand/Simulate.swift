@@ -132,6 +132,7 @@ enum SummaryTable {
             ("state transfers", "\(report.stateTransfers)"),
             ("largest log during the run", "\(report.maximumLogLength) entries"),
             ("log after GC", "\(report.finalLogLength) entries"),
+            ("objects compacted", "\(report.objectsCompacted) (remove-wins markers dropped at quiescence)"),
         ]
         for (fault, count) in report.faults.sorted(by: { $0.key < $1.key }) {
             rows.append(("fault: \(fault)", "\(count)"))
