@@ -17,6 +17,8 @@ struct Runner {
     /// Serialized object states at each replica at the last checkpoint.
     var lastStates: [ReplicaID: [ObjectName: any CRDT]] = [:]
     var crashed: Set<ReplicaID> = []
+    /// Replicas last seen bootstrapping (a wiped or new replica, even while crashed).
+    var bootstrapping: Set<ReplicaID> = []
     var atomicTokens = 0
 
     init(options: SimulationOptions) throws {
@@ -68,7 +70,11 @@ struct Runner {
         for index in 0..<options.operations where report.passed {
             if random.chance(0.04) { injectFault() }
             performTransaction()
-            let steps = Int.random(in: 0...6, using: &random)
+            // Now and then a lull: the workload pauses while the network runs on, often long
+            // enough for the replicas to quiesce and compact, sometimes stopping halfway
+            // (some replicas compacted, others not) before writes resume.
+            let steps =
+                random.chance(0.04) ? Int.random(in: 0...1_500, using: &random) : Int.random(in: 0...6, using: &random)
             for _ in 0..<steps where report.passed {
                 guard cluster.step() else { break }
                 report.events += 1
@@ -240,9 +246,17 @@ struct Runner {
     mutating func checkGarbageCollection() {
         let statuses = cluster.status().replicas
         var clocks: [ReplicaID: VectorClock] = [:]
-        for status in statuses where !status.isBootstrapping {
-            // A wiped replica lost its log on purpose and recovers by state transfer; the
-            // others may have collected what it had before they hear of the wipe.
+        for status in statuses where status.isRunning {
+            if status.isBootstrapping {
+                bootstrapping.insert(status.replica)
+            } else {
+                bootstrapping.remove(status.replica)
+            }
+        }
+        // A wiped replica lost its log on purpose and recovers by state transfer; the others
+        // may have collected what it had before they hear of the wipe. One that crashed while
+        // bootstrapping still is when it restarts.
+        for status in statuses where !bootstrapping.contains(status.replica) {
             if let clock = status.isRunning ? status.clock : lastClock[status.replica] {
                 clocks[status.replica] = clock
             }
@@ -355,8 +369,10 @@ struct Runner {
                 }
             }
         }
+        checkCompaction(replicas)
         let statuses = cluster.status().replicas
         for status in statuses {
+            report.objectsCompacted += status.objectsCompacted
             report.finalLogLength += status.logLength
             report.stateTransfers += status.statesSent
             if status.logLength != 0 {
@@ -371,6 +387,31 @@ struct Runner {
         }
         if let first = statuses.first, statuses.contains(where: { $0.clock != first.clock }) {
             fail("after quiescence the clocks differ: \(statuses.map { "\($0.replica): \($0.clock)" })")
+        }
+    }
+
+    /// After quiescence every replica has compacted at the same clock: states are equal
+    /// byte for byte, and remove-wins sets keep no marker of a removed element.
+    mutating func checkCompaction(_ replicas: [Replica]) {
+        for object in objects {
+            var first: (ReplicaID, [UInt8])?
+            for replica in replicas {
+                let state: any CRDT
+                do {
+                    state = try Objects.state(object, at: replica)
+                } catch {
+                    fail("reading the state of \(object) at \(replica.id) failed: \(error)")
+                    continue
+                }
+                let bytes = state.serialized()
+                if let first, first.1 != bytes {
+                    fail("\(object): after quiescence the states of \(first.0) and \(replica.id) differ")
+                }
+                first = first ?? (replica.id, bytes)
+                if let set = state as? RWSet<String>, set.state.store.keys.count != set.value.count {
+                    fail("\(object) at \(replica.id) still holds remove markers after quiescence: \(set)")
+                }
+            }
         }
     }
 }

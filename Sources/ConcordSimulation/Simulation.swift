@@ -107,6 +107,9 @@ public struct SimulationReport: Sendable {
     public var finalLogLength = 0
     /// Full state transfers sent.
     public var stateTransfers: UInt64 = 0
+    /// Objects whose remove-wins metadata the replicas compacted, summed over replicas
+    /// running at the end.
+    public var objectsCompacted: UInt64 = 0
     /// Safety and liveness violations (empty when the run passed).
     public var failures: [String] = []
     /// Wall-clock duration of the run in seconds.
