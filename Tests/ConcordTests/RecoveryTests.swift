@@ -205,4 +205,34 @@ import Testing
             }
         }
     }
+
+    /// C adds e while cut off, concurrently with B's remove; only B gets C's add, and B's
+    /// last report to A predates it. Once C is removed, that old report equals A's clock,
+    /// but A must not compact on it: B still holds C's add, which would reach A after A
+    /// dropped the remove marker (A would show e, B would not). Reports count toward
+    /// compaction only from the current membership epoch.
+    @Test func compactionWaitsForReportsFromTheCurrentMembership() throws {
+        let set = Key<RWSet<String>>("rw")
+        try withCluster { cluster in
+            let (a, b, c) = (cluster.replicas[0], cluster.replicas[1], cluster.replicas[2])
+            let network = cluster.network
+            try a.update(set, .add("e"))
+            try cluster.synchronize()
+            network.partition([c.id], [a.id, b.id])
+            try c.update(set, .add("e"))  // concurrent with the remove below
+            try b.update(set, .remove("e"))
+            try cluster.synchronize()  // A and B exchange the remove and report equal clocks
+            #expect(try a.read(set).isEmpty)
+            network.heal()
+            network.partition([a.id], [b.id, c.id])
+            try cluster.synchronize()  // B gets C's add; A hears nothing new from B
+            try cluster.removeReplica(c.id)
+            try cluster.synchronize()
+            network.heal()
+            try cluster.synchronize()
+            #expect(try a.read(set) == (try b.read(set)), "A and B diverge on e")
+            #expect(try a.read(set).isEmpty, "remove wins over the concurrent add")
+            #expect(try a.state(of: set).state.store.entries.isEmpty, "A compacts the marker in the end")
+        }
+    }
 }
