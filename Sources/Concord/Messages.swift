@@ -123,6 +123,9 @@ struct Message: Sendable, Equatable {
     /// membership may predate transactions a removed replica left behind, so compaction
     /// counts only reports from the current one.
     var epoch: UInt64 = 0
+    /// The sender is bootstrapping and has not yet seen the receiver echo its incarnation:
+    /// the receiver answers with a clock message (which carries the echo).
+    var wantsEcho = false
     var payload: Payload
 
     func encoded() -> [UInt8] {
@@ -139,6 +142,7 @@ struct Message: Sendable, Equatable {
         writer.writeBool(wantsState)
         writer.writeVarUInt(receiverIncarnation)
         writer.writeVarUInt(epoch)
+        writer.writeBool(wantsEcho)
         switch payload {
         case .clock: break
         case .interval(let interval): interval.encode(to: &writer)
@@ -163,7 +167,7 @@ struct Message: Sendable, Equatable {
         _ reader: inout ByteReader
     ) throws(CodecError) -> (
         kind: UInt8, sender: ReplicaID, incarnation: UInt64, clock: VectorClock, wantsState: Bool,
-        receiverIncarnation: UInt64, epoch: UInt64
+        receiverIncarnation: UInt64, epoch: UInt64, wantsEcho: Bool
     ) {
         let version = try reader.readByte()
         guard version == wireVersion else {
@@ -176,7 +180,8 @@ struct Message: Sendable, Equatable {
         let wantsState = try reader.readBool()
         let receiverIncarnation = try reader.readVarUInt()
         let epoch = try reader.readVarUInt()
-        return (kind, sender, incarnation, clock, wantsState, receiverIncarnation, epoch)
+        let wantsEcho = try reader.readBool()
+        return (kind, sender, incarnation, clock, wantsState, receiverIncarnation, epoch, wantsEcho)
     }
 
     /// The fields in front of a message's payload, and an interval's `to` clock: enough to
@@ -188,6 +193,7 @@ struct Message: Sendable, Equatable {
         var wantsState: Bool
         var receiverIncarnation: UInt64
         var epoch: UInt64
+        var wantsEcho: Bool
         var intervalTo: VectorClock?
 
         /// Decodes the header; `nil` from a header that is fine but not an interval's is
@@ -195,8 +201,8 @@ struct Message: Sendable, Equatable {
         init(decoding bytes: [UInt8]) throws(CodecError) {
             var reader = ByteReader(bytes)
             let kind: UInt8
-            (kind, sender, incarnation, clock, wantsState, receiverIncarnation, epoch) = try Message.readPrefix(
-                &reader)
+            (kind, sender, incarnation, clock, wantsState, receiverIncarnation, epoch, wantsEcho) =
+                try Message.readPrefix(&reader)
             if kind == 2 {
                 let from = try VectorClock(from: &reader)
                 let to = try VectorClock(from: &reader)
@@ -215,7 +221,8 @@ struct Message: Sendable, Equatable {
     init(decoding bytes: [UInt8]) throws(CodecError) {
         var reader = ByteReader(bytes)
         let kind: UInt8
-        (kind, sender, incarnation, clock, wantsState, receiverIncarnation, epoch) = try Self.readPrefix(&reader)
+        (kind, sender, incarnation, clock, wantsState, receiverIncarnation, epoch, wantsEcho) = try Self.readPrefix(
+            &reader)
         switch kind {
         case 1:
             payload = .clock

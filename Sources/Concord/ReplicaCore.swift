@@ -313,7 +313,7 @@ final class ReplicaCore {
         {
             noteReport(
                 from: header.sender, incarnation: header.incarnation, clock: header.clock,
-                wantsState: header.wantsState, epoch: header.epoch)
+                wantsState: header.wantsState, wantsEcho: header.wantsEcho, epoch: header.epoch)
             if header.receiverIncarnation == incarnation { noteEcho(from: header.sender) }
             counters.intervalsDuplicate += 1
             send(.clock, to: header.sender)
@@ -330,7 +330,7 @@ final class ReplicaCore {
         guard message.sender != id, peers[message.sender] != nil else { return }
         noteReport(
             from: message.sender, incarnation: message.incarnation, clock: message.clock,
-            wantsState: message.wantsState, epoch: message.epoch)
+            wantsState: message.wantsState, wantsEcho: message.wantsEcho, epoch: message.epoch)
         if message.receiverIncarnation == incarnation { noteEcho(from: message.sender) }
         do {
             switch message.payload {
@@ -359,7 +359,8 @@ final class ReplicaCore {
     }
 
     private func noteReport(
-        from peer: ReplicaID, incarnation: UInt64, clock reported: VectorClock, wantsState: Bool, epoch: UInt64
+        from peer: ReplicaID, incarnation: UInt64, clock reported: VectorClock, wantsState: Bool, wantsEcho: Bool,
+        epoch: UInt64
     ) {
         guard var state = peers[peer] else { return }
         if incarnation > state.incarnation {
@@ -384,6 +385,7 @@ final class ReplicaCore {
             return
         }
         if wantsState { state.wantsState = true }
+        if wantsEcho { state.wantsEcho = true }
         state.epoch = max(state.epoch, epoch)
         peers[peer] = state
         heardFrom.insert(peer)
@@ -507,12 +509,23 @@ final class ReplicaCore {
 
     // MARK: Sending
 
+    /// Whether a bootstrapping replica still needs a full state from `peer`: until the
+    /// first state arrives, from a peer not yet heard from, or from one that knows more of
+    /// this replica's own transactions than it has. Every message to the peer says so; once
+    /// false, acknowledgements stop asking, so states do not answer acknowledgements of
+    /// states while the replica waits for something else (a partitioned member's echo).
+    private func wantsState(from peer: ReplicaID) -> Bool {
+        guard needsState else { return false }
+        return !receivedState || !heardFrom.contains(peer) || (peers[peer]?.acknowledged[id] ?? 0) > clock[id]
+    }
+
     private func send(_ payload: Message.Payload, to peer: ReplicaID, wantsState: Bool? = nil) {
         var message = Message(
-            sender: id, incarnation: incarnation, clock: clock, wantsState: wantsState ?? needsState,
+            sender: id, incarnation: incarnation, clock: clock, wantsState: wantsState ?? self.wantsState(from: peer),
             payload: payload)
         message.receiverIncarnation = peers[peer]?.incarnation ?? 0
         message.epoch = epoch
+        message.wantsEcho = needsState && !knownBy.contains(peer)
         let bytes = message.encoded()
         counters.messagesSent += 1
         counters.bytesSent += UInt64(bytes.count)
@@ -541,13 +554,12 @@ final class ReplicaCore {
         for peer in members {
             guard var state = peers[peer], transport.canReach(from: id, to: peer) else { continue }
             if needsState {
-                // Ask for state from every peer not yet heard from or that knows more of
-                // this replica's own transactions than it has.
                 // Ask for state only where it is still needed; elsewhere just announce this
                 // incarnation until the peer echoes it.
-                let needsStateFromPeer =
-                    !heardFrom.contains(peer) || !receivedState || state.acknowledged[id] > clock[id]
-                if needsStateFromPeer || !knownBy.contains(peer) {
+                let needsStateFromPeer = wantsState(from: peer)
+                if needsStateFromPeer || !knownBy.contains(peer) || state.wantsEcho {
+                    state.wantsEcho = false
+                    peers[peer] = state
                     send(.clock, to: peer, wantsState: needsStateFromPeer)
                 }
                 outstanding = true
