@@ -126,6 +126,9 @@ struct Message: Sendable, Equatable {
     /// The sender is bootstrapping and has not yet seen the receiver echo its incarnation:
     /// the receiver answers with a clock message (which carries the echo).
     var wantsEcho = false
+    /// The sender is a wiped or new replica that has not finished bootstrapping (so it has
+    /// compacted nothing since it opened).
+    var senderBootstrapping = false
     var payload: Payload
 
     func encoded() -> [UInt8] {
@@ -143,6 +146,7 @@ struct Message: Sendable, Equatable {
         writer.writeVarUInt(receiverIncarnation)
         writer.writeVarUInt(epoch)
         writer.writeBool(wantsEcho)
+        writer.writeBool(senderBootstrapping)
         switch payload {
         case .clock: break
         case .interval(let interval): interval.encode(to: &writer)
@@ -167,7 +171,7 @@ struct Message: Sendable, Equatable {
         _ reader: inout ByteReader
     ) throws(CodecError) -> (
         kind: UInt8, sender: ReplicaID, incarnation: UInt64, clock: VectorClock, wantsState: Bool,
-        receiverIncarnation: UInt64, epoch: UInt64, wantsEcho: Bool
+        receiverIncarnation: UInt64, epoch: UInt64, wantsEcho: Bool, senderBootstrapping: Bool
     ) {
         let version = try reader.readByte()
         guard version == wireVersion else {
@@ -181,7 +185,10 @@ struct Message: Sendable, Equatable {
         let receiverIncarnation = try reader.readVarUInt()
         let epoch = try reader.readVarUInt()
         let wantsEcho = try reader.readBool()
-        return (kind, sender, incarnation, clock, wantsState, receiverIncarnation, epoch, wantsEcho)
+        let senderBootstrapping = try reader.readBool()
+        return (
+            kind, sender, incarnation, clock, wantsState, receiverIncarnation, epoch, wantsEcho, senderBootstrapping
+        )
     }
 
     /// The fields in front of a message's payload, and an interval's `to` clock: enough to
@@ -194,6 +201,7 @@ struct Message: Sendable, Equatable {
         var receiverIncarnation: UInt64
         var epoch: UInt64
         var wantsEcho: Bool
+        var senderBootstrapping: Bool
         var intervalTo: VectorClock?
 
         /// Decodes the header; `nil` from a header that is fine but not an interval's is
@@ -201,7 +209,7 @@ struct Message: Sendable, Equatable {
         init(decoding bytes: [UInt8]) throws(CodecError) {
             var reader = ByteReader(bytes)
             let kind: UInt8
-            (kind, sender, incarnation, clock, wantsState, receiverIncarnation, epoch, wantsEcho) =
+            (kind, sender, incarnation, clock, wantsState, receiverIncarnation, epoch, wantsEcho, senderBootstrapping) =
                 try Message.readPrefix(&reader)
             if kind == 2 {
                 let from = try VectorClock(from: &reader)
@@ -221,8 +229,9 @@ struct Message: Sendable, Equatable {
     init(decoding bytes: [UInt8]) throws(CodecError) {
         var reader = ByteReader(bytes)
         let kind: UInt8
-        (kind, sender, incarnation, clock, wantsState, receiverIncarnation, epoch, wantsEcho) = try Self.readPrefix(
-            &reader)
+        (kind, sender, incarnation, clock, wantsState, receiverIncarnation, epoch, wantsEcho, senderBootstrapping) =
+            try Self.readPrefix(
+                &reader)
         switch kind {
         case 1:
             payload = .clock

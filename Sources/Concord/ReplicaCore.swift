@@ -314,7 +314,9 @@ final class ReplicaCore {
             noteReport(
                 from: header.sender, incarnation: header.incarnation, clock: header.clock,
                 wantsState: header.wantsState, wantsEcho: header.wantsEcho, epoch: header.epoch)
-            if header.receiverIncarnation == incarnation { noteEcho(from: header.sender) }
+            if header.receiverIncarnation == incarnation {
+                noteEcho(from: header.sender, bootstrapping: header.senderBootstrapping)
+            }
             counters.intervalsDuplicate += 1
             send(.clock, to: header.sender)
             scheduleTick(at: transport.nowMicroseconds)
@@ -331,7 +333,9 @@ final class ReplicaCore {
         noteReport(
             from: message.sender, incarnation: message.incarnation, clock: message.clock,
             wantsState: message.wantsState, wantsEcho: message.wantsEcho, epoch: message.epoch)
-        if message.receiverIncarnation == incarnation { noteEcho(from: message.sender) }
+        if message.receiverIncarnation == incarnation {
+            noteEcho(from: message.sender, bootstrapping: message.senderBootstrapping)
+        }
         do {
             switch message.payload {
             case .clock:
@@ -352,10 +356,13 @@ final class ReplicaCore {
         scheduleTick(at: transport.nowMicroseconds)
     }
 
-    /// A peer's message shows it knows this incarnation.
-    private func noteEcho(from peer: ReplicaID) {
+    /// A peer's message shows it knows this incarnation. A peer that is bootstrapping
+    /// itself has compacted nothing since it opened, and compacts later only counting this
+    /// incarnation's acknowledgements, so it sets no floor (two bootstrapping replicas that
+    /// each hold what the other lacks would otherwise wait for each other forever).
+    private func noteEcho(from peer: ReplicaID, bootstrapping: Bool) {
         guard knownBy.insert(peer).inserted else { return }
-        echoFloor[peer] = peers[peer]?.acknowledged ?? VectorClock()
+        echoFloor[peer] = bootstrapping ? VectorClock() : peers[peer]?.acknowledged ?? VectorClock()
     }
 
     private func noteReport(
@@ -526,6 +533,7 @@ final class ReplicaCore {
         message.receiverIncarnation = peers[peer]?.incarnation ?? 0
         message.epoch = epoch
         message.wantsEcho = needsState && !knownBy.contains(peer)
+        message.senderBootstrapping = needsState
         let bytes = message.encoded()
         counters.messagesSent += 1
         counters.bytesSent += UInt64(bytes.count)
