@@ -201,7 +201,8 @@ struct Runner {
 
     /// Whether every transaction `replica` has seen is known to some other running member,
     /// so wiping or removing it loses no acknowledged update (checking only its own would
-    /// let a wipe destroy the last copy of a removed replica's transactions).
+    /// let a wipe destroy the last copy of a removed replica's transactions), and another
+    /// running member is not bootstrapping (else no replica could serve a state).
     func isReplicatedElsewhere(_ replica: Replica) -> Bool {
         // A replica that cannot report its clock counts as not having anything.
         guard case .success(let own) = Result(catching: { try replica.clock }) else { return false }
@@ -211,6 +212,9 @@ struct Runner {
             }
             return theirs
         }
+        // Bootstrapping replicas serve no state, so one that is not must remain.
+        let serving = running.contains { $0.id != replica.id && $0.isRunning && !$0.status().isBootstrapping }
+        guard serving else { return false }
         // Every transaction it has seen, its own and those it may be the last to hold.
         return own.entries.allSatisfy { entry in others.contains { $0[entry.replica] >= entry.counter } }
     }
