@@ -199,6 +199,19 @@ public final class Cluster: @unchecked Sendable {
 
     // MARK: Faults and membership
 
+    /// Throws when, besides `id`, members remain and every one is running and bootstrapping:
+    /// bootstrapping replicas serve no state, so none of them could ever finish. (A member
+    /// that is down may come back done, so it counts as able to serve.)
+    private func requireAnotherServingMember(besides id: ReplicaID, toBe action: String) throws(ConcordError) {
+        let others = replicas.filter { $0.id != id }
+        guard others.isEmpty || others.contains(where: { !$0.isRunning || !$0.status().isBootstrapping }) else {
+            throw ConcordError(
+                .invalidArgument,
+                "replica \(id) cannot be \(action): every other member is still bootstrapping, so none could serve "
+                    + "a state; wait until one has caught up")
+        }
+    }
+
     /// Crashes a replica: drops everything it holds in memory (buffers, peer state not yet
     /// persisted, timers) and closes its environment; its files stay as its last commit
     /// left them. Messages to it are lost until `restart`.
@@ -221,8 +234,12 @@ public final class Cluster: @unchecked Sendable {
     /// Crashes a replica, deletes its files, and reopens it empty: it refuses writes until
     /// a peer's full state arrives (so it never reuses an id of its own earlier updates),
     /// then resyncs — the seed's "partial recovery of one node".
+    /// - Throws: `.invalidArgument` for a non-member, or when every other member is running
+    ///   and bootstrapping itself (none could ever send it a state); `.storage` when its
+    ///   files cannot be deleted.
     public func wipe(_ id: ReplicaID) throws(ConcordError) {
         let replica = try member(id)
+        try requireAnotherServingMember(besides: id, toBe: "wiped")
         try crash(id)
         do {
             try FileManager.default.removeItem(atPath: replica.path)
@@ -259,10 +276,14 @@ public final class Cluster: @unchecked Sendable {
     ///
     /// The marker that keeps its id from being reused is written first; if that fails the
     /// replica stays a member and nothing changes.
-    /// - Throws: `.invalidArgument` for a non-member; `.storage` when the marker cannot be
-    ///   written or the replica's files cannot be deleted (it has left the cluster then).
+    /// - Throws: `.invalidArgument` for a non-member, or when other members remain and all
+    ///   of them are running and bootstrapping (a wiped or new replica gets its state only
+    ///   from a member that is done, so the cluster could never recover); `.storage` when the
+    ///   marker cannot be written or the replica's files cannot be deleted (it has left the
+    ///   cluster then).
     public func removeReplica(_ id: ReplicaID) throws(ConcordError) {
         let replica = try member(id)
+        try requireAnotherServingMember(besides: id, toBe: "removed")
         do {
             try Data().write(to: directory.appendingPathComponent("removed-replica-\(id.rawValue)"))
         } catch {

@@ -169,6 +169,26 @@ import Testing
     }
 }
 
+@Suite struct MembershipGuardTests {
+    @Test("Wiping or removing is refused while every other member is bootstrapping")
+    func theLastServingMemberStays() throws {
+        try withCluster(replicas: 2) { cluster in
+            let (a, b) = (cluster.replicas[0], cluster.replicas[1])
+            try a.update(Key<GCounter>("n"), .increment(1))
+            try cluster.synchronize()
+            try cluster.wipe(a.id)
+            #expect(a.status().isBootstrapping)
+            #expect(throws: ConcordError.self) { try cluster.wipe(b.id) }
+            #expect(throws: ConcordError.self) { try cluster.removeReplica(b.id) }
+            try cluster.synchronize()
+            #expect(!a.status().isBootstrapping)
+            #expect(try a.read(Key<GCounter>("n")) == 1)
+            try cluster.removeReplica(b.id)
+            #expect(cluster.replicas.map(\.id) == [a.id])
+        }
+    }
+}
+
 @Suite struct CompactionTests {
     @Test("At quiescence remove-wins metadata is compacted; values are unchanged", arguments: 1...4)
     func removeMarkersAreCompacted(seed: Int) throws {
