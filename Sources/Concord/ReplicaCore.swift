@@ -262,7 +262,8 @@ final class ReplicaCore {
         guard !needsState else {
             throw ConcordError(
                 .bootstrapping,
-                "replica \(id) was wiped or is new and waits for a peer's state; writes resume once it arrives")
+                "replica \(id) was wiped or is new and is catching up; it waits for \(bootstrapWait ?? "nothing more")"
+                    + " and writes resume then")
         }
         if working.isEmpty { return clock }
         var next = clock
@@ -403,14 +404,25 @@ final class ReplicaCore {
     /// reuses one of its own dots), and it has everything each member had when it first
     /// echoed this incarnation (so no write of its own is concurrent with what a member
     /// compacted while it still counted the old incarnation's acknowledgements).
+    /// What a bootstrapping replica still waits for (nil: nothing), in words for errors.
+    var bootstrapWait: String? {
+        guard !members.isEmpty else { return nil }
+        guard receivedState else { return "a peer's full state" }
+        if let peer = members.first(where: { !heardFrom.contains($0) }) { return "a message from \(peer)" }
+        if let peer = members.first(where: { !knownBy.contains($0) }) {
+            return "\(peer) to acknowledge its new incarnation"
+        }
+        if let peer = members.first(where: { clock[id] < (peers[$0]?.acknowledged[id] ?? 0) }) {
+            return "its own earlier transactions that \(peer) knows"
+        }
+        if let peer = members.first(where: { !clock.dominates(echoFloor[$0] ?? VectorClock()) }) {
+            return "everything \(peer) had when it learned of the new incarnation (\(echoFloor[peer] ?? VectorClock()))"
+        }
+        return nil
+    }
+
     private func finishBootstrapIfReady() {
-        guard needsState else { return }
-        let ready =
-            members.isEmpty
-            || (receivedState && members.allSatisfy { heardFrom.contains($0) && knownBy.contains($0) }
-                && members.allSatisfy { clock[id] >= (peers[$0]?.acknowledged[id] ?? 0) }
-                && members.allSatisfy { clock.dominates(echoFloor[$0] ?? VectorClock()) })
-        guard ready else { return }
+        guard needsState, bootstrapWait == nil else { return }
         let meta = storage.meta
         let bytes = false.encodedBytes()
         do {

@@ -121,7 +121,7 @@ enum SummaryTable {
             ("replicas at start", "\(report.options.replicas)"),
             ("transactions attempted", "\(report.attempted)"),
             ("transactions acknowledged", "\(report.acknowledged) (\(report.acknowledgedOperations) operations)"),
-            ("transactions refused", "\(report.refused)"),
+            ("transactions refused", "\(report.refused) (\(report.refusedWhileBootstrapping) while bootstrapping)"),
             ("scheduler events", "\(report.events)"),
             ("messages sent", "\(network.sent) (\(network.bytes) bytes)"),
             ("messages delivered", "\(network.delivered)"),

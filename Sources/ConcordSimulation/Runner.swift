@@ -124,6 +124,7 @@ struct Runner {
             report.acknowledgedOperations += operations.count
         } catch let error as ConcordError where error.code == .operationRejected || error.code == .bootstrapping {
             report.refused += 1
+            if error.code == .bootstrapping { report.refusedWhileBootstrapping += 1 }
         } catch {
             fail("transaction \(operations) at \(replica.id) failed: \(error)")
         }

@@ -95,6 +95,9 @@ public struct SimulationReport: Sendable {
     public var acknowledgedOperations = 0
     /// Transactions refused by a replica (no rights, bootstrapping).
     public var refused = 0
+    /// Of those, the ones refused because the replica was wiped or new and still
+    /// bootstrapping.
+    public var refusedWhileBootstrapping = 0
     /// Scheduler events processed.
     public var events = 0
     /// Faults injected, by kind.
