@@ -399,12 +399,14 @@ final class ReplicaCore {
         heardFrom.insert(peer)
     }
 
-    /// A wiped or new replica may write again once it has a peer's state, has heard from
-    /// every member, no member knows a transaction of its own that it lacks (so it never
-    /// reuses one of its own dots), and it has everything each member had when it first
-    /// echoed this incarnation (so no write of its own is concurrent with what a member
-    /// compacted while it still counted the old incarnation's acknowledgements).
     /// What a bootstrapping replica still waits for (nil: nothing), in words for errors.
+    ///
+    /// A wiped or new replica may write again once it has a peer's state, has heard from
+    /// every member, every member has echoed its incarnation, no member knows a transaction
+    /// of its own that it lacks (so it never reuses one of its own dots), and it has
+    /// everything each member had when it first echoed this incarnation (so no write of its
+    /// own is concurrent with what a member compacted while it still counted the old
+    /// incarnation's acknowledgements).
     var bootstrapWait: String? {
         guard !members.isEmpty else { return nil }
         guard receivedState else { return "a peer's full state" }
