@@ -32,7 +32,11 @@ public protocol CRDT: Sendable, Equatable, BinaryCodable {
     /// Drops metadata that only distinguished histories now known to every replica.
     ///
     /// `stable` is a clock in *this object's* dots that every replica's copy is known to
-    /// have seen. The value never changes. The default does nothing.
+    /// have seen, such that this state holds every operation it covers and every operation
+    /// not covered happens after all that are. Only a caller that knows this (the engine,
+    /// from its peers' acknowledgements) may call it: a peer's frontier inside a join is not
+    /// enough, since a delayed state can look complete and still predate a reset. The value
+    /// never changes. The default does nothing.
     mutating func compact(stable: VectorClock)
 
     /// Compacts as if everything this state has observed were stable: the engine calls it
