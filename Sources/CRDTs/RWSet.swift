@@ -97,6 +97,17 @@ public struct RWSet<E: CRDTValue>: ResettableCRDT, CustomStringConvertible {
 
     private mutating func record(_ elements: [E], isAdd: Bool, at replica: ReplicaID) throws(CRDTError) -> RWSet {
         try state.context.requireDots(elements.count, for: replica)
+        // A replica's own next dot is beyond anything it has seen, so no honest supersession
+        // clock covers it; one that does comes from corrupt or hostile input, and the join
+        // would drop the new dot. Refuse, changing nothing, rather than break the delta law.
+        let next = state.context.nextDot(for: replica)
+        for element in elements where supersession(of: element).contains(next) {
+            throw CRDTError(
+                .invalidArgument,
+                "the state claims dots of \(replica) up to \(supersession(of: element)[replica]) superseded for "
+                    + "\(element), beyond what it has seen (\(next.counter - 1)); it is damaged, and nothing was changed"
+            )
+        }
         var deltaStore = DotMap<E, DotFunction<Bool>>()
         var deltaDots = Set<Dot>()
         var deltaSuperseded: [E: VectorClock] = [:]

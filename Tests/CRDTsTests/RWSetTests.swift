@@ -202,22 +202,35 @@ import Testing
         #expect(late == a)
     }
 
-    /// Found by the `decoders` fuzzer: a decoded state whose compacted frontier covers dots
-    /// of r3 that r3 never made; a remove at r3 then made a compactable entry that `apply`
-    /// kept and `join` dropped, breaking `before ⊔ delta == after` (and the delta did not
-    /// decode). Both now come out in join's normal form.
-    @Test func removeBelowTheCompactedFrontierKeepsTheDeltaLaw() throws {
+    /// Found by the `decoders` fuzzer (twice): a decoded state whose compacted frontier or
+    /// supersession clock covers dots of r3 that r3 never made. First a remove at r3 made a
+    /// compactable entry that `apply` kept and `join` dropped; later an add at r3 made a dot
+    /// that the state's own claim covered, so `before ⊔ delta` dropped it. Both broke
+    /// `before ⊔ delta == after`. Such a state is damaged: operations at r3 now throw and
+    /// change nothing, while operations at other replicas keep the law.
+    @Test(arguments: [
+        (VectorClock([3: 5]), [String: VectorClock]()),
+        (VectorClock(), ["x": VectorClock([3: 9])]),
+    ])
+    func claimsBeyondTheOwnDotsAreRefused(compacted: VectorClock, superseded: [String: VectorClock]) throws {
         var writer = ByteWriter()
-        writer.write(VectorClock([3: 5]))  // compacted
+        writer.write(compacted)
         writer.write(CausalContext(vector: [1: 1]))
         writer.writeCount(0)  // empty store
-        writer.writeCount(0)  // no supersession clocks
-        var state = try RWSet<Bool>(decoding: writer.bytes)
+        writer.writeCount(superseded.count)
+        for (element, clock) in superseded {
+            element.encode(to: &writer)
+            writer.write(clock)
+        }
+        var state = try RWSet<String>(decoding: writer.bytes)
         let before = state
-        let delta = try state.apply(.removeAll([false]), context: UpdateContext(replica: 3))
+        for operation in [RWSet<String>.Operation.removeAll(["x"]), .add("x")] {
+            #expect(throws: CRDTError.self) { try state.apply(operation, context: UpdateContext(replica: 3)) }
+            #expect(state == before)
+        }
+        let delta = try state.apply(.add("x"), context: UpdateContext(replica: 1))
         #expect(before.joined(delta) == state)
-        #expect(try RWSet<Bool>(serialized: delta.serialized()) == delta)
-        #expect(try RWSet<Bool>(serialized: state.serialized()) == state)
-        #expect(state.value.isEmpty)
+        #expect(try RWSet<String>(serialized: delta.serialized()) == delta)
+        #expect(try RWSet<String>(serialized: state.serialized()) == state)
     }
 }
