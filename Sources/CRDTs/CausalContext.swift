@@ -91,11 +91,13 @@ public struct CausalContext: Hashable, Sendable, CustomStringConvertible {
             progressed = false
             for dot in cloud {
                 let current = vector[dot.replica]
-                if dot.counter == current + 1 {
-                    vector[dot.replica] = dot.counter
+                // Covered first: `current + 1` would overflow for a vector entry of
+                // UInt64.max (only hostile input gets there, and it must not trap).
+                if dot.counter <= current {
                     cloud.remove(dot)
                     progressed = true
-                } else if dot.counter <= current {
+                } else if dot.counter == current + 1 {
+                    vector[dot.replica] = dot.counter
                     cloud.remove(dot)
                     progressed = true
                 }

@@ -74,6 +74,15 @@ import Testing
         #expect(try CausalContext(decoding: a.encodedBytes()) == a)
     }
 
+    /// Found by the `decoders` fuzzer: a cloud dot met a vector entry of UInt64.max in a
+    /// merge, and compaction computed `UInt64.max + 1` and trapped.
+    @Test func mergingIntoAVectorEntryOfUInt64MaxDoesNotTrap() {
+        var context = CausalContext(vector: [1: 1], cloud: [Dot(replica: 2, counter: 5)])
+        context.merge(CausalContext(vector: [2: UInt64.max]))
+        #expect(context.cloud.isEmpty)
+        #expect(context.vector == [1: 1, 2: UInt64.max])
+    }
+
     @Test func decoderRejectsCoveredCloudDots() {
         var w = ByteWriter()
         w.write(VectorClock([1: 3]))
