@@ -175,6 +175,8 @@ struct Runner {
             guard let victim = running.randomElement(using: &random), isReplicatedElsewhere(victim) else { return }
             do {
                 try cluster.wipe(victim.id)
+                // Bootstrapping from now on, even if it crashes before the GC check sees it.
+                bootstrapping.insert(victim.id)
                 lastClock[victim.id] = nil
                 lastStates[victim.id] = nil
                 count("wipe")
@@ -182,7 +184,8 @@ struct Runner {
         case 4 where options.membership:
             if ids.count < 5 && random.chance(0.5) {
                 do {
-                    try cluster.addReplica()
+                    let added = try cluster.addReplica()
+                    if added.status().isBootstrapping { bootstrapping.insert(added.id) }
                     count("add replica")
                 } catch { fail("adding a replica failed: \(error)") }
             } else if ids.count > 2, let victim = running.randomElement(using: &random), isReplicatedElsewhere(victim) {
