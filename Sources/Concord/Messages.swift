@@ -93,22 +93,8 @@ struct DeltaInterval: Sendable, Equatable {
     }
 }
 
-/// What replicas say to each other. Every message carries the sender's clock, which is how
-/// peers learn what it has (acknowledgement) and how stability is computed.
-struct Message: Sendable, Equatable {
-    enum Payload: Sendable, Equatable {
-        /// "I have this clock" (acknowledgement, heartbeat, hello after a restart).
-        case clock
-        /// A delta interval to apply when its `from` is covered.
-        case interval(DeltaInterval)
-        /// Every object's full state, as of `Message.clock`: for peers that lag past the log.
-        case state(objects: [ObjectDelta])
-    }
-
-    /// 2: adds the sender's membership epoch (compaction waits for reports from the
-    /// current membership).
-    static let wireVersion: UInt8 = 2
-
+/// What every message says about its sender, in front of the payload.
+struct Envelope: Sendable, Equatable {
     var sender: ReplicaID
     /// Increments each time the sender's replica is opened, so peers can tell a restarted
     /// replica (whose clock may have moved back under `.noSync`) from a delayed message.
@@ -129,6 +115,55 @@ struct Message: Sendable, Equatable {
     /// The sender is a wiped or new replica that has not finished bootstrapping (so it has
     /// compacted nothing since it opened).
     var senderBootstrapping = false
+
+    init(sender: ReplicaID, incarnation: UInt64, clock: VectorClock, wantsState: Bool) {
+        self.sender = sender
+        self.incarnation = incarnation
+        self.clock = clock
+        self.wantsState = wantsState
+    }
+
+    func encode(to writer: inout ByteWriter) {
+        sender.encode(to: &writer)
+        writer.writeVarUInt(incarnation)
+        clock.encode(to: &writer)
+        writer.writeBool(wantsState)
+        writer.writeVarUInt(receiverIncarnation)
+        writer.writeVarUInt(epoch)
+        writer.writeBool(wantsEcho)
+        writer.writeBool(senderBootstrapping)
+    }
+
+    init(from reader: inout ByteReader) throws(CodecError) {
+        sender = try ReplicaID(from: &reader)
+        incarnation = try reader.readVarUInt()
+        clock = try VectorClock(from: &reader)
+        wantsState = try reader.readBool()
+        receiverIncarnation = try reader.readVarUInt()
+        epoch = try reader.readVarUInt()
+        wantsEcho = try reader.readBool()
+        senderBootstrapping = try reader.readBool()
+    }
+}
+
+/// What replicas say to each other. Every message carries the sender's clock, which is how
+/// peers learn what it has (acknowledgement) and how stability is computed.
+struct Message: Sendable, Equatable {
+    enum Payload: Sendable, Equatable {
+        /// "I have this clock" (acknowledgement, heartbeat, hello after a restart).
+        case clock
+        /// A delta interval to apply when its `from` is covered.
+        case interval(DeltaInterval)
+        /// Every object's full state, as of `Message.clock`: for peers that lag past the log.
+        case state(objects: [ObjectDelta])
+    }
+
+    /// 2: adds the sender's membership epoch (compaction waits for reports from the
+    /// current membership).
+    static let wireVersion: UInt8 = 2
+
+    /// What the message says about its sender (and what the sender knows of the receiver).
+    var envelope: Envelope
     var payload: Payload
 
     func encoded() -> [UInt8] {
@@ -139,14 +174,7 @@ struct Message: Sendable, Equatable {
         case .interval: writer.writeByte(2)
         case .state: writer.writeByte(3)
         }
-        sender.encode(to: &writer)
-        writer.writeVarUInt(incarnation)
-        clock.encode(to: &writer)
-        writer.writeBool(wantsState)
-        writer.writeVarUInt(receiverIncarnation)
-        writer.writeVarUInt(epoch)
-        writer.writeBool(wantsEcho)
-        writer.writeBool(senderBootstrapping)
+        envelope.encode(to: &writer)
         switch payload {
         case .clock: break
         case .interval(let interval): interval.encode(to: &writer)
@@ -158,50 +186,29 @@ struct Message: Sendable, Equatable {
     }
 
     init(sender: ReplicaID, incarnation: UInt64, clock: VectorClock, wantsState: Bool = false, payload: Payload) {
-        self.sender = sender
-        self.incarnation = incarnation
-        self.clock = clock
-        self.wantsState = wantsState
+        envelope = Envelope(sender: sender, incarnation: incarnation, clock: clock, wantsState: wantsState)
         self.payload = payload
     }
 
-    /// Reads what every message starts with: version, kind, sender, incarnation, clock and
-    /// the state request.
-    static func readPrefix(
-        _ reader: inout ByteReader
-    ) throws(CodecError) -> (
-        kind: UInt8, sender: ReplicaID, incarnation: UInt64, clock: VectorClock, wantsState: Bool,
-        receiverIncarnation: UInt64, epoch: UInt64, wantsEcho: Bool, senderBootstrapping: Bool
-    ) {
+    /// The sender.
+    var sender: ReplicaID { envelope.sender }
+    /// The sender's clock when it sent the message.
+    var clock: VectorClock { envelope.clock }
+
+    /// Reads what every message starts with: the version, the kind and the envelope.
+    static func readPrefix(_ reader: inout ByteReader) throws(CodecError) -> (kind: UInt8, envelope: Envelope) {
         let version = try reader.readByte()
         guard version == wireVersion else {
             throw CodecError(.unsupportedVersion, offset: 0, "wire version \(version), expected \(wireVersion)")
         }
         let kind = try reader.readByte()
-        let sender = try ReplicaID(from: &reader)
-        let incarnation = try reader.readVarUInt()
-        let clock = try VectorClock(from: &reader)
-        let wantsState = try reader.readBool()
-        let receiverIncarnation = try reader.readVarUInt()
-        let epoch = try reader.readVarUInt()
-        let wantsEcho = try reader.readBool()
-        let senderBootstrapping = try reader.readBool()
-        return (
-            kind, sender, incarnation, clock, wantsState, receiverIncarnation, epoch, wantsEcho, senderBootstrapping
-        )
+        return (kind, try Envelope(from: &reader))
     }
 
     /// The fields in front of a message's payload, and an interval's `to` clock: enough to
     /// recognize a duplicate without decoding its objects.
     struct Header {
-        var sender: ReplicaID
-        var incarnation: UInt64
-        var clock: VectorClock
-        var wantsState: Bool
-        var receiverIncarnation: UInt64
-        var epoch: UInt64
-        var wantsEcho: Bool
-        var senderBootstrapping: Bool
+        var envelope: Envelope
         var intervalTo: VectorClock?
 
         /// Decodes the header; `nil` from a header that is fine but not an interval's is
@@ -209,12 +216,11 @@ struct Message: Sendable, Equatable {
         init(decoding bytes: [UInt8]) throws(CodecError) {
             var reader = ByteReader(bytes)
             let kind: UInt8
-            (kind, sender, incarnation, clock, wantsState, receiverIncarnation, epoch, wantsEcho, senderBootstrapping) =
-                try Message.readPrefix(&reader)
+            (kind, envelope) = try Message.readPrefix(&reader)
             if kind == 2 {
                 let from = try VectorClock(from: &reader)
                 let to = try VectorClock(from: &reader)
-                guard to.dominates(from), clock.dominates(to) else {
+                guard to.dominates(from), envelope.clock.dominates(to) else {
                     throw reader.error(.inconsistent, "interval clocks out of order")
                 }
                 intervalTo = to
@@ -229,15 +235,13 @@ struct Message: Sendable, Equatable {
     init(decoding bytes: [UInt8]) throws(CodecError) {
         var reader = ByteReader(bytes)
         let kind: UInt8
-        (kind, sender, incarnation, clock, wantsState, receiverIncarnation, epoch, wantsEcho, senderBootstrapping) =
-            try Self.readPrefix(
-                &reader)
+        (kind, envelope) = try Self.readPrefix(&reader)
         switch kind {
         case 1:
             payload = .clock
         case 2:
             let interval = try DeltaInterval(from: &reader)
-            guard clock.dominates(interval.to) else {
+            guard envelope.clock.dominates(interval.to) else {
                 throw reader.error(.inconsistent, "interval reaches past the sender's clock")
             }
             payload = .interval(interval)

@@ -107,7 +107,7 @@ final class ReplicaCore {
     }
 
     init(
-        id: ReplicaID, path: String, members: [ReplicaID], epoch: UInt64 = 0, needsState: Bool,
+        id: ReplicaID, path: String, members: [ReplicaID], epoch: UInt64, needsState: Bool,
         incarnationFloor: UInt64, configuration: Configuration, transport: any Transport
     ) throws(ConcordError) {
         self.id = id
@@ -310,16 +310,11 @@ final class ReplicaCore {
         if case .success(let header) = Result(catching: { () throws(CodecError) in try Message.Header(decoding: bytes) }
         ),
             let to = header.intervalTo, clock.dominates(to),
-            header.sender != id, peers[header.sender] != nil
+            header.envelope.sender != id, peers[header.envelope.sender] != nil
         {
-            noteReport(
-                from: header.sender, incarnation: header.incarnation, clock: header.clock,
-                wantsState: header.wantsState, wantsEcho: header.wantsEcho, epoch: header.epoch)
-            if header.receiverIncarnation == incarnation {
-                noteEcho(from: header.sender, bootstrapping: header.senderBootstrapping)
-            }
+            noteArrival(header.envelope)
             counters.intervalsDuplicate += 1
-            send(.clock, to: header.sender)
+            send(.clock, to: header.envelope.sender)
             scheduleTick(at: transport.nowMicroseconds)
             return
         }
@@ -331,12 +326,7 @@ final class ReplicaCore {
             return
         }
         guard message.sender != id, peers[message.sender] != nil else { return }
-        noteReport(
-            from: message.sender, incarnation: message.incarnation, clock: message.clock,
-            wantsState: message.wantsState, wantsEcho: message.wantsEcho, epoch: message.epoch)
-        if message.receiverIncarnation == incarnation {
-            noteEcho(from: message.sender, bootstrapping: message.senderBootstrapping)
-        }
+        noteArrival(message.envelope)
         do {
             switch message.payload {
             case .clock:
@@ -357,6 +347,15 @@ final class ReplicaCore {
         scheduleTick(at: transport.nowMicroseconds)
     }
 
+    /// Takes in what a peer's message says about it: its report, and its echo of this
+    /// incarnation.
+    private func noteArrival(_ envelope: Envelope) {
+        noteReport(envelope)
+        if envelope.receiverIncarnation == incarnation {
+            noteEcho(from: envelope.sender, bootstrapping: envelope.senderBootstrapping)
+        }
+    }
+
     /// A peer's message shows it knows this incarnation. A peer that is bootstrapping
     /// itself has compacted nothing since it opened, and compacts later only counting this
     /// incarnation's acknowledgements, so it sets no floor (two bootstrapping replicas that
@@ -366,10 +365,8 @@ final class ReplicaCore {
         echoFloor[peer] = bootstrapping ? VectorClock() : peers[peer]?.acknowledged ?? VectorClock()
     }
 
-    private func noteReport(
-        from peer: ReplicaID, incarnation: UInt64, clock reported: VectorClock, wantsState: Bool, wantsEcho: Bool,
-        epoch: UInt64
-    ) {
+    private func noteReport(_ envelope: Envelope) {
+        let (peer, incarnation, reported) = (envelope.sender, envelope.incarnation, envelope.clock)
         guard var state = peers[peer] else { return }
         if incarnation > state.incarnation {
             // A restarted peer: its clock may have moved back (noSync), so trust the new report.
@@ -392,9 +389,9 @@ final class ReplicaCore {
         } else {
             return
         }
-        if wantsState { state.wantsState = true }
-        if wantsEcho { state.wantsEcho = true }
-        state.epoch = max(state.epoch, epoch)
+        if envelope.wantsState { state.wantsState = true }
+        if envelope.wantsEcho { state.wantsEcho = true }
+        state.epoch = max(state.epoch, envelope.epoch)
         peers[peer] = state
         heardFrom.insert(peer)
     }
@@ -544,10 +541,10 @@ final class ReplicaCore {
         var message = Message(
             sender: id, incarnation: incarnation, clock: clock, wantsState: wantsState ?? self.wantsState(from: peer),
             payload: payload)
-        message.receiverIncarnation = peers[peer]?.incarnation ?? 0
-        message.epoch = epoch
-        message.wantsEcho = needsState && !knownBy.contains(peer)
-        message.senderBootstrapping = needsState
+        message.envelope.receiverIncarnation = peers[peer]?.incarnation ?? 0
+        message.envelope.epoch = epoch
+        message.envelope.wantsEcho = needsState && !knownBy.contains(peer)
+        message.envelope.senderBootstrapping = needsState
         let bytes = message.encoded()
         counters.messagesSent += 1
         counters.bytesSent += UInt64(bytes.count)

@@ -16,7 +16,7 @@ public enum WireFormat {
             kind = "interval of \(interval.transactions) transactions, \(interval.objects.count) objects"
         case .state(let objects): kind = "state of \(objects.count) objects"
         }
-        return "\(kind) from \(message.sender) (incarnation \(message.incarnation)) at \(message.clock)"
+        return "\(kind) from \(message.sender) (incarnation \(message.envelope.incarnation)) at \(message.clock)"
     }
 
     /// Encodes sample messages (one of each kind) for seed corpora and tests.
