@@ -1,0 +1,94 @@
+/// The delta (or full state) of one object inside a log entry or a message.
+struct ObjectDelta: Sendable, Equatable {
+    var key: ObjectKey
+    var state: any CRDT
+
+    static func == (lhs: ObjectDelta, rhs: ObjectDelta) -> Bool {
+        lhs.key == rhs.key && lhs.state.serialized() == rhs.state.serialized()
+    }
+
+    func encode(to writer: inout ByteWriter) {
+        writer.writeBytes(key.bytes)
+        state.encode(to: &writer)
+    }
+
+    init(key: ObjectKey, state: any CRDT) {
+        self.key = key
+        self.state = state
+    }
+
+    /// Decodes a count-prefixed list of objects in strictly increasing key order.
+    static func decodeList(from reader: inout ByteReader, in what: String) throws(CodecError) -> [ObjectDelta] {
+        let count = try reader.readCount(minimumElementSize: 4)
+        var objects: [ObjectDelta] = []
+        objects.reserveCapacity(count)
+        for _ in 0..<count {
+            let object = try ObjectDelta(from: &reader)
+            if let last = objects.last, !(last.key < object.key) {
+                throw reader.error(.inconsistent, "\(what) objects out of order or repeated at \(object.key)")
+            }
+            objects.append(object)
+        }
+        return objects
+    }
+
+    init(from reader: inout ByteReader) throws(CodecError) {
+        key = try ObjectKey(bytes: reader.readBytes())
+        state = try CRDTRegistry.decode(key.type, from: &reader)
+    }
+}
+
+/// A delta interval: the join, per object, of the deltas of whole transactions.
+///
+/// `from` is what a receiver must already have seen to apply it (the causal delta-merging
+/// condition); `to` is what the receiver has seen after applying it. One local transaction
+/// is the interval (clock before, clock after) holding its own deltas; intervals shipped to
+/// peers join consecutive log entries, never splitting one.
+struct DeltaInterval: Sendable, Equatable {
+    var from: VectorClock
+    var to: VectorClock
+    /// How many transactions it joins (for reports).
+    var transactions: UInt64
+    /// When it was created or received, in microseconds (for lag reports).
+    var timeMicroseconds: UInt64
+    /// Sorted by key, one entry per object.
+    var objects: [ObjectDelta]
+
+    func encode(to writer: inout ByteWriter) {
+        from.encode(to: &writer)
+        to.encode(to: &writer)
+        writer.writeVarUInt(transactions)
+        writer.writeVarUInt(timeMicroseconds)
+        writer.writeCount(objects.count)
+        for object in objects { object.encode(to: &writer) }
+    }
+
+    init(from: VectorClock, to: VectorClock, transactions: UInt64, timeMicroseconds: UInt64, objects: [ObjectDelta]) {
+        self.from = from
+        self.to = to
+        self.transactions = transactions
+        self.timeMicroseconds = timeMicroseconds
+        self.objects = objects
+    }
+
+    init(from reader: inout ByteReader) throws(CodecError) {
+        from = try VectorClock(from: &reader)
+        to = try VectorClock(from: &reader)
+        guard to.dominates(from) else { throw reader.error(.inconsistent, "interval ends before it starts") }
+        transactions = try reader.readVarUInt()
+        timeMicroseconds = try reader.readVarUInt()
+        objects = try ObjectDelta.decodeList(from: &reader, in: "interval")
+    }
+
+    func encodedBytes() -> [UInt8] {
+        var writer = ByteWriter(capacity: 128)
+        encode(to: &writer)
+        return writer.bytes
+    }
+
+    init(decoding bytes: [UInt8]) throws(CodecError) {
+        var reader = ByteReader(bytes)
+        self = try DeltaInterval(from: &reader)
+        try reader.finish()
+    }
+}
