@@ -36,22 +36,22 @@ public struct GMap: CRDT, CustomStringConvertible {
     /// `GMap`.
     public static var typeCode: CRDTTypeCode { CRDTTypeCode(.gMap) }
 
-    /// The nested states; a field is never stored in its initial state.
-    private(set) var fields: [FieldKey: any CRDT]
+    /// The nested states, in the table both maps share.
+    private var core: MapCore<GMap>
 
     /// The empty map.
-    public init() { fields = [:] }
+    public init() { core = MapCore() }
+
+    private init(core: MapCore<GMap>) { self.core = core }
 
     /// Every field, sorted. - Complexity: O(n log n).
-    public var keys: [FieldKey] { fields.keys.sorted() }
+    public var keys: [FieldKey] { core.keys }
 
     /// The state of the field `name` holding a `T`, or `nil` when there is none.
-    public func state<T: CRDT>(of name: String, as type: T.Type) -> T? {
-        fields[FieldKey(name, type)] as? T
-    }
+    public func state<T: CRDT>(of name: String, as type: T.Type) -> T? { core.state(of: name, as: type) }
 
     /// Every field. - Complexity: O(n log n).
-    public var value: MapValue { MapValue(fields) }
+    public var value: MapValue { core.value() }
 
     /// Applies a nested operation to its field and returns a map holding only that field's
     /// delta.
@@ -62,38 +62,13 @@ public struct GMap: CRDT, CustomStringConvertible {
     /// - Complexity: that of the nested operation, plus O(1).
     public mutating func apply(_ operation: Operation, context: UpdateContext) throws(CRDTError) -> GMap {
         switch operation {
-        case .update(let update):
-            let (state, delta) = try update.body.apply(to: fields[update.field], context: context)
-            store(state, at: update.field)
-            var result = GMap()
-            result.store(delta, at: update.field)
-            return result
+        case .update(let update): GMap(core: try core.apply(update, context: context))
         }
-    }
-
-    private mutating func store(_ state: any CRDT, at key: FieldKey) {
-        fields[key] = ErasedState.isInitial(state) ? nil : state
     }
 
     /// Joins every field of `other` into the same field here.
     /// - Complexity: the sum of the nested joins over `other`'s fields.
-    public mutating func join(_ other: GMap) {
-        for (key, theirs) in other.fields {
-            guard var mine = fields[key] else {
-                fields[key] = theirs
-                continue
-            }
-            do {
-                try mine.join(erased: theirs)
-            } catch {
-                // Keys carry the type code and the registry maps a code to one type, so both
-                // sides hold the same type.
-                assertionFailure("GMap field \(key): \(error)")
-                continue
-            }
-            fields[key] = mine
-        }
-    }
+    public mutating func join(_ other: GMap) { core.join(other.core) }
 
     /// Forwards `stable` to every field: the nested types own their metadata.
     ///
@@ -103,42 +78,40 @@ public struct GMap: CRDT, CustomStringConvertible {
     /// map's updates as a whole over-approximates a field's and is not safe; pass
     /// `VectorClock()` (compacts nothing) when no per-field stability is known.
     /// - Complexity: the sum of the nested compactions.
-    public mutating func compact(stable: VectorClock) {
-        for (key, state) in fields { fields[key] = ErasedState.compacted(state, stable: stable) }
-    }
+    public mutating func compact(stable: VectorClock) { core.compact(stable: stable) }
 
     /// Forwards to every field: each compacts with its own observed dots.
-    public mutating func compactObserved() {
-        for (key, state) in fields { fields[key] = ErasedState.compactedObserved(state) }
-    }
+    public mutating func compactObserved() { core.compactObserved() }
 
     /// The same fields with equal nested states.
-    public static func == (lhs: GMap, rhs: GMap) -> Bool {
-        guard lhs.fields.count == rhs.fields.count else { return false }
-        for (key, state) in lhs.fields {
-            guard let other = rhs.fields[key], ErasedState.equal(state, other) else { return false }
-        }
-        return true
-    }
+    public static func == (lhs: GMap, rhs: GMap) -> Bool { lhs.core == rhs.core }
 
     /// `GMap[…]`, for logs.
-    public var description: String {
-        "GMap[" + keys.map { "\($0): \(fields[$0]!)" }.joined(separator: ", ") + "]"
-    }
+    public var description: String { core.description }
 
     /// The field count, then each field sorted by (name, type code): name, type code,
     /// nested state. - Complexity: O(n log n) plus the nested encodings.
-    public func encode(to writer: inout ByteWriter) {
-        ErasedState.encode(fields, to: &writer) { fields[$0]! }
-    }
+    public func encode(to writer: inout ByteWriter) { core.encode(to: &writer) }
 
     /// Decodes the canonical encoding.
     ///
     /// - Throws: `CodecError` for duplicate or out-of-order fields, an unregistered type
     ///   code (`.unknownTag`), a field in its initial state, nesting deeper than
     ///   `ByteReader.maximumDepth`, or whatever a nested decoder throws.
-    public init(from reader: inout ByteReader) throws(CodecError) {
-        fields = try ErasedState.decodeFields(
-            from: &reader, mapName: "GMap", allowed: { _ in true }, convert: { $0 })
+    public init(from reader: inout ByteReader) throws(CodecError) { core = try MapCore(from: &reader) }
+}
+
+extension GMap: NestedMap {
+    /// Any CRDT can be a field.
+    typealias Field = any CRDT
+
+    static func field(_ state: any CRDT) -> (any CRDT)? { state }
+
+    static func state(of field: any CRDT) -> any CRDT { field }
+
+    static func canHold(_ type: any CRDT.Type) -> Bool { true }
+
+    static func changed(_ field: any CRDT, by change: some NestedStateChange) -> any CRDT {
+        change.applied(to: field)
     }
 }

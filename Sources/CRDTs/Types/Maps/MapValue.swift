@@ -47,7 +47,7 @@ public struct MapValue: Sendable, Equatable, CustomStringConvertible {
         guard lhs.fields == rhs.fields else { return false }
         for key in lhs.fields {
             guard let left = lhs.states[key], let right = rhs.states[key],
-                ErasedState.sameValue(left, right)
+                Self.sameValue(left, right)
             else { return false }
         }
         return true
@@ -60,4 +60,22 @@ public struct MapValue: Sendable, Equatable, CustomStringConvertible {
     }
 
     private func describeValue<T: CRDT>(_ state: T) -> String { "\(state.value)" }
+
+    /// Whether two erased states read the same: equal values when the value type is
+    /// `Equatable`, otherwise equal canonical encodings.
+    private static func sameValue<T: CRDT>(_ lhs: T, _ rhs: any CRDT) -> Bool {
+        guard let rhs = rhs as? T else { return false }
+        if let value = lhs.value as? any Equatable {
+            return value.isEqual(to: rhs.value)
+        }
+        return lhs.encodedBytes() == rhs.encodedBytes()
+    }
+}
+
+extension Equatable {
+    /// Whether `other` is a `Self` equal to this value.
+    fileprivate func isEqual(to other: Any) -> Bool {
+        guard let other = other as? Self else { return false }
+        return self == other
+    }
 }

@@ -64,37 +64,34 @@ public struct RRMap: ResettableCRDT, CustomStringConvertible {
     /// `RRMap`.
     public static var typeCode: CRDTTypeCode { CRDTTypeCode(.rrMap) }
 
-    /// The nested states, removed (neutral) ones included; a field is never stored in its
-    /// initial state.
-    private(set) var fields: [FieldKey: any ResettableCRDT]
+    /// The nested states, removed (neutral) ones included, in the table both maps share.
+    private var core: MapCore<RRMap>
 
     /// The empty map.
-    public init() { fields = [:] }
+    public init() { core = MapCore() }
+
+    private init(core: MapCore<RRMap>) { self.core = core }
 
     /// Every stored field, removed ones included, sorted. - Complexity: O(n log n).
-    public var keys: [FieldKey] { fields.keys.sorted() }
+    public var keys: [FieldKey] { core.keys }
 
     /// The stored state of the field `name` holding a `T` (also when it was removed), or
     /// `nil` when there is none.
-    public func state<T: CRDT>(of name: String, as type: T.Type) -> T? {
-        fields[FieldKey(name, type)] as? T
-    }
+    public func state<T: CRDT>(of name: String, as type: T.Type) -> T? { core.state(of: name, as: type) }
 
     /// The fields that are not neutral (removed and not updated since).
     /// - Complexity: O(n log n) plus the nested `isNeutral` checks.
-    public var value: MapValue {
-        MapValue(fields.filter { !$0.value.isNeutral })
-    }
+    public var value: MapValue { core.value(showing: { !$0.isNeutral }) }
 
     /// Whether every field is neutral: the map reads as empty.
-    public var isNeutral: Bool { fields.values.allSatisfy(\.isNeutral) }
+    public var isNeutral: Bool { core.fields.values.allSatisfy(\.isNeutral) }
 
     /// The delta that resets every field: each field's own `resetDelta`.
     /// - Complexity: the sum of the nested resets.
     public func resetDelta(context: UpdateContext) -> RRMap {
-        var delta = RRMap()
-        for (key, state) in fields { delta.store(state.resetDelta(context: context), at: key) }
-        return delta
+        var delta = MapCore<RRMap>()
+        for (key, field) in core.fields { delta.store(field.resetDelta(context: context), at: key) }
+        return RRMap(core: delta)
     }
 
     /// Performs an update, a remove or a reset, and returns a map holding only the fields
@@ -104,49 +101,24 @@ public struct RRMap: ResettableCRDT, CustomStringConvertible {
     ///   `CRDTRegistry`, or what the nested operation throws; the map is then unchanged.
     /// - Complexity: that of the nested operation; a reset, of every field's reset.
     public mutating func apply(_ operation: Operation, context: UpdateContext) throws(CRDTError) -> RRMap {
-        var delta = RRMap()
         switch operation {
         case .update(let update):
-            let (state, nestedDelta) = try update.body.apply(to: fields[update.field], context: context)
-            guard let state = state as? any ResettableCRDT, let nestedDelta = nestedDelta as? any ResettableCRDT else {
-                throw CRDTError(.typeMismatch, "an RRMap field must be resettable; \(update.field) is not")
-            }
-            store(state, at: update.field)
-            delta.store(nestedDelta, at: update.field)
+            return RRMap(core: try core.apply(update, context: context))
         case .remove(let key):
-            guard let state = fields[key] else { return delta }
-            delta.store(state.resetDelta(context: context), at: key)
-            join(delta)
+            var delta = MapCore<RRMap>()
+            if let field = core.fields[key] { delta.store(field.resetDelta(context: context), at: key) }
+            core.join(delta)
+            return RRMap(core: delta)
         case .reset:
-            delta = resetDelta(context: context)
+            let delta = resetDelta(context: context)
             join(delta)
+            return delta
         }
-        return delta
-    }
-
-    private mutating func store(_ state: any ResettableCRDT, at key: FieldKey) {
-        fields[key] = ErasedState.isInitial(state) ? nil : state
     }
 
     /// Joins every field of `other` into the same field here.
     /// - Complexity: the sum of the nested joins over `other`'s fields.
-    public mutating func join(_ other: RRMap) {
-        for (key, theirs) in other.fields {
-            guard var mine = fields[key] else {
-                fields[key] = theirs
-                continue
-            }
-            do {
-                try mine.join(erased: theirs)
-            } catch {
-                // Keys carry the type code and the registry maps a code to one type, so both
-                // sides hold the same type.
-                assertionFailure("RRMap field \(key): \(error)")
-                continue
-            }
-            fields[key] = mine
-        }
-    }
+    public mutating func join(_ other: RRMap) { core.join(other.core) }
 
     /// Forwards `stable` to every field: the nested types own their metadata.
     ///
@@ -156,34 +128,20 @@ public struct RRMap: ResettableCRDT, CustomStringConvertible {
     /// map's updates as a whole over-approximates a field's and is not safe; pass
     /// `VectorClock()` (compacts nothing) when no per-field stability is known.
     /// - Complexity: the sum of the nested compactions.
-    public mutating func compact(stable: VectorClock) {
-        for (key, state) in fields { fields[key] = ErasedState.compacted(state, stable: stable) }
-    }
+    public mutating func compact(stable: VectorClock) { core.compact(stable: stable) }
 
     /// Forwards to every field: each compacts with its own observed dots.
-    public mutating func compactObserved() {
-        for (key, state) in fields { fields[key] = ErasedState.compactedObserved(state) }
-    }
+    public mutating func compactObserved() { core.compactObserved() }
 
     /// The same fields (removed ones included) with equal nested states.
-    public static func == (lhs: RRMap, rhs: RRMap) -> Bool {
-        guard lhs.fields.count == rhs.fields.count else { return false }
-        for (key, state) in lhs.fields {
-            guard let other = rhs.fields[key], ErasedState.equal(state, other) else { return false }
-        }
-        return true
-    }
+    public static func == (lhs: RRMap, rhs: RRMap) -> Bool { lhs.core == rhs.core }
 
     /// `RRMap[…]`, for logs.
-    public var description: String {
-        "RRMap[" + keys.map { "\($0): \(fields[$0]!)" }.joined(separator: ", ") + "]"
-    }
+    public var description: String { core.description }
 
     /// The field count, then each field sorted by (name, type code): name, type code,
     /// nested state. - Complexity: O(n log n) plus the nested encodings.
-    public func encode(to writer: inout ByteWriter) {
-        ErasedState.encode(fields, to: &writer) { fields[$0]! }
-    }
+    public func encode(to writer: inout ByteWriter) { core.encode(to: &writer) }
 
     /// Decodes the canonical encoding.
     ///
@@ -191,9 +149,20 @@ public struct RRMap: ResettableCRDT, CustomStringConvertible {
     ///   code (`.unknownTag`), a type that is not resettable (`.typeMismatch`), a field in
     ///   its initial state, nesting deeper than `ByteReader.maximumDepth`, or whatever a
     ///   nested decoder throws.
-    public init(from reader: inout ByteReader) throws(CodecError) {
-        fields = try ErasedState.decodeFields(
-            from: &reader, mapName: "RRMap", allowed: { $0 is any ResettableCRDT.Type },
-            convert: { $0 as? any ResettableCRDT })
+    public init(from reader: inout ByteReader) throws(CodecError) { core = try MapCore(from: &reader) }
+}
+
+extension RRMap: NestedMap {
+    /// Only resettable CRDTs can be fields: a remove is a reset.
+    typealias Field = any ResettableCRDT
+
+    static func field(_ state: any CRDT) -> (any ResettableCRDT)? { state as? any ResettableCRDT }
+
+    static func state(of field: any ResettableCRDT) -> any CRDT { field }
+
+    static func canHold(_ type: any CRDT.Type) -> Bool { type is any ResettableCRDT.Type }
+
+    static func changed(_ field: any ResettableCRDT, by change: some NestedStateChange) -> any ResettableCRDT {
+        change.applied(to: field)
     }
 }
