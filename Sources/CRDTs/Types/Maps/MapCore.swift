@@ -34,8 +34,16 @@ protocol NestedStateChange {
 /// canonical encoding. The maps add what differs: which types they hold, and `RRMap`'s
 /// remove and reset.
 ///
-/// Invariant: a field never holds its type's initial state, so that equal maps have equal
-/// encodings.
+/// Invariants:
+/// - A field never holds its type's initial state, so that equal maps have equal
+///   encodings.
+/// - A field's state is of the Swift type that `CRDTRegistry` holds for its key's type
+///   code, in every map. So the same key in two maps always holds the same type, and the
+///   field-by-field join cannot fail, which is why `CRDT.join` need not throw. Fields
+///   come from two places only, and both keep it: `apply` refuses a type the registry does
+///   not hold for its code (`TypedNestedOperation`), and the decoder instantiates the
+///   registered type. The registry never rebinds a code. A user type that claims another
+///   type's code is thus refused with a typed error before it reaches any map.
 struct MapCore<Map: NestedMap>: Sendable {
     /// The nested states.
     private(set) var fields: [FieldKey: Map.Field] = [:]
@@ -185,11 +193,13 @@ struct MapCore<Map: NestedMap>: Sendable {
         let other: any CRDT
 
         func applied<T: CRDT>(to state: T) -> T {
+            // Unreachable from any input (see `MapCore`); reaching it is a bug in Concord.
+            // Trapping keeps a broken map from being stored: skipping the field would drop
+            // one side's updates without a word.
             guard let other = other as? T else {
-                // Keys carry the type code and the registry maps a code to one type, so both
-                // sides hold the same type.
-                assertionFailure("\(Map.self) field \(key): cannot join a \(type(of: other)) into a \(T.self)")
-                return state
+                preconditionFailure(
+                    "\(Map.self) field \(key) holds a \(T.self) here and a \(type(of: other)) there;"
+                        + " every field of one key must be of the type CRDTRegistry holds for its code")
             }
             return state.joined(other)
         }

@@ -30,7 +30,8 @@ protocol NestedOperation: Sendable, CustomStringConvertible {
     var type: any CRDT.Type { get }
     /// Applies the operation to `state` (the initial state when `nil`) and returns the new
     /// state and the delta. Throws when `state` is of another type or the nested type is not
-    /// registered (a map holding it could not be decoded again), or what the nested
+    /// the one registered for its type code (a map holding it could not be decoded again,
+    /// and its field could meet the registered type's in a join), or what the nested
     /// operation throws.
     func apply(to state: (any CRDT)?, context: UpdateContext) throws(CRDTError) -> (state: any CRDT, delta: any CRDT)
 }
@@ -42,6 +43,12 @@ struct TypedNestedOperation<T: CRDT>: NestedOperation {
 
     func apply(to state: (any CRDT)?, context: UpdateContext) throws(CRDTError) -> (state: any CRDT, delta: any CRDT) {
         guard CRDTRegistry.isRegistered(T.self) else {
+            if let owner = CRDTRegistry.type(for: T.typeCode) {
+                throw CRDTError(
+                    .invalidArgument,
+                    "\(T.self) claims the type code \(T.typeCode), which belongs to \(owner); give it a code of its own (a valueTag in 128...255)"
+                )
+            }
             throw CRDTError(
                 .invalidArgument,
                 "\(T.self) (\(T.typeCode)) is not registered; call CRDTRegistry.register(\(T.self).self) before storing it in a map"
