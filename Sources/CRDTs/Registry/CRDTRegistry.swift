@@ -3,12 +3,12 @@ import Synchronization
 /// Maps a `CRDTTypeCode` to its concrete Swift type, so storage and the wire can decode a
 /// state whose type is known only at run time (a map field, a stored object, a delta).
 ///
-/// Every built-in type is registered from the start (see `BuiltInTypes`), including each
+/// Every built-in type is registered from the start (see `BuiltInType`), including each
 /// generic type instantiated with each built-in value type (`String`, `[UInt8]`, `Int64`,
 /// `UInt64`, `Bool`). Register instantiations with your own `CRDTValue` types before
 /// decoding or storing them in a map. All members are thread-safe.
 public enum CRDTRegistry {
-    private static let table = Mutex<[CRDTTypeCode: any CRDT.Type]>(BuiltInTypes.table())
+    private static let table = Mutex<[CRDTTypeCode: any CRDT.Type]>(BuiltInType.registryTable())
 
     /// The type registered for `code`, or `nil` when none is.
     /// - Complexity: O(1) (a lock and a hash lookup).

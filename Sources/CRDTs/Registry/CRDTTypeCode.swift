@@ -9,51 +9,37 @@ public struct CRDTTypeCode: Hashable, Sendable, CustomStringConvertible, BinaryC
         public init(rawValue: UInt8) { self.rawValue = rawValue }
 
         /// `GCounter`.
-        public static let gCounter = Kind(rawValue: 1)
+        public static let gCounter = Kind(BuiltInType.gCounter)
         /// `PNCounter`.
-        public static let pnCounter = Kind(rawValue: 2)
+        public static let pnCounter = Kind(BuiltInType.pnCounter)
         /// `ResettableCounter`.
-        public static let resettableCounter = Kind(rawValue: 3)
+        public static let resettableCounter = Kind(BuiltInType.resettableCounter)
         /// `BoundedCounter`.
-        public static let boundedCounter = Kind(rawValue: 4)
+        public static let boundedCounter = Kind(BuiltInType.boundedCounter)
         /// `LWWRegister`.
-        public static let lwwRegister = Kind(rawValue: 5)
+        public static let lwwRegister = Kind(BuiltInType.lwwRegister)
         /// `MVRegister`.
-        public static let mvRegister = Kind(rawValue: 6)
+        public static let mvRegister = Kind(BuiltInType.mvRegister)
         /// `EWFlag`.
-        public static let ewFlag = Kind(rawValue: 7)
+        public static let ewFlag = Kind(BuiltInType.ewFlag)
         /// `DWFlag`.
-        public static let dwFlag = Kind(rawValue: 8)
+        public static let dwFlag = Kind(BuiltInType.dwFlag)
         /// `GSet`.
-        public static let gSet = Kind(rawValue: 9)
+        public static let gSet = Kind(BuiltInType.gSet)
         /// `AWSet`.
-        public static let awSet = Kind(rawValue: 10)
+        public static let awSet = Kind(BuiltInType.awSet)
         /// `RWSet`.
-        public static let rwSet = Kind(rawValue: 11)
+        public static let rwSet = Kind(BuiltInType.rwSet)
         /// `GMap`.
-        public static let gMap = Kind(rawValue: 12)
+        public static let gMap = Kind(BuiltInType.gMap)
         /// `RRMap`.
-        public static let rrMap = Kind(rawValue: 13)
+        public static let rrMap = Kind(BuiltInType.rrMap)
 
-        /// The type's name.
-        public var name: String {
-            switch self {
-            case .gCounter: "GCounter"
-            case .pnCounter: "PNCounter"
-            case .resettableCounter: "ResettableCounter"
-            case .boundedCounter: "BoundedCounter"
-            case .lwwRegister: "LWWRegister"
-            case .mvRegister: "MVRegister"
-            case .ewFlag: "EWFlag"
-            case .dwFlag: "DWFlag"
-            case .gSet: "GSet"
-            case .awSet: "AWSet"
-            case .rwSet: "RWSet"
-            case .gMap: "GMap"
-            case .rrMap: "RRMap"
-            default: "kind \(rawValue)"
-            }
-        }
+        /// The type's name (`"AWSet"`), or `"kind 200"` for a number no built-in type has.
+        public var name: String { BuiltInType(rawValue: rawValue)?.name ?? "kind \(rawValue)" }
+
+        /// The kind of a built-in type.
+        init(_ builtIn: BuiltInType) { self.init(rawValue: builtIn.rawValue) }
     }
 
     /// The kind.
@@ -76,10 +62,10 @@ public struct CRDTTypeCode: Hashable, Sendable, CustomStringConvertible, BinaryC
         writer.writeByte(valueTag)
     }
 
-    /// Reads two bytes; a kind this build does not know is an error.
+    /// Reads two bytes; a kind that is not a `BuiltInType` is an error.
     public init(from reader: inout ByteReader) throws(CodecError) {
         let raw = try reader.readByte()
-        guard (1...13).contains(raw) else { throw reader.error(.unknownTag, "unknown CRDT kind \(raw)") }
+        guard BuiltInType(rawValue: raw) != nil else { throw reader.error(.unknownTag, "unknown CRDT kind \(raw)") }
         kind = Kind(rawValue: raw)
         valueTag = try reader.readByte()
     }
