@@ -39,11 +39,12 @@ protocol NestedStateChange {
 ///   encodings.
 /// - A field's state is of the Swift type that `CRDTRegistry` holds for its key's type
 ///   code, in every map. So the same key in two maps always holds the same type, and the
-///   field-by-field join cannot fail, which is why `CRDT.join` need not throw. Fields
-///   come from two places only, and both keep it: `apply` refuses a type the registry does
-///   not hold for its code (`TypedNestedOperation`), and the decoder instantiates the
-///   registered type. The registry never rebinds a code. A user type that claims another
-///   type's code is thus refused with a typed error before it reaches any map.
+///   field-by-field join cannot fail, which is why `CRDT.join` need not throw. New field
+///   states come from two places only, and both keep it: `apply` refuses a type the
+///   registry does not hold for its code (`TypedNestedOperation`), and the decoder
+///   instantiates the registered type; joins, resets and compactions keep a state's type.
+///   The registry never rebinds a code. A user type that claims another type's code is
+///   thus refused with a typed error before it reaches any map (`MapFieldTypeTests`).
 struct MapCore<Map: NestedMap>: Sendable {
     /// The nested states.
     private(set) var fields: [FieldKey: Map.Field] = [:]
