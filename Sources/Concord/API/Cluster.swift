@@ -50,9 +50,8 @@ public final class Cluster: @unchecked Sendable {
             ids.append(ReplicaID(next))
             next += 1
         }
-        network.dispatch = { [weak self] event in self?.dispatch(event) }
         for id in ids {
-            handles[id] = Replica(id: id, path: path(of: id), configuration: configuration, network: network)
+            handles[id] = Replica(id: id, path: path(of: id), configuration: configuration, transport: network)
         }
         let members = ids.sorted()
         let existing = Set(try Self.existingReplicas(in: directory))
@@ -125,7 +124,7 @@ public final class Cluster: @unchecked Sendable {
     /// Opens `replica` and records its incarnation.
     private func open(_ replica: Replica, members: [ReplicaID], needsState: Bool) throws(ConcordError) {
         try replica.open(
-            members: members, epoch: membershipEpoch(), needsState: needsState,
+            members: members, epoch: membershipEpoch(), bootstrapping: needsState,
             incarnationFloor: incarnationFloor(of: replica.id))
         do {
             try Data("\(replica.incarnation)\n".utf8).write(to: incarnationFile(of: replica.id), options: .atomic)
@@ -188,15 +187,6 @@ public final class Cluster: @unchecked Sendable {
         }
     }
 
-    private func dispatch(_ event: Network.Event) {
-        switch event {
-        case .deliver(let bytes, _, let to):
-            replica(to)?.receive(bytes)
-        case .tick(let id):
-            replica(id)?.tick()
-        }
-    }
-
     // MARK: Faults and membership
 
     /// Throws when, besides `id`, members remain and every one is running and bootstrapping:
@@ -218,7 +208,6 @@ public final class Cluster: @unchecked Sendable {
     /// - Throws: `ConcordError.invalidArgument` for a non-member.
     public func crash(_ id: ReplicaID) throws(ConcordError) {
         let replica = try member(id)
-        network.markDown(id)
         replica.close()
     }
 
@@ -254,7 +243,7 @@ public final class Cluster: @unchecked Sendable {
     @discardableResult
     public func addReplica() throws(ConcordError) -> Replica {
         let id = try nextReplicaID()
-        let replica = Replica(id: id, path: path(of: id), configuration: configuration, network: network)
+        let replica = Replica(id: id, path: path(of: id), configuration: configuration, transport: network)
         lock.withLock { handles[id] = replica }
         let members = memberIDs
         do {
@@ -291,7 +280,6 @@ public final class Cluster: @unchecked Sendable {
                 .storage, "cannot record the removal of replica \(id) in \(directory.path)", underlying: "\(error)")
         }
         replica.close()
-        network.unregister(id)
         _ = lock.withLock { handles.removeValue(forKey: id) }
         let members = memberIDs
         let epoch = try membershipEpoch()
