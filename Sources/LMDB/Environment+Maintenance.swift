@@ -57,8 +57,8 @@ extension Environment {
         }
     }
 
-    /// Flushes committed data to the device (`mdb_env_sync`): what ``Durability/noSync`` and
-    /// ``Durability/noMetaSync`` commits left unflushed. With `force: false`, honors `MDB_MAPASYNC`. Does
+    /// Flushes committed data to the device (`mdb_env_sync`): what ``SyncMode/noSync`` and
+    /// ``SyncMode/noMetaSync`` commits left unflushed. With `force: false`, honors `MDB_MAPASYNC`. Does
     /// nothing on a read-only environment (there is nothing to flush).
     ///
     /// - Throws: ``LMDBError/invalid`` if closed; ``LMDBError/ioError`` and other `errno` codes of `fsync`.

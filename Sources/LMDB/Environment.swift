@@ -351,8 +351,8 @@ extension Environment {
     ///   (it would deadlock), or if closed; ``LMDBError/mapFull`` past the ceiling, or when the map must grow
     ///   inside a ``read(_:)`` on the same thread; every earlier commit stays intact.
     ///   ``LMDBError/permissionDenied`` if read-only; whatever `body` throws.
-    /// - Complexity: `body`, plus the commit: with ``Durability/full``, two device flushes (about 0.7 ms
-    ///   here); with ``Durability/noSync``, one `pwrite` per dirty page.
+    /// - Complexity: `body`, plus the commit: with ``SyncMode/full``, two device flushes (about 0.7 ms
+    ///   here); with ``SyncMode/noSync``, one `pwrite` per dirty page.
     public func write<R>(_ body: (inout WriteTransaction) throws -> R) throws -> R {
         let id = ObjectIdentifier(self)
         let activity = ThreadActivity.current

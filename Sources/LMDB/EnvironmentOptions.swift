@@ -4,7 +4,7 @@ import CLMDB
 ///
 /// LMDB never corrupts the environment on a crash of the process; what these settings trade is the loss of
 /// the most recent commits on a crash of the *operating system* or a power loss.
-public enum Durability: Sendable, Hashable {
+public enum SyncMode: Sendable, Hashable {
     /// Each commit flushes data and meta pages to the device (`fsync`) before it returns. A commit that
     /// returned survives a power loss. Costs two device flushes per commit.
     case full
@@ -39,10 +39,10 @@ public struct EnvironmentOptions: Sendable, Hashable {
     /// once across every process using the environment.
     public var maximumReaders: Int
     /// How much a commit waits for the disk.
-    public var durability: Durability
+    public var syncMode: SyncMode
     /// `MDB_WRITEMAP`: write through a writable memory map instead of `pwrite`. Commits are much faster
     /// (no copy per dirty page), but a stray write through a bad pointer in this process can corrupt the
-    /// file, and with ``Durability/noSync`` a power loss can corrupt it too. The data file is as large as
+    /// file, and with ``SyncMode/noSync`` a power loss can corrupt it too. The data file is as large as
     /// the map (sparse where the file system allows).
     public var writeMap: Bool
     /// `MDB_RDONLY`: open for reading only; every write throws ``LMDBError/permissionDenied``.
@@ -58,7 +58,7 @@ public struct EnvironmentOptions: Sendable, Hashable {
         maximumMapSizeBytes: Int = 1 << 40,
         maximumDatabases: Int = 16,
         maximumReaders: Int = 126,
-        durability: Durability = .full,
+        syncMode: SyncMode = .full,
         writeMap: Bool = false,
         readOnly: Bool = false,
         createDirectory: Bool = true
@@ -67,7 +67,7 @@ public struct EnvironmentOptions: Sendable, Hashable {
         self.maximumMapSizeBytes = maximumMapSizeBytes
         self.maximumDatabases = maximumDatabases
         self.maximumReaders = maximumReaders
-        self.durability = durability
+        self.syncMode = syncMode
         self.writeMap = writeMap
         self.readOnly = readOnly
         self.createDirectory = createDirectory
@@ -76,7 +76,7 @@ public struct EnvironmentOptions: Sendable, Hashable {
     /// The `mdb_env_open` flags for these options; `MDB_NOTLS` always, so read transactions are not tied to
     /// a thread and can be pooled.
     var flags: UInt32 {
-        var flags = UInt32(MDB_NOTLS) | durability.flags
+        var flags = UInt32(MDB_NOTLS) | syncMode.flags
         if writeMap { flags |= UInt32(MDB_WRITEMAP) }
         if readOnly { flags |= UInt32(MDB_RDONLY) }
         return flags
@@ -100,7 +100,7 @@ public struct EnvironmentOptions: Sendable, Hashable {
     /// Whether an environment opened with `self` can serve a request for `other`: everything but the map
     /// sizes (which grow anyway) and `createDirectory` (already done) must agree.
     func isCompatible(with other: EnvironmentOptions) -> Bool {
-        durability == other.durability && writeMap == other.writeMap && readOnly == other.readOnly
+        syncMode == other.syncMode && writeMap == other.writeMap && readOnly == other.readOnly
             && maximumDatabases == other.maximumDatabases && maximumReaders == other.maximumReaders
     }
 }

@@ -127,7 +127,7 @@ func counterValue(_ bytes: UnsafeRawBufferPointer) -> UInt64 { bytes.reduce(0) {
     }
 
     @Test func manyReadersBeyondThePoolAndReadersFull() throws {
-        try withEnvironment(.init(maximumReaders: 4, durability: .noSync)) { environment throws in
+        try withEnvironment(.init(maximumReaders: 4, syncMode: .noSync)) { environment throws in
             let db = try environment.database(nil)
             try environment.write { try $0.put(bytes("v"), forKey: bytes("k"), in: db) }
             // Nested reads each hold a slot: the fifth exceeds the table of four.

@@ -50,7 +50,7 @@ import Testing
                 try Environment.open(path: directory + "/env", options: .init(readOnly: true))
             }
             #expect(throws: LMDBError.invalid) {
-                try Environment.open(path: directory + "/env", options: .init(durability: .noSync))
+                try Environment.open(path: directory + "/env", options: .init(syncMode: .noSync))
             }
         }
     }
@@ -163,10 +163,10 @@ import Testing
         }
     }
 
-    @Test(arguments: [Durability.full, .noMetaSync, .noSync], [false, true])
-    func durabilityOptionsOpenCommitAndReopen(durability: Durability, writeMap: Bool) throws {
+    @Test(arguments: [SyncMode.full, .noMetaSync, .noSync], [false, true])
+    func syncModesOpenCommitAndReopen(syncMode: SyncMode, writeMap: Bool) throws {
         try withTemporaryDirectory { directory throws in
-            let options = EnvironmentOptions(mapSizeBytes: 1 << 20, durability: durability, writeMap: writeMap)
+            let options = EnvironmentOptions(mapSizeBytes: 1 << 20, syncMode: syncMode, writeMap: writeMap)
             let environment = try Environment.open(path: directory, options: options)
             #expect(environment.options == options)
             let db = try environment.database("d")
@@ -228,7 +228,7 @@ import Testing
 
     @Test func compactingCopyReopensWithIdenticalContents() throws {
         try withTemporaryDirectory { directory throws in
-            let source = try Environment.open(path: directory + "/source", options: .init(durability: .noSync))
+            let source = try Environment.open(path: directory + "/source", options: .init(syncMode: .noSync))
             defer { source.close() }
             let db = try source.database("d")
             let main = try source.database(nil)
@@ -265,7 +265,7 @@ import Testing
     }
 
     @Test func namedDatabasesAreCachedAndLimited() throws {
-        try withEnvironment(.init(maximumDatabases: 2, durability: .noSync)) { environment throws in
+        try withEnvironment(.init(maximumDatabases: 2, syncMode: .noSync)) { environment throws in
             let first = try environment.database("one")
             #expect(try environment.database("one") == first)
             #expect(first.name == "one")

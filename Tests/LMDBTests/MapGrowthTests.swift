@@ -6,7 +6,7 @@ import Testing
 
 @Suite struct MapGrowthTests {
     @Test func mapGrowsPastItsInitialSize() throws {
-        try withEnvironment(.init(mapSizeBytes: 64 << 10, durability: .noSync)) { environment throws in
+        try withEnvironment(.init(mapSizeBytes: 64 << 10, syncMode: .noSync)) { environment throws in
             let db = try environment.database("big")
             let initial = try environment.information().mapSizeBytes
             let value = [UInt8](repeating: 0xAB, count: 4_000)
@@ -30,7 +30,7 @@ import Testing
     }
 
     @Test func growthWaitsForReadersOnOtherThreads() throws {
-        try withEnvironment(.init(mapSizeBytes: 64 << 10, durability: .noSync)) { environment throws in
+        try withEnvironment(.init(mapSizeBytes: 64 << 10, syncMode: .noSync)) { environment throws in
             let db = try environment.database(nil)
             let stop = Atomic<Bool>(false)
             let problems = Mutex<[String]>([])
@@ -68,7 +68,7 @@ import Testing
     }
 
     @Test func ceilingThrowsMapFullWithEarlierCommitsIntact() throws {
-        let options = EnvironmentOptions(mapSizeBytes: 64 << 10, maximumMapSizeBytes: 256 << 10, durability: .noSync)
+        let options = EnvironmentOptions(mapSizeBytes: 64 << 10, maximumMapSizeBytes: 256 << 10, syncMode: .noSync)
         try withEnvironment(options) { environment throws in
             let db = try environment.database("d")
             try environment.write { try $0.put(bytes("kept"), forKey: bytes("early"), in: db) }
@@ -92,7 +92,7 @@ import Testing
     }
 
     @Test func swallowedMapFullStillGrowsAndReruns() throws {
-        try withEnvironment(.init(mapSizeBytes: 64 << 10, durability: .noSync)) { environment throws in
+        try withEnvironment(.init(mapSizeBytes: 64 << 10, syncMode: .noSync)) { environment throws in
             let db = try environment.database(nil)
             let value = [UInt8](repeating: 2, count: 2_000)
             try environment.write { transaction throws in
@@ -109,7 +109,7 @@ import Testing
     }
 
     @Test func growthInsideAReadOnTheSameThreadThrowsMapFull() throws {
-        try withEnvironment(.init(mapSizeBytes: 64 << 10, durability: .noSync)) { environment throws in
+        try withEnvironment(.init(mapSizeBytes: 64 << 10, syncMode: .noSync)) { environment throws in
             let db = try environment.database(nil)
             let value = [UInt8](repeating: 3, count: 4_000)
             try environment.read { _ throws in

@@ -10,7 +10,7 @@ import Testing
     @Test func mapResizedByAnotherHandleIsAdopted() throws {
         try withTemporaryDirectory { directory in
             let environment = try Environment.open(
-                path: directory, options: .init(mapSizeBytes: 64 << 10, durability: .noSync))
+                path: directory, options: .init(mapSizeBytes: 64 << 10, syncMode: .noSync))
             defer { environment.close() }
             let db = try environment.database(nil)
             try environment.write { try $0.put(bytes("mine"), forKey: bytes("k"), in: db) }

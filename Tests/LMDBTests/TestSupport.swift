@@ -19,7 +19,7 @@ func withTemporaryDirectory<R>(_ body: (String) throws -> R) throws -> R {
 
 /// An environment in a fresh directory, closed (and the directory removed) when `body` returns.
 func withEnvironment<R>(
-    _ options: EnvironmentOptions = EnvironmentOptions(durability: .noSync),
+    _ options: EnvironmentOptions = EnvironmentOptions(syncMode: .noSync),
     _ body: (Environment) throws -> R
 ) throws -> R {
     try withTemporaryDirectory { directory throws in

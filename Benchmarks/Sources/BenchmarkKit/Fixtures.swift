@@ -104,10 +104,10 @@ public final class ConcordFixture: @unchecked Sendable {
         var options = EnvironmentOptions()
         options.maximumDatabases = 8
         switch cluster.configuration.durability {
-        case .full: options.durability = .full
-        case .noSync: options.durability = .noSync
+        case .full: options.syncMode = .full
+        case .noSync: options.syncMode = .noSync
         case .noSyncWriteMap:
-            options.durability = .noSync
+            options.syncMode = .noSync
             options.writeMap = true
         }
         let environment = try Environment.open(

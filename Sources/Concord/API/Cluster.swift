@@ -21,13 +21,20 @@ public final class Cluster: @unchecked Sendable {
     /// The message bus between the replicas: partitions, faults, statistics.
     public let network: Network
     private let lock = NSLock()
+    /// Membership, incarnations and epoch, durably (guarded by `lock`).
+    private var clusterDirectory: ClusterDirectory
     private var handles: [ReplicaID: Replica] = [:]
     private var closed = false
 
     /// Creates or reopens a cluster of `replicas` replicas under `directory`.
     ///
-    /// - Throws: `ConcordError.invalidArgument` for a count below 1; `.storage`,
-    ///   `.corrupted` or `.formatVersionMismatch` when a replica's store cannot be opened.
+    /// The directory describes itself in `cluster-manifest.json` (see `ClusterManifest`):
+    /// members, incarnations, removed ids, the membership epoch and the configuration the
+    /// cluster was made with. A directory of an earlier build is migrated to it.
+    ///
+    /// - Throws: `ConcordError.invalidArgument` for a count below 1 or a directory that is
+    ///   not a Concord cluster; `.storage`, `.corrupted` or `.formatVersionMismatch` when the
+    ///   manifest or a replica's store cannot be opened.
     public init(directory: URL, replicas count: Int, configuration: Configuration = Configuration())
         throws(ConcordError)
     {
@@ -37,29 +44,26 @@ public final class Cluster: @unchecked Sendable {
         self.directory = directory
         self.configuration = configuration
         network = Network(configuration: configuration)
-        do {
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        } catch {
-            throw ConcordError(
-                .storage, "cannot create the cluster directory \(directory.path)", underlying: "\(error)")
+        var clusterDirectory = try ClusterDirectory.open(at: directory, creating: configuration)
+        let fresh = clusterDirectory.manifest.members.isEmpty
+        var added: Set<ReplicaID> = []
+        while clusterDirectory.manifest.members.count < count {
+            let id = clusterDirectory.manifest.nextReplicaID
+            try clusterDirectory.addMember(id)
+            added.insert(id)
         }
-        var ids = try Self.existingReplicas(in: directory)
-        let fresh = ids.isEmpty
-        var next = ((ids + (try Self.removedReplicas(in: directory))).max()?.rawValue ?? 0) + 1
-        while ids.count < count {
-            ids.append(ReplicaID(next))
-            next += 1
+        try Self.deleteFolders(ofRemoved: clusterDirectory)
+        self.clusterDirectory = clusterDirectory
+        let members = clusterDirectory.manifest.memberIDs
+        for id in members {
+            handles[id] = Replica(id: id, path: path(of: id), configuration: configuration, transport: network)
         }
-        network.dispatch = { [weak self] event in self?.dispatch(event) }
-        for id in ids {
-            handles[id] = Replica(id: id, path: path(of: id), configuration: configuration, network: network)
-        }
-        let members = ids.sorted()
-        let existing = Set(try Self.existingReplicas(in: directory))
         do {
             for id in members {
-                // A replica added to an existing cluster starts empty and asks for state.
-                try open(handles[id]!, members: members, needsState: !fresh && !existing.contains(id))
+                // A replica added to an existing cluster, or whose folder is gone, starts
+                // empty and asks for state: it cannot know which of its own dots peers hold.
+                let lostItsFiles = !fresh && !FileManager.default.fileExists(atPath: path(of: id))
+                try open(handles[id]!, members: members, needsState: !fresh && (added.contains(id) || lostItsFiles))
             }
         } catch {
             for handle in handles.values { handle.close() }
@@ -72,68 +76,46 @@ public final class Cluster: @unchecked Sendable {
         close()
     }
 
-    /// Replica ids named by entries `<prefix><id>` of the cluster directory, sorted.
-    private static func replicaIDs(in directory: URL, prefix: String) throws(ConcordError) -> [ReplicaID] {
-        let names: [String]
-        do {
-            names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
-        } catch {
-            throw ConcordError(.storage, "cannot list the cluster directory \(directory.path)", underlying: "\(error)")
+    /// Deletes what is left of removed replicas' folders (a removal interrupted between its
+    /// record and the deletion).
+    private static func deleteFolders(ofRemoved clusterDirectory: ClusterDirectory) throws(ConcordError) {
+        for id in clusterDirectory.manifest.removed {
+            let folder = clusterDirectory.replicaURL(of: id).path
+            guard FileManager.default.fileExists(atPath: folder) else { continue }
+            do {
+                try FileManager.default.removeItem(atPath: folder)
+            } catch {
+                throw ConcordError(
+                    .storage, "cannot delete the files of removed replica \(id) at \(folder)", underlying: "\(error)")
+            }
         }
-        return names.compactMap { name -> ReplicaID? in
-            guard name.hasPrefix(prefix), let raw = UInt64(name.dropFirst(prefix.count)) else { return nil }
-            return ReplicaID(raw)
-        }.sorted()
     }
 
-    /// The replicas with a folder `replica-<id>`.
-    private static func existingReplicas(in directory: URL) throws(ConcordError) -> [ReplicaID] {
-        try replicaIDs(in: directory, prefix: "replica-")
+    /// What the cluster directory records: members, incarnations, removed ids, epoch and
+    /// the configuration the cluster was made with.
+    public var manifest: ClusterManifest { lock.withLock { clusterDirectory.manifest } }
+
+    /// Runs `body` on the cluster directory under the lock.
+    private func withDirectory<R>(_ body: (inout ClusterDirectory) throws(ConcordError) -> R) throws(ConcordError) -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(&clusterDirectory)
     }
 
-    /// Ids of removed replicas, remembered by marker files so an id is never reused: peers
-    /// know a removed replica's transactions by its id, and a new replica reusing it would
-    /// have its first updates taken for old ones.
-    private static func removedReplicas(in directory: URL) throws(ConcordError) -> [ReplicaID] {
-        try replicaIDs(in: directory, prefix: "removed-replica-")
-    }
-
-    /// How many replicas have ever been removed: the membership epoch replicas put in their
-    /// messages (see `Message.epoch`).
-    private func membershipEpoch() throws(ConcordError) -> UInt64 {
-        UInt64(try Self.removedReplicas(in: directory).count)
-    }
-
-    private func nextReplicaID() throws(ConcordError) -> ReplicaID {
-        let used = memberIDs + (try Self.removedReplicas(in: directory))
-        return ReplicaID((used.max()?.rawValue ?? 0) + 1)
-    }
-
-    /// The file that remembers a replica's last incarnation outside its own folder, so a
-    /// wiped replica reopens with an incarnation its peers have not seen.
-    private func incarnationFile(of id: ReplicaID) -> URL {
-        directory.appendingPathComponent("incarnation-\(id.rawValue)")
-    }
-
-    private func incarnationFloor(of id: ReplicaID) -> UInt64 {
-        guard let data = FileManager.default.contents(atPath: incarnationFile(of: id).path),
-            let text = String(data: data, encoding: .utf8)
-        else { return 0 }
-        return UInt64(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
-    }
-
-    /// Opens `replica` and records its incarnation.
+    /// Opens `replica` and records its incarnation in the cluster directory, so a wiped
+    /// replica reopens with an incarnation its peers have not seen.
     private func open(_ replica: Replica, members: [ReplicaID], needsState: Bool) throws(ConcordError) {
-        try replica.open(
-            members: members, epoch: membershipEpoch(), needsState: needsState,
-            incarnationFloor: incarnationFloor(of: replica.id))
+        let (epoch, floor) = lock.withLock {
+            (clusterDirectory.manifest.epoch, clusterDirectory.manifest.incarnation(of: replica.id) ?? 0)
+        }
+        try replica.open(members: members, epoch: epoch, bootstrapping: needsState, incarnationFloor: floor)
         do {
-            try Data("\(replica.incarnation)\n".utf8).write(to: incarnationFile(of: replica.id), options: .atomic)
+            try withDirectory { (directory) throws(ConcordError) in
+                try directory.recordIncarnation(replica.incarnation, of: replica.id)
+            }
         } catch {
             replica.close()
-            throw ConcordError(
-                .storage, "cannot record the incarnation of replica \(replica.id) in \(directory.path)",
-                underlying: "\(error)")
+            throw error
         }
     }
 
@@ -188,15 +170,6 @@ public final class Cluster: @unchecked Sendable {
         }
     }
 
-    private func dispatch(_ event: Network.Event) {
-        switch event {
-        case .deliver(let bytes, _, let to):
-            replica(to)?.receive(bytes)
-        case .tick(let id):
-            replica(id)?.tick()
-        }
-    }
-
     // MARK: Faults and membership
 
     /// Throws when, besides `id`, members remain and every one is running and bootstrapping:
@@ -218,7 +191,6 @@ public final class Cluster: @unchecked Sendable {
     /// - Throws: `ConcordError.invalidArgument` for a non-member.
     public func crash(_ id: ReplicaID) throws(ConcordError) {
         let replica = try member(id)
-        network.markDown(id)
         replica.close()
     }
 
@@ -251,19 +223,32 @@ public final class Cluster: @unchecked Sendable {
     }
 
     /// Adds a replica with a new id; it starts empty and catches up by state transfer.
+    ///
+    /// The new member is recorded in the cluster directory before it opens; if it cannot
+    /// open, it is recorded as removed (its id is never reused) and the error is thrown.
+    /// - Throws: `.storage` when the cluster directory cannot be written or the replica's
+    ///   store cannot be opened.
     @discardableResult
     public func addReplica() throws(ConcordError) -> Replica {
-        let id = try nextReplicaID()
-        let replica = Replica(id: id, path: path(of: id), configuration: configuration, network: network)
+        let id = try withDirectory { (directory) throws(ConcordError) -> ReplicaID in
+            let id = directory.manifest.nextReplicaID
+            try directory.addMember(id)
+            return id
+        }
+        let replica = Replica(id: id, path: path(of: id), configuration: configuration, transport: network)
         lock.withLock { handles[id] = replica }
         let members = memberIDs
         do {
             try open(replica, members: members, needsState: members.count > 1)
         } catch {
             _ = lock.withLock { handles.removeValue(forKey: id) }
+            // Leave no member behind that cannot open; the error that matters is the first.
+            _ = Result { () throws(ConcordError) in
+                try withDirectory { (directory) throws(ConcordError) in try directory.removeMember(id) }
+            }
             throw error
         }
-        let epoch = try membershipEpoch()
+        let epoch = lock.withLock { clusterDirectory.manifest.epoch }
         for other in replicas where other.id != id {
             other.ifRunning { $0.setMembers(members, epoch: epoch) }
         }
@@ -274,27 +259,22 @@ public final class Cluster: @unchecked Sendable {
     /// Removes a replica: it leaves the cluster, its files are deleted, and it no longer
     /// holds back garbage collection at the others.
     ///
-    /// The marker that keeps its id from being reused is written first; if that fails the
-    /// replica stays a member and nothing changes.
+    /// The removal is recorded in the cluster directory first (so the id is never reused:
+    /// peers know a removed replica's transactions by its id); if that fails the replica
+    /// stays a member and nothing changes.
     /// - Throws: `.invalidArgument` for a non-member, or when other members remain and all
     ///   of them are running and bootstrapping (a wiped or new replica gets its state only
     ///   from a member that is done, so the cluster could never recover); `.storage` when the
-    ///   marker cannot be written or the replica's files cannot be deleted (it has left the
-    ///   cluster then).
+    ///   removal cannot be recorded or the replica's files cannot be deleted (it has left the
+    ///   cluster then, and the next open deletes them).
     public func removeReplica(_ id: ReplicaID) throws(ConcordError) {
         let replica = try member(id)
         try requireAnotherServingMember(besides: id, toBe: "removed")
-        do {
-            try Data().write(to: directory.appendingPathComponent("removed-replica-\(id.rawValue)"))
-        } catch {
-            throw ConcordError(
-                .storage, "cannot record the removal of replica \(id) in \(directory.path)", underlying: "\(error)")
-        }
+        try withDirectory { (directory) throws(ConcordError) in try directory.removeMember(id) }
         replica.close()
-        network.unregister(id)
         _ = lock.withLock { handles.removeValue(forKey: id) }
         let members = memberIDs
-        let epoch = try membershipEpoch()
+        let epoch = lock.withLock { clusterDirectory.manifest.epoch }
         for other in replicas {
             other.ifRunning { $0.setMembers(members, epoch: epoch) }
         }

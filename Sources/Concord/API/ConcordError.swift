@@ -32,6 +32,9 @@ public struct ConcordError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let invalidArgument = Code(rawValue: 9)
         /// `synchronize()` ran more steps than its limit without quiescing.
         public static let didNotQuiesce = Code(rawValue: 10)
+        /// A call on a replica was made from inside a transaction's closure on the same
+        /// replica (it would wait forever for the lock the transaction holds).
+        public static let reentrantCall = Code(rawValue: 11)
 
         /// The code's name.
         public var description: String {
@@ -46,6 +49,7 @@ public struct ConcordError: Error, Hashable, Sendable, CustomStringConvertible {
             case .bootstrapping: "bootstrapping"
             case .invalidArgument: "invalid argument"
             case .didNotQuiesce: "did not quiesce"
+            case .reentrantCall: "reentrant call"
             default: "code \(rawValue)"
             }
         }

@@ -8,26 +8,33 @@ import Synchronization
 /// never wait for writers (LMDB MVCC); local transactions at one replica are serialized.
 /// A `Replica` handle stays valid across `Cluster.crash` and `restart`: while its replica
 /// is down, calls throw `ConcordError.unavailable`.
-public final class Replica: @unchecked Sendable, CustomStringConvertible {
+public final class Replica: @unchecked Sendable, CustomStringConvertible, TransportEndpoint {
     /// The replica's id, unique in its cluster.
     public let id: ReplicaID
     let path: String
     let configuration: Configuration
-    let network: Network
-    /// Guards `core`; signalled when the clock advances (for `read(_:after:)`).
+    /// The only way to other replicas: messages out, timers, and (through `TransportEndpoint`)
+    /// messages and timers in.
+    let transport: any Transport
+    /// Guards `core` and `store`; signalled when the clock advances (for `read(_:after:)`).
     let condition = NSCondition()
+    /// The replication state machine; the replica is its driver (see `run(_:on:)`).
     var core: ReplicaCore?
+    var store: Storage?
     /// The open core's store, for snapshot reads: they take this short lock instead of
     /// `condition`, which a local transaction holds through its commit, so reads never wait
     /// for writers and parallel readers do not queue behind each other for long. Set and
     /// cleared together with `core`.
     let readableStorage = Mutex<Storage?>(nil)
+    /// The thread that runs a transaction's closure (0: none), so that a call on the same
+    /// replica from inside it throws instead of waiting forever for the lock it holds.
+    private let transactionThread = Atomic<UInt>(0)
 
-    init(id: ReplicaID, path: String, configuration: Configuration, network: Network) {
+    init(id: ReplicaID, path: String, configuration: Configuration, transport: any Transport) {
         self.id = id
         self.path = path
         self.configuration = configuration
-        self.network = network
+        self.transport = transport
     }
 
     /// `replica r<id>`.
@@ -35,23 +42,40 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible {
 
     // MARK: Lifecycle (driven by Cluster)
 
-    func open(members: [ReplicaID], epoch: UInt64, needsState: Bool, incarnationFloor: UInt64 = 0)
+    /// Opens the replica's store and starts its core. `members` lists the whole cluster.
+    func open(members: [ReplicaID], epoch: UInt64, bootstrapping: Bool, incarnationFloor: UInt64 = 0)
         throws(ConcordError)
     {
-        network.register(id)
-        let opened = try ReplicaCore(
-            id: id, path: path, members: members, epoch: epoch, needsState: needsState,
-            incarnationFloor: incarnationFloor, configuration: configuration, transport: network)
+        let storage = try Storage(path: path, replica: id, configuration: configuration)
+        let opened: ReplicaCore
+        let step: ReplicaCore.Step
+        do {
+            let persisted = try storage.loadReplicaState(of: id)
+            opened = ReplicaCore(
+                id: id, persisted: persisted, bootstrapping: bootstrapping, incarnationFloor: incarnationFloor,
+                configuration: configuration, retransmitTimeoutMicroseconds: transport.retransmitTimeoutMicroseconds)
+            step = opened.open(members: members, epoch: epoch)
+            try storage.commit(step.batch, step.what)
+        } catch {
+            storage.environment.close()
+            throw error
+        }
         condition.withLock {
             core = opened
-            readableStorage.withLock { $0 = opened.storage }
+            store = storage
+            readableStorage.withLock { $0 = storage }
+            transport.attach(self, as: id)
+            finish(step, .success(()), on: opened, storage)
         }
     }
 
+    /// Closes the replica's store and drops everything it holds in memory.
     func close() {
         condition.withLock {
+            transport.detach(id)
             readableStorage.withLock { $0 = nil }
-            core?.close()
+            store?.environment.close()
+            store = nil
             core = nil
         }
         condition.broadcast()
@@ -63,22 +87,58 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible {
     /// Whether the replica is open (not crashed, removed or closed).
     public var isRunning: Bool { condition.withLock { core != nil } }
 
-    /// Runs `body` on the open core under the replica's lock.
-    func withCore<R>(_ body: (ReplicaCore) throws(ConcordError) -> R) throws(ConcordError) -> R {
+    /// Whether the calling thread runs a transaction's closure on this replica (and so
+    /// holds its lock).
+    var isInsideTransaction: Bool { transactionThread.load(ordering: .relaxed) == currentThreadID() }
+
+    /// Throws when the calling thread is inside a transaction's closure of this replica:
+    /// the call would wait forever for the lock that transaction holds.
+    func checkNotInsideTransaction(_ call: String) throws(ConcordError) {
+        guard !isInsideTransaction else {
+            throw ConcordError(
+                .reentrantCall,
+                "\(call) on \(self) was called from inside a transaction's closure on the same replica; "
+                    + "use the transaction's own update and read instead, or call it after the closure returns")
+        }
+    }
+
+    /// Runs `body` on the open core and store under the replica's lock.
+    func withCore<R>(_ call: String, _ body: (ReplicaCore, Storage) throws(ConcordError) -> R) throws(ConcordError) -> R {
+        try checkNotInsideTransaction(call)
         condition.lock()
         defer { condition.unlock() }
-        guard let core else {
+        guard let core, let store else {
             throw ConcordError(.unavailable, "\(self) is down (crashed, removed or closed); restart it first")
         }
-        return try body(core)
+        return try body(core, store)
     }
 
     /// Runs `body` on the core if the replica is running (a crashed one learns the
     /// membership when it restarts).
-    func ifRunning(_ body: (ReplicaCore) -> Void) {
+    func ifRunning(_ body: (ReplicaCore) -> ReplicaCore.Step) {
         condition.withLock {
-            if let core { body(core) }
+            if let core, let store { run(body(core), on: core, store) }
         }
+        condition.broadcast()
+    }
+
+    // MARK: Driving the core
+
+    /// Commits a step's batch, lets the core take it, and performs its output. Called with
+    /// the lock held.
+    private func run(_ step: ReplicaCore.Step, on core: ReplicaCore, _ store: Storage) {
+        let result = Result { () throws(ConcordError) in try store.commit(step.batch, step.what) }
+        finish(step, result, on: core, store)
+    }
+
+    private func finish(
+        _ step: ReplicaCore.Step, _ result: Result<Void, ConcordError>, on core: ReplicaCore, _ store: Storage
+    ) {
+        let output = core.finish(
+            step, result: result, nowMicroseconds: transport.nowMicroseconds, reading: store
+        ) { [transport, id] peer in transport.canReach(from: id, to: peer) }
+        for message in output.messages { transport.send(message.bytes, from: id, to: message.to) }
+        if let time = output.wakeAtMicroseconds { transport.scheduleTick(for: id, at: time) }
     }
 
     // MARK: Reading
@@ -110,6 +170,7 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible {
     /// Blocks until this replica's clock dominates `clock`.
     /// - Throws: `ConcordError.timeout` after `timeoutMicroseconds`.
     public func wait(for clock: VectorClock, timeoutMicroseconds: UInt64) throws(ConcordError) {
+        try checkNotInsideTransaction("wait(for:)")
         let deadline = Date(timeIntervalSinceNow: Double(timeoutMicroseconds) / 1_000_000)
         condition.lock()
         defer { condition.unlock() }
@@ -164,7 +225,7 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible {
     /// This replica's vector clock: which transactions it has seen.
     /// - Throws: `ConcordError.unavailable` while down.
     public var clock: VectorClock {
-        get throws(ConcordError) { try withCore { $0.clock } }
+        get throws(ConcordError) { try withCore("clock") { core, _ in core.clock } }
     }
 
     // MARK: Writing
@@ -189,17 +250,26 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible {
     /// - Throws: whatever `body` throws (nothing is written), or the errors of `update`.
     @discardableResult
     public func transaction(_ body: (Transaction) throws -> Void) throws -> VectorClock {
+        try checkNotInsideTransaction("transaction")
         condition.lock()
         defer { condition.unlock() }
-        guard let core else {
+        guard let core, let store else {
             throw ConcordError(.unavailable, "\(self) is down (crashed, removed or closed); restart it first")
         }
-        let transaction = Transaction(core: core, time: network.nowMicroseconds)
-        defer { transaction.isOpen = false }
+        let now = transport.nowMicroseconds
+        let transaction = Transaction(replica: id, storage: store, time: now)
+        transactionThread.store(currentThreadID(), ordering: .relaxed)
+        defer {
+            transactionThread.store(0, ordering: .relaxed)
+            transaction.isOpen = false
+        }
         try body(transaction)
-        let committed = try core.commit(transaction.working)
+        let step = try core.commit(transaction.working, nowMicroseconds: now)
+        // A failed commit changes nothing, in the store or in memory: the caller sees the error.
+        try store.commit(step.batch, step.what)
+        finish(step, .success(()), on: core, store)
         condition.broadcast()
-        return committed
+        return core.clock
     }
 
     /// Typed-throws variant used by `update`.
@@ -215,23 +285,41 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible {
         }
     }
 
-    // MARK: Replication (driven by the network)
+    // MARK: Replication (driven by the transport)
 
+    /// Takes one message from a peer (`TransportEndpoint`).
     func receive(_ bytes: [UInt8]) {
-        condition.withLock { core?.receive(bytes) }
+        condition.withLock {
+            guard let core, let store else { return }
+            run(core.receive(bytes, nowMicroseconds: transport.nowMicroseconds, reading: store), on: core, store)
+        }
         condition.broadcast()
     }
 
+    /// Runs the anti-entropy round (`TransportEndpoint`).
     func tick() {
-        condition.withLock { core?.tick() }
+        condition.withLock {
+            guard let core, let store else { return }
+            run(core.tick(nowMicroseconds: transport.nowMicroseconds, reading: store), on: core, store)
+        }
     }
 }
+
+#if canImport(Glibc)
+    import Glibc
+    /// An id of the calling thread, unique among live threads.
+    func currentThreadID() -> UInt { UInt(pthread_self()) }
+#elseif canImport(Darwin)
+    import Darwin
+    /// An id of the calling thread, unique among live threads.
+    func currentThreadID() -> UInt { UInt(bitPattern: pthread_self()) }
+#endif
 
 /// An open local transaction: updates and reads of any number of keys, committed together.
 ///
 /// Only valid inside the closure passed to `Replica.transaction`; using it afterwards throws.
 public final class Transaction {
-    let core: ReplicaCore
+    let storage: Storage
     let context: UpdateContext
     var working: [ObjectKey: WorkingObject] = [:]
     /// States this transaction has read but not updated, so that a read followed by an
@@ -240,9 +328,9 @@ public final class Transaction {
     var readStates: [ObjectKey: any CRDT] = [:]
     var isOpen = true
 
-    init(core: ReplicaCore, time: UInt64) {
-        self.core = core
-        self.context = UpdateContext(replica: core.id, timeMicroseconds: time)
+    init(replica: ReplicaID, storage: Storage, time: UInt64) {
+        self.storage = storage
+        self.context = UpdateContext(replica: replica, timeMicroseconds: time)
     }
 
     private func checkOpen() throws(ConcordError) {
@@ -264,7 +352,6 @@ public final class Transaction {
             }
             return state
         }
-        let storage = core.storage
         let objects = storage.objects
         let bytes = key.object.bytes
         let state = try storage.read("read \(key)") { txn -> T in

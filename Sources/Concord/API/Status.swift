@@ -50,6 +50,19 @@ public struct ReplicaStatus: Sendable, Hashable {
     public var compactions: UInt64 = 0
     /// Objects whose stored state compaction made smaller.
     public var objectsCompacted: UInt64 = 0
+    /// Intervals received that this replica already had.
+    public var intervalsDuplicate: UInt64 = 0
+    /// Intervals held back until their causal dependencies arrived.
+    public var intervalsBuffered: UInt64 = 0
+    /// Intervals dropped because the causal buffer was full (their sender resends them).
+    public var intervalsDroppedBufferFull: UInt64 = 0
+    /// Full state transfers applied.
+    public var statesApplied: UInt64 = 0
+    /// Bytes of messages sent.
+    public var bytesSent: UInt64 = 0
+    /// Replication failures (storage errors while applying, building or collecting; each
+    /// is retried). `lastFailure` holds the latest.
+    public var failures: UInt64 = 0
 }
 
 /// A snapshot of the whole cluster.
@@ -64,38 +77,22 @@ public struct ClusterStatus: Sendable, Hashable {
     }
 }
 
-extension ReplicaCore {
-    func status(now: UInt64, reachable: (ReplicaID) -> Bool) -> ReplicaStatus {
-        let peerStatuses = members.map { peer -> PeerStatus in
-            let acknowledged = peers[peer]?.acknowledged ?? VectorClock()
-            var lag: UInt64 = 0
-            for entry in clock.entries where entry.counter > acknowledged[entry.replica] {
-                lag += entry.counter - acknowledged[entry.replica]
-            }
-            let oldest = logEntries.first { !acknowledged.dominates($0.to) }
-            let waited = oldest.map { now >= $0.timeMicroseconds ? Double(now - $0.timeMicroseconds) / 1_000 : 0 } ?? 0
-            return PeerStatus(
-                peer: peer, acknowledgedClock: acknowledged, lagOperations: lag,
-                lagMilliseconds: lag == 0 ? 0 : waited, isReachable: reachable(peer))
-        }
-        return ReplicaStatus(
-            replica: id, isRunning: true, clock: clock, stableClock: stableClock, logLength: logEntries.count,
-            bufferedIntervals: buffer.count, isBootstrapping: needsState, peers: peerStatuses,
-            messagesSent: counters.messagesSent, messagesReceived: counters.messagesReceived,
-            messagesUndecodable: counters.messagesUndecodable, intervalsApplied: counters.intervalsApplied,
-            statesSent: counters.statesSent, logEntriesCollected: counters.logEntriesCollected,
-            logEntriesForced: counters.logEntriesForced, lastFailure: lastFailure,
-            compactions: counters.compactions, objectsCompacted: counters.objectsCompacted)
-    }
-}
-
 extension Replica {
     /// This replica's replication state: clock, stable clock, log length, buffered
     /// intervals, and per peer the lag in operations and milliseconds.
+    ///
+    /// Called from inside a transaction's closure on this replica, it reports the state
+    /// before that transaction (the closure holds the replica's lock, so nothing changes).
     public func status() -> ReplicaStatus {
-        let now = network.nowMicroseconds
-        let snapshot: ReplicaStatus? = condition.withLock {
-            core?.status(now: now) { [network, id] peer in network.canReach(from: id, to: peer) }
+        let now = transport.nowMicroseconds
+        let report = { [transport, id] (core: ReplicaCore) in
+            core.status(nowMicroseconds: now) { peer in transport.canReach(from: id, to: peer) }
+        }
+        let snapshot: ReplicaStatus?
+        if isInsideTransaction {
+            snapshot = core.map(report)
+        } else {
+            snapshot = condition.withLock { core.map(report) }
         }
         return snapshot
             ?? ReplicaStatus(

@@ -1,27 +1,605 @@
-import LMDB
+/// The replication state machine of one open replica, written sans-IO.
+///
+/// Every input — a local transaction, a message, a timer, a membership change — is a call
+/// that returns a `Step`: the storage writes it needs, and the memory change that goes with
+/// them. The driver (`Replica`) commits the step's batch in one LMDB write transaction and
+/// then calls `finish(_:result:…)`, which takes the memory change only if the commit
+/// succeeded and returns the `Output` to perform: messages to send and the next timer. So
+/// memory never runs ahead of the store, by construction.
+///
+/// The core reads the store (`ReplicaStoreReader`) while it plans, never writes it, and
+/// never sends: it has no transport. It composes parts that each have their own file and
+/// tests: the `ReplicationLog` index, the `PeerTable`, `Bootstrap`, the `CausalBuffer` and
+/// the `Compactor`.
+///
+/// Not thread-safe: the driver calls it under the replica's lock.
+final class ReplicaCore {
+    /// What one input asks of the store, and the memory change to take once it committed.
+    struct Step {
+        /// What the step does, for error messages ("apply an interval at replica 2").
+        var what: String
+        /// The writes to commit, all or nothing.
+        var batch = StorageBatch()
+        fileprivate var change = Change()
 
-/// What a replica knows about one peer.
-struct PeerState: Sendable, Equatable {
-    /// The peer's incarnation its latest clock came with.
-    var incarnation: UInt64 = 0
-    /// The latest clock the peer reported: what it has acknowledged.
-    var acknowledged = VectorClock()
-    /// What has been sent to it (optimistically assumed to arrive) since the last timeout.
-    var sent = VectorClock()
-    /// When the first unacknowledged send since the peer's last progress went out; the
-    /// retransmit timeout runs from here, so a stream of new sends cannot postpone it.
-    var waitingSinceMicroseconds: UInt64?
-    /// The retransmit timeout doubles (up to 64 times) each time it expires without
-    /// progress, so a slow peer is not flooded with copies of large intervals.
-    var backoff: UInt64 = 1
-    /// The peer asked for a full state (it was wiped, or is new).
-    var wantsState = false
-    /// The peer came back with a new incarnation and waits to hear that this replica
-    /// knows it (see `Message.receiverIncarnation`).
-    var wantsEcho = false
-    /// The highest membership epoch the peer's reports came with (kept in memory only:
-    /// after a restart, compaction waits for fresh reports).
-    var epoch: UInt64 = 0
+        init(_ what: String) { self.what = what }
+    }
+
+    /// What the driver performs after a step: messages to send, and the next timer.
+    struct Output {
+        var messages: [(to: ReplicaID, bytes: [UInt8])] = []
+        /// When to call `tick` next (nil: no change to the scheduled timer).
+        var wakeAtMicroseconds: UInt64?
+    }
+
+    /// The memory side of a step, taken only after its batch committed.
+    fileprivate struct Change {
+        var clock: VectorClock?
+        var appended: [ReplicationLog.Entry] = []
+        var collection: ReplicationLog.Collection?
+        var raisedFloor: VectorClock?
+        var changedObjects: [ObjectKey] = []
+        var compaction: (at: VectorClock, objects: UInt64)?
+        var finishesBootstrap = false
+        var receivedState = false
+        var intervalsApplied: UInt64 = 0
+        var stateApplied = false
+        /// New transactions that peers lack (the delta-interval timer starts).
+        var newTransactions = 0
+        /// Peers to answer with a clock message (an acknowledgement).
+        var replies: [ReplicaID] = []
+        /// An anti-entropy round runs after the commit (a tick).
+        var shipsToPeers = false
+        /// Every peer hears this replica's clock and incarnation (after opening).
+        var announces = false
+        /// A tick is due now (after a message or a membership change).
+        var wakesNow = false
+    }
+
+    let id: ReplicaID
+    let configuration: Configuration
+    let retransmitTimeoutMicroseconds: UInt64
+
+    private(set) var clock: VectorClock
+    private(set) var incarnation: UInt64
+    /// How many replicas have been removed from the cluster (see `Envelope.epoch`).
+    private(set) var epoch: UInt64 = 0
+    private(set) var log: ReplicationLog
+    private(set) var peers: PeerTable
+    private(set) var bootstrap: Bootstrap
+    private(set) var buffer: CausalBuffer
+    private var compactor = Compactor()
+    /// The earliest tick the transport was asked for and has not yet delivered.
+    private var scheduledTickMicroseconds: UInt64?
+    private var pendingSinceMicroseconds: UInt64?
+    private var pendingTransactions = 0
+    private(set) var counters = ReplicaCounters()
+    /// The last replication failure (a storage error while applying, building or
+    /// collecting); replication retries, and `status()` shows it.
+    private(set) var lastFailure: String?
+
+    /// Creates the core of a replica whose store holds `persisted`. Its incarnation is one
+    /// past both the stored one and `incarnationFloor` (kept in the cluster directory), so a
+    /// wiped replica still comes back with an incarnation its peers have not seen.
+    init(
+        id: ReplicaID, persisted: PersistedReplicaState, bootstrapping requested: Bool, incarnationFloor: UInt64,
+        configuration: Configuration, retransmitTimeoutMicroseconds: UInt64
+    ) {
+        self.id = id
+        self.configuration = configuration
+        self.retransmitTimeoutMicroseconds = retransmitTimeoutMicroseconds
+        clock = persisted.clock
+        incarnation = max(persisted.incarnation, incarnationFloor) + 1
+        log = ReplicationLog(entries: persisted.logEntries, floor: persisted.logFloor)
+        peers = PeerTable(persisted: persisted.peers)
+        bootstrap = persisted.needsState || requested ? .waiting(receivedState: false) : .done
+        buffer = CausalBuffer(bound: configuration.causalBufferBound)
+    }
+
+    var isBootstrapping: Bool { bootstrap.isBootstrapping }
+
+    /// What every member is known to have: the pointwise minimum of this replica's clock
+    /// and every member's acknowledged clock.
+    var stableClock: VectorClock { peers.stableClock(own: clock) }
+
+    /// What a bootstrapping replica still waits for (nil: nothing).
+    var bootstrapWait: String? { bootstrap.wait(replica: id, clock: clock, peers: peers) }
+
+    // MARK: Opening and membership
+
+    /// The first step after opening: records the new incarnation and whether the replica
+    /// bootstraps, then announces it to every member. `members` lists the whole cluster.
+    func open(members: [ReplicaID], epoch: UInt64) -> Step {
+        self.epoch = max(self.epoch, epoch)
+        peers.setMembers(members, excluding: id)
+        var step = Step("record the incarnation of replica \(id)")
+        step.batch.put(incarnation.encodedBytes(), forKey: Storage.MetaKey.incarnation, in: .meta)
+        step.change.finishesBootstrap = isBootstrapping && bootstrapWait == nil
+        let bootstrapping = isBootstrapping && !step.change.finishesBootstrap
+        step.batch.put(bootstrapping.encodedBytes(), forKey: Storage.MetaKey.needsState, in: .meta)
+        step.change.announces = true
+        step.change.wakesNow = true
+        return step
+    }
+
+    /// Sets the members (the whole cluster); `epoch` counts the replicas ever removed.
+    func setMembers(_ all: [ReplicaID], epoch: UInt64) -> Step {
+        self.epoch = max(self.epoch, epoch)
+        peers.setMembers(all, excluding: id)
+        var step = Step("change the members of replica \(id)")
+        planBootstrapFinish(&step, clock: clock, receivedState: bootstrap.receivedState)
+        step.change.wakesNow = true
+        return step
+    }
+
+    /// Adds the write that ends bootstrapping to `step` when, with the step's changes, the
+    /// replica no longer waits for anything.
+    private func planBootstrapFinish(_ step: inout Step, clock: VectorClock, receivedState: Bool) {
+        guard isBootstrapping,
+            Bootstrap.waiting(receivedState: receivedState).wait(replica: id, clock: clock, peers: peers) == nil
+        else { return }
+        step.batch.put(false.encodedBytes(), forKey: Storage.MetaKey.needsState, in: .meta)
+        step.change.finishesBootstrap = true
+    }
+
+    // MARK: Local transactions
+
+    /// Plans one local transaction: its objects' states, its log entry and the clock, for
+    /// one commit.
+    /// - Throws: `ConcordError.bootstrapping` while a wiped or new replica catches up.
+    func commit(_ working: [ObjectKey: WorkingObject], nowMicroseconds now: UInt64) throws(ConcordError) -> Step {
+        guard !isBootstrapping else {
+            throw ConcordError(
+                .bootstrapping,
+                "replica \(id) was wiped or is new and is catching up; it waits for \(bootstrapWait ?? "nothing more")"
+                    + " and writes resume then")
+        }
+        var step = Step("commit a transaction at replica \(id)")
+        if working.isEmpty { return step }
+        var next = clock
+        next.increment(id)
+        let keys = working.keys.sorted()
+        let entry = log.nextEntry(to: next, timeMicroseconds: now)
+        let interval = DeltaInterval(
+            from: clock, to: next, transactions: 1, timeMicroseconds: now,
+            objects: keys.map { ObjectDelta(key: $0, state: working[$0]!.delta) })
+        for key in keys { step.batch.put(working[key]!.state.serialized(), forKey: key.bytes, in: .objects) }
+        step.batch.put(interval.encodedBytes(), forKey: Storage.logKey(entry.index), in: .log)
+        step.batch.put(next.encodedBytes(), forKey: Storage.MetaKey.clock, in: .meta)
+        step.change.clock = next
+        step.change.appended = [entry]
+        step.change.changedObjects = keys
+        step.change.newTransactions = 1
+        return step
+    }
+
+    // MARK: Receiving
+
+    /// Plans what a message from a peer changes. Malformed bytes are counted and dropped;
+    /// a storage failure while planning is noted and the sender resends after its timeout.
+    func receive(_ bytes: [UInt8], nowMicroseconds now: UInt64, reading store: some ReplicaStoreReader) -> Step {
+        counters.messagesReceived += 1
+        var step = Step("apply a message at replica \(id)")
+        // An interval this replica already has is acknowledged without decoding its objects.
+        // A header that fails to decode falls through to the full decode, which counts it.
+        if case .success(let header) = Result(catching: { () throws(CodecError) in try Message.Header(decoding: bytes) }
+        ),
+            let to = header.intervalTo, clock.dominates(to),
+            header.envelope.sender != id, peers[header.envelope.sender] != nil
+        {
+            noteArrival(header.envelope, nowMicroseconds: now)
+            counters.intervalsDuplicate += 1
+            step.change.replies = [header.envelope.sender]
+            step.change.wakesNow = true
+            return step
+        }
+        let message: Message
+        do {
+            message = try Message(decoding: bytes)
+        } catch {
+            counters.messagesUndecodable += 1
+            return step
+        }
+        guard message.sender != id, peers[message.sender] != nil else { return step }
+        noteArrival(message.envelope, nowMicroseconds: now)
+        step.change.wakesNow = true
+        var nextClock = clock
+        var receivedState = bootstrap.receivedState
+        do {
+            switch message.payload {
+            case .clock:
+                break
+            case .interval(let interval):
+                step.what = "apply an interval at replica \(id)"
+                try planReceive(interval, into: &step, clock: &nextClock, nowMicroseconds: now, reading: store)
+                step.change.replies = [message.sender]
+            case .state(let objects):
+                step.what = "apply a state transfer at replica \(id)"
+                try planState(objects, reported: message.clock, into: &step, clock: &nextClock, reading: store)
+                receivedState = true
+                step.change.replies = [message.sender]
+            }
+        } catch {
+            noteFailure(error)
+            return Step(step.what).waking()
+        }
+        planBootstrapFinish(&step, clock: nextClock, receivedState: receivedState)
+        return step
+    }
+
+    /// Takes in what a peer's message says about it: its report, and its echo of this
+    /// incarnation.
+    private func noteArrival(_ envelope: Envelope, nowMicroseconds now: UInt64) {
+        peers.noteReport(envelope, nowMicroseconds: now)
+        if envelope.receiverIncarnation == incarnation {
+            peers.noteEcho(from: envelope.sender, bootstrapping: envelope.senderBootstrapping)
+        }
+    }
+
+    /// Plans applying `interval` (buffering it when its dependencies are missing) and then
+    /// every buffered interval that becomes ready, all in the one batch.
+    private func planReceive(
+        _ interval: DeltaInterval, into step: inout Step, clock next: inout VectorClock, nowMicroseconds now: UInt64,
+        reading store: some ReplicaStoreReader
+    ) throws(ConcordError) {
+        if next.dominates(interval.to) {
+            counters.intervalsDuplicate += 1
+            return
+        }
+        guard next.dominates(interval.from) else {
+            switch buffer.hold(interval) {
+            case .buffered: counters.intervalsBuffered += 1
+            case .full: counters.intervalsDroppedBufferFull += 1
+            case .alreadyWaiting: break
+            }
+            return
+        }
+        var states: [ObjectKey: any CRDT] = [:]
+        try join(interval, into: &states, step: &step, clock: &next, nowMicroseconds: now, reading: store)
+        // Applying may have satisfied buffered intervals.
+        while let ready = buffer.takeReady(at: next) {
+            if next.dominates(ready.to) {
+                counters.intervalsDuplicate += 1
+            } else {
+                try join(ready, into: &states, step: &step, clock: &next, nowMicroseconds: now, reading: store)
+            }
+        }
+        for key in states.keys.sorted() { step.batch.put(states[key]!.serialized(), forKey: key.bytes, in: .objects) }
+        step.batch.put(next.encodedBytes(), forKey: Storage.MetaKey.clock, in: .meta)
+        step.change.clock = next
+        step.change.changedObjects = states.keys.sorted()
+    }
+
+    /// Joins a causally ready interval into `states` and logs it for forwarding.
+    private func join(
+        _ interval: DeltaInterval, into states: inout [ObjectKey: any CRDT], step: inout Step,
+        clock next: inout VectorClock, nowMicroseconds now: UInt64, reading store: some ReplicaStoreReader
+    ) throws(ConcordError) {
+        assert(next.dominates(interval.from), "interval \(interval.from)…\(interval.to) applied before its dependencies")
+        for object in interval.objects {
+            try Self.join(object, into: &states, reading: store)
+        }
+        next.merge(interval.to)
+        var logged = interval
+        logged.timeMicroseconds = now
+        let entry = ReplicationLog.Entry(
+            index: log.nextIndex + UInt64(step.change.appended.count), to: interval.to, timeMicroseconds: now)
+        step.batch.put(logged.encodedBytes(), forKey: Storage.logKey(entry.index), in: .log)
+        step.change.appended.append(entry)
+        step.change.intervalsApplied += 1
+        step.change.newTransactions += 1
+    }
+
+    private static func join(
+        _ object: ObjectDelta, into states: inout [ObjectKey: any CRDT], reading store: some ReplicaStoreReader
+    ) throws(ConcordError) {
+        let existing: (any CRDT)?
+        if let joined = states[object.key] { existing = joined } else { existing = try store.object(object.key) }
+        guard var state = existing else {
+            states[object.key] = object.state
+            return
+        }
+        do {
+            try state.join(erased: object.state)
+        } catch {
+            throw ConcordError(.corrupted, "\(object.key): \(error)")
+        }
+        states[object.key] = state
+    }
+
+    /// Plans joining a peer's full state, as of its clock `reported`.
+    private func planState(
+        _ objects: [ObjectDelta], reported: VectorClock, into step: inout Step, clock next: inout VectorClock,
+        reading store: some ReplicaStoreReader
+    ) throws(ConcordError) {
+        var states: [ObjectKey: any CRDT] = [:]
+        for object in objects { try Self.join(object, into: &states, reading: store) }
+        let grew = !next.dominates(reported)
+        next.merge(reported)
+        let floor = log.floor.merging(reported)
+        for key in states.keys.sorted() { step.batch.put(states[key]!.serialized(), forKey: key.bytes, in: .objects) }
+        step.batch.put(next.encodedBytes(), forKey: Storage.MetaKey.clock, in: .meta)
+        step.batch.put(floor.encodedBytes(), forKey: Storage.MetaKey.logFloor, in: .meta)
+        step.change.clock = next
+        step.change.raisedFloor = reported
+        step.change.receivedState = true
+        step.change.stateApplied = true
+        step.change.changedObjects = states.keys.sorted()
+        if grew { step.change.newTransactions += 1 }
+    }
+
+    // MARK: Timers
+
+    /// The anti-entropy round's first half: compaction and log collection. Its `finish`
+    /// then sends each reachable peer what it lacks. A stale timer (a newer one is
+    /// scheduled) does nothing.
+    func tick(nowMicroseconds now: UInt64, reading store: some ReplicaStoreReader) -> Step {
+        var step = Step("collect garbage at replica \(id)")
+        if let scheduled = scheduledTickMicroseconds, scheduled > now { return step }
+        scheduledTickMicroseconds = nil
+        pendingTransactions = 0
+        pendingSinceMicroseconds = nil
+        step.change.shipsToPeers = true
+        do {
+            try planCompaction(into: &step, reading: store)
+        } catch {
+            noteFailure(error)
+            step.batch = StorageBatch()
+            step.change.compaction = nil
+        }
+        if let collection = log.collection(
+            stable: peers.stableClock(own: clock), bound: configuration.logBound, clock: clock)
+        {
+            for index in collection.doomed { step.batch.delete(Storage.logKey(index), in: .log) }
+            step.batch.put(collection.floor.encodedBytes(), forKey: Storage.MetaKey.logFloor, in: .meta)
+            step.batch.put(Storage.encodePeers(peers.persisted), forKey: Storage.MetaKey.peers, in: .meta)
+            step.change.collection = collection
+        }
+        return step
+    }
+
+    /// Plans compacting the causal metadata of changed objects (remove-wins markers) when
+    /// the `Compactor` says it is due.
+    private func planCompaction(into step: inout Step, reading store: some ReplicaStoreReader) throws(ConcordError) {
+        guard compactor.isDue(clock: clock, bootstrapping: isBootstrapping, peers: peers, epoch: epoch) else { return }
+        var candidates: [ObjectDelta] = []
+        if compactor.compactsEveryObject {
+            candidates = try store.allObjects()
+        } else {
+            for key in compactor.changedObjects.sorted() {
+                if let state = try store.object(key) { candidates.append(ObjectDelta(key: key, state: state)) }
+            }
+        }
+        var compacted: UInt64 = 0
+        for candidate in candidates {
+            let before = candidate.state.serialized()
+            var state = candidate.state
+            state.compactObserved()
+            let after = state.serialized()
+            guard after != before else { continue }
+            step.batch.put(after, forKey: candidate.key.bytes, in: .objects)
+            compacted += 1
+        }
+        step.change.compaction = (clock, compacted)
+    }
+
+    // MARK: Finishing a step
+
+    /// Takes the memory change of `step` if its batch committed (`result` is success), and
+    /// returns what to send and when to wake. On a failed commit nothing changes but the
+    /// failure counters; a tick still ships what it can, and the replica retries later.
+    func finish(
+        _ step: Step, result: Result<Void, ConcordError>, nowMicroseconds now: UInt64,
+        reading store: some ReplicaStoreReader, isReachable: (ReplicaID) -> Bool
+    ) -> Output {
+        var output = Output()
+        let change = step.change
+        switch result {
+        case .success:
+            take(change, nowMicroseconds: now, output: &output)
+            for peer in change.replies { send(.clock, to: peer, output: &output) }
+        case .failure(let error):
+            noteFailure(error)
+        }
+        if change.announces {
+            for member in peers.members { send(.clock, to: member, output: &output) }
+        }
+        if change.wakesNow { schedule(at: now, output: &output) }
+        if change.shipsToPeers { ship(nowMicroseconds: now, reading: store, isReachable: isReachable, output: &output) }
+        return output
+    }
+
+    private func take(_ change: Change, nowMicroseconds now: UInt64, output: inout Output) {
+        if let next = change.clock {
+            assert(next.dominates(clock), "replica \(id)'s clock would move back from \(clock) to \(next)")
+            clock = next
+        }
+        for entry in change.appended { log.append(entry) }
+        if let floor = change.raisedFloor { log.raiseFloor(to: floor) }
+        if let collection = change.collection {
+            log.remove(collection)
+            counters.logEntriesCollected += UInt64(collection.stableCount)
+            counters.logEntriesForced += UInt64(collection.doomed.count - collection.stableCount)
+        }
+        compactor.noteChanged(change.changedObjects)
+        if let compaction = change.compaction {
+            compactor.noteCompacted(at: compaction.at)
+            counters.compactions += 1
+            counters.objectsCompacted += compaction.objects
+        }
+        if change.receivedState, case .waiting = bootstrap { bootstrap = .waiting(receivedState: true) }
+        if change.finishesBootstrap { bootstrap = .done }
+        counters.intervalsApplied += change.intervalsApplied
+        if change.stateApplied { counters.statesApplied += 1 }
+        if change.clock != nil { buffer.discard(coveredBy: clock) }
+        for _ in 0..<change.newTransactions { notePending(nowMicroseconds: now, output: &output) }
+        #if CONCORD_INVARIANTS
+            checkInvariants()
+        #endif
+    }
+
+    private func notePending(nowMicroseconds now: UInt64, output: inout Output) {
+        pendingTransactions += 1
+        if pendingSinceMicroseconds == nil { pendingSinceMicroseconds = now }
+        if pendingTransactions >= configuration.deltaIntervalTransactions {
+            schedule(at: now, output: &output)
+        } else {
+            schedule(at: (pendingSinceMicroseconds ?? now) + configuration.deltaIntervalMicroseconds, output: &output)
+        }
+    }
+
+    private func schedule(at time: UInt64, output: inout Output) {
+        if let scheduled = scheduledTickMicroseconds, scheduled <= time { return }
+        scheduledTickMicroseconds = time
+        output.wakeAtMicroseconds = min(output.wakeAtMicroseconds ?? time, time)
+    }
+
+    func noteFailure(_ error: any Error) {
+        counters.failures += 1
+        lastFailure = "\(error)"
+    }
+
+    // MARK: Sending
+
+    private func send(_ payload: Message.Payload, to peer: ReplicaID, wantsState: Bool? = nil, output: inout Output) {
+        var message = Message(
+            sender: id, incarnation: incarnation, clock: clock,
+            wantsState: wantsState ?? bootstrap.wantsState(from: peer, replica: id, clock: clock, peers: peers),
+            payload: payload)
+        message.envelope.receiverIncarnation = peers[peer]?.incarnation ?? 0
+        message.envelope.epoch = epoch
+        message.envelope.wantsEcho = isBootstrapping && !peers.knownBy.contains(peer)
+        message.envelope.senderBootstrapping = isBootstrapping
+        let bytes = message.encoded()
+        counters.messagesSent += 1
+        counters.bytesSent += UInt64(bytes.count)
+        output.messages.append((peer, bytes))
+    }
+
+    /// The anti-entropy round's second half: send each reachable peer what it lacks (an
+    /// interval from what it has, or a full state when the log no longer reaches back),
+    /// resending after the retransmit timeout. Reschedules itself only while some reachable
+    /// peer still lacks something, so a quiet or partitioned cluster goes idle.
+    private func ship(
+        nowMicroseconds now: UInt64, reading store: some ReplicaStoreReader, isReachable: (ReplicaID) -> Bool,
+        output: inout Output
+    ) {
+        var outstanding = false
+        for peer in peers.members where isReachable(peer) {
+            if isBootstrapping {
+                // Ask for state only where it is still needed; elsewhere just announce this
+                // incarnation until the peer echoes it.
+                let needsState = bootstrap.wantsState(from: peer, replica: id, clock: clock, peers: peers)
+                let echo = peers.modify(peer) { state -> Bool in
+                    defer { state.wantsEcho = false }
+                    return state.wantsEcho
+                }
+                if needsState || !peers.knownBy.contains(peer) || echo == true {
+                    send(.clock, to: peer, wantsState: needsState, output: &output)
+                }
+                outstanding = true
+                continue
+            }
+            let echo = peers.modify(peer) { state -> Bool in
+                defer { state.wantsEcho = false }
+                return state.wantsEcho
+            }
+            if echo == true { send(.clock, to: peer, output: &output) }
+            let shipment =
+                peers.modify(peer) {
+                    $0.nextShipment(
+                        clock: clock, logFloor: log.floor, nowMicroseconds: now,
+                        timeoutMicroseconds: retransmitTimeoutMicroseconds)
+                } ?? .upToDate
+            switch shipment {
+            case .upToDate:
+                continue
+            case .inFlight:
+                break
+            case .state:
+                sendState(to: peer, reading: store, output: &output)
+            case .interval(let from):
+                if let interval = buildInterval(from: from, nowMicroseconds: now, reading: store) {
+                    peers.modify(peer) { $0.noteShipped(through: interval.to) }
+                    send(.interval(interval), to: peer, output: &output)
+                }
+            }
+            outstanding = true
+        }
+        if outstanding { schedule(at: now + configuration.antiEntropyIntervalMicroseconds, output: &output) }
+    }
+
+    /// Joins, per object, every log entry the peer (which has `peerClock`) lacks, in log
+    /// order, up to `maximumIntervalEntries` entries.
+    private func buildInterval(
+        from peerClock: VectorClock, nowMicroseconds now: UInt64, reading store: some ReplicaStoreReader
+    ) -> DeltaInterval? {
+        // The peer may know more than this replica; the interval speaks only of what this
+        // replica has, so a receiver never learns a clock its sender did not reach.
+        let base = peerClock.meeting(clock)
+        let wanted = log.entries(missingFrom: base, limit: configuration.maximumIntervalEntries)
+        guard !wanted.isEmpty else { return nil }
+        var to = base
+        var transactions: UInt64 = 0
+        var joined: [ObjectKey: any CRDT] = [:]
+        do {
+            for interval in try store.logEntries(wanted.map(\.index)) {
+                to.merge(interval.to)
+                transactions += interval.transactions
+                for object in interval.objects {
+                    if var existing = joined[object.key] {
+                        try existing.join(erased: object.state)
+                        joined[object.key] = existing
+                    } else {
+                        joined[object.key] = object.state
+                    }
+                }
+            }
+        } catch {
+            noteFailure(error)
+            return nil
+        }
+        let objects = joined.keys.sorted().map { ObjectDelta(key: $0, state: joined[$0]!) }
+        assert(clock.dominates(to), "an interval of replica \(id) reaches past its clock")
+        return DeltaInterval(from: base, to: to, transactions: transactions, timeMicroseconds: now, objects: objects)
+    }
+
+    private func sendState(to peer: ReplicaID, reading store: some ReplicaStoreReader, output: inout Output) {
+        let states: [ObjectDelta]
+        do {
+            states = try store.allObjects()
+        } catch {
+            noteFailure(error)
+            return
+        }
+        counters.statesSent += 1
+        send(.state(objects: states), to: peer, output: &output)
+    }
+
+    // MARK: Invariants
+
+    /// Checks that walk the core's structures (compiled with `-DCONCORD_INVARIANTS`).
+    func checkInvariants() {
+        precondition(clock.dominates(log.floor), "replica \(id): log floor \(log.floor) above its clock \(clock)")
+        for entry in log.entries {
+            precondition(clock.dominates(entry.to), "replica \(id): log entry \(entry.index) reaches past its clock")
+        }
+        for waiting in buffer.intervals {
+            precondition(!clock.dominates(waiting.to), "replica \(id): buffered interval already covered")
+        }
+        for peer in peers.members {
+            precondition(peers[peer] != nil, "replica \(id): member \(peer) has no peer state")
+        }
+    }
+}
+
+extension ReplicaCore.Step {
+    /// The same step, asking for a tick now (after a failed plan: retry soon).
+    fileprivate func waking() -> Self {
+        var step = self
+        step.change.wakesNow = true
+        return step
+    }
 }
 
 /// One transaction's working copy of an object: the state after its updates and the join
@@ -48,736 +626,4 @@ struct ReplicaCounters: Sendable, Equatable {
     var failures: UInt64 = 0
     var compactions: UInt64 = 0
     var objectsCompacted: UInt64 = 0
-}
-
-/// The replication state machine of one open replica. Not thread-safe: `Replica` calls it
-/// under its lock. Storage, clock and log change together in one LMDB transaction;
-/// in-memory fields change only after that transaction commits.
-final class ReplicaCore {
-    let id: ReplicaID
-    let storage: Storage
-    let configuration: Configuration
-    unowned let transport: any Transport
-
-    private(set) var clock = VectorClock()
-    private(set) var incarnation: UInt64 = 0
-    /// Below this clock the log is incomplete (collected or forced out): a peer that has
-    /// not reached it gets a full state transfer.
-    private(set) var logFloor = VectorClock()
-    /// A wiped or new replica refuses local writes until a peer's state arrives, so it
-    /// never reuses one of its own dots that peers already know.
-    private(set) var needsState = false
-    private(set) var members: [ReplicaID] = []
-    /// How many replicas have been removed from the cluster (see `Message.epoch`).
-    private(set) var epoch: UInt64 = 0
-    private(set) var peers: [ReplicaID: PeerState] = [:]
-    /// The log's entries in order: index, `to` clock, creation time.
-    private(set) var logEntries: [(index: UInt64, to: VectorClock, timeMicroseconds: UInt64)] = []
-    private var nextLogIndex: UInt64 = 1
-    /// Intervals waiting for their causal dependencies, in arrival order.
-    private(set) var buffer: [DeltaInterval] = []
-    /// Peers heard from since this replica opened (bootstrapping waits for all of them).
-    private var heardFrom: Set<ReplicaID> = []
-    /// Whether a full state arrived since this replica opened.
-    private var receivedState = false
-    /// Peers whose messages show they know this incarnation (so they no longer count an
-    /// earlier incarnation's acknowledgements toward what is stable).
-    private var knownBy: Set<ReplicaID> = []
-    /// Per peer, its clock when it first echoed this incarnation. A peer may have compacted
-    /// before then counting an earlier incarnation's acknowledgement, so a wiped or new
-    /// replica writes only once it has everything those clocks cover.
-    private var echoFloor: [ReplicaID: VectorClock] = [:]
-    /// Objects changed since the last compaction. Kept in memory only: a replica compacts
-    /// every object the first time after it opens.
-    private var dirtyObjects: Set<ObjectKey> = []
-    private var compactEveryObject = true
-    /// The clock of the last compaction.
-    private var compactedAt = VectorClock()
-    private var tickAt: UInt64?
-    private var pendingSince: UInt64?
-    private var pendingTransactions = 0
-    var counters = ReplicaCounters()
-    /// The last replication failure (a storage error while applying, building or
-    /// collecting); replication retries, and `status()` shows it.
-    private(set) var lastFailure: String?
-
-    private func noteFailure(_ error: any Error) {
-        counters.failures += 1
-        lastFailure = "\(error)"
-    }
-
-    init(
-        id: ReplicaID, path: String, members: [ReplicaID], epoch: UInt64, needsState: Bool,
-        incarnationFloor: UInt64, configuration: Configuration, transport: any Transport
-    ) throws(ConcordError) {
-        self.id = id
-        self.configuration = configuration
-        self.transport = transport
-        storage = try Storage(path: path, replica: id, configuration: configuration)
-        try load(needsState: needsState, incarnationFloor: incarnationFloor)
-        setMembers(members, epoch: epoch)
-        announce()
-    }
-
-    func close() {
-        storage.environment.close()
-    }
-
-    // MARK: Loading
-
-    /// Loads the replica's state. Its incarnation is one past both the stored one and
-    /// `incarnationFloor` (kept by the cluster outside the replica's files), so a wiped
-    /// replica still comes back with an incarnation its peers have not seen.
-    private func load(needsState requested: Bool, incarnationFloor: UInt64) throws(ConcordError) {
-        let meta = storage.meta
-        let log = storage.log
-        var entries: [(UInt64, VectorClock, UInt64)] = []
-        var loadedClock = VectorClock()
-        var loadedFloor = VectorClock()
-        var loadedIncarnation: UInt64 = 0
-        var loadedPeers: [ReplicaID: PeerState] = [:]
-        var loadedNeedsState = requested
-        try storage.read("load replica \(id)") { txn in
-            if let bytes = try txn.get(Storage.MetaKey.clock, in: meta) {
-                loadedClock = try Storage.decode("the clock", bytes) { (r: inout ByteReader) throws(CodecError) in
-                    try VectorClock(from: &r)
-                }
-            }
-            if let bytes = try txn.get(Storage.MetaKey.logFloor, in: meta) {
-                loadedFloor = try Storage.decode("the log floor", bytes) { (r: inout ByteReader) throws(CodecError) in
-                    try VectorClock(from: &r)
-                }
-            }
-            if let bytes = try txn.get(Storage.MetaKey.incarnation, in: meta) {
-                loadedIncarnation = try Storage.decode("the incarnation", bytes) {
-                    (r: inout ByteReader) throws(CodecError) in try r.readVarUInt()
-                }
-            }
-            if let bytes = try txn.get(Storage.MetaKey.needsState, in: meta) {
-                loadedNeedsState =
-                    try Storage.decode("the bootstrap flag", bytes) {
-                        (r: inout ByteReader) throws(CodecError) in try r.readBool()
-                    } || requested
-            }
-            if let bytes = try txn.get(Storage.MetaKey.peers, in: meta) {
-                loadedPeers = try Storage.decode("the peers' clocks", bytes) {
-                    (r: inout ByteReader) throws(CodecError) in try Self.decodePeers(&r)
-                }
-            }
-            try txn.forEach(in: log) { key, value in
-                let index = try Storage.logIndex(key)
-                let header = try Storage.decode("log entry \(index)", Array(value)) {
-                    (r: inout ByteReader) throws(CodecError) in try DeltaInterval(from: &r)
-                }
-                entries.append((index, header.to, header.timeMicroseconds))
-                return true
-            }
-        }
-        clock = loadedClock
-        logFloor = loadedFloor
-        incarnation = max(loadedIncarnation, incarnationFloor) + 1
-        peers = loadedPeers
-        needsState = loadedNeedsState
-        logEntries = entries.map { (index: $0.0, to: $0.1, timeMicroseconds: $0.2) }
-        nextLogIndex = (entries.last?.0 ?? 0) + 1
-        let incarnationBytes = incarnation.encodedBytes()
-        let needsStateBytes = needsState.encodedBytes()
-        try storage.write("record the incarnation of replica \(id)") { txn in
-            try txn.put(incarnationBytes, forKey: Storage.MetaKey.incarnation, in: meta)
-            try txn.put(needsStateBytes, forKey: Storage.MetaKey.needsState, in: meta)
-        }
-    }
-
-    private static func decodePeers(_ reader: inout ByteReader) throws(CodecError) -> [ReplicaID: PeerState] {
-        let count = try reader.readCount(minimumElementSize: 3)
-        var peers: [ReplicaID: PeerState] = [:]
-        for _ in 0..<count {
-            let peer = try ReplicaID(from: &reader)
-            var state = PeerState()
-            state.incarnation = try reader.readVarUInt()
-            state.acknowledged = try VectorClock(from: &reader)
-            state.sent = state.acknowledged
-            guard peers.updateValue(state, forKey: peer) == nil else {
-                throw reader.error(.inconsistent, "peer \(peer) listed twice")
-            }
-        }
-        return peers
-    }
-
-    private func encodedPeers() -> [UInt8] {
-        var writer = ByteWriter()
-        let sorted = peers.sorted { $0.key < $1.key }
-        writer.writeCount(sorted.count)
-        for (peer, state) in sorted {
-            peer.encode(to: &writer)
-            writer.writeVarUInt(state.incarnation)
-            state.acknowledged.encode(to: &writer)
-        }
-        return writer.bytes
-    }
-
-    // MARK: Membership
-
-    /// Sets the other members; `epoch` counts the replicas ever removed from the cluster.
-    func setMembers(_ all: [ReplicaID], epoch: UInt64) {
-        self.epoch = max(self.epoch, epoch)
-        members = all.filter { $0 != id }.sorted()
-        for member in members where peers[member] == nil { peers[member] = PeerState() }
-        for peer in peers.keys where !members.contains(peer) { peers[peer] = nil }
-        finishBootstrapIfReady()
-        scheduleTick(at: transport.nowMicroseconds)
-    }
-
-    /// Tells every peer this replica's clock and incarnation (after an open or restart).
-    func announce() {
-        for member in members { send(.clock, to: member) }
-        scheduleTick(at: transport.nowMicroseconds)
-    }
-
-    // MARK: Local transactions
-
-    func load(_ key: ObjectKey) throws(ConcordError) -> (any CRDT)? {
-        let objects = storage.objects
-        return try storage.read("read \(key)") { txn -> (any CRDT)? in
-            guard let bytes = try txn.get(key.bytes, in: objects) else { return nil }
-            return try Self.decodeObject(key, bytes)
-        }
-    }
-
-    static func decodeObject(_ key: ObjectKey, _ bytes: [UInt8]) throws(ConcordError) -> any CRDT {
-        let state: any CRDT
-        do throws(CodecError) {
-            state = try CRDTRegistry.decode(serialized: bytes)
-        } catch {
-            throw .corrupted(error, "the state of \(key)")
-        }
-        guard type(of: state).typeCode == key.type else {
-            throw ConcordError(.corrupted, "\(key) holds a \(type(of: state).typeCode); the store is damaged")
-        }
-        return state
-    }
-
-    /// Commits one local transaction: objects, log entry and clock in one LMDB commit.
-    func commit(_ working: [ObjectKey: WorkingObject]) throws(ConcordError) -> VectorClock {
-        guard !needsState else {
-            throw ConcordError(
-                .bootstrapping,
-                "replica \(id) was wiped or is new and is catching up; it waits for \(bootstrapWait ?? "nothing more")"
-                    + " and writes resume then")
-        }
-        if working.isEmpty { return clock }
-        var next = clock
-        next.increment(id)
-        let now = transport.nowMicroseconds
-        let keys = working.keys.sorted()
-        let entry = DeltaInterval(
-            from: clock, to: next, transactions: 1, timeMicroseconds: now,
-            objects: keys.map { ObjectDelta(key: $0, state: working[$0]!.delta) })
-        let states = keys.map { ($0.bytes, working[$0]!.state.serialized()) }
-        let index = nextLogIndex
-        let entryBytes = entry.encodedBytes()
-        let clockBytes = next.encodedBytes()
-        let (objects, log, meta) = (storage.objects, storage.log, storage.meta)
-        try storage.write("commit a transaction at replica \(id)") { txn in
-            for (key, state) in states { try txn.put(state, forKey: key, in: objects) }
-            try txn.put(entryBytes, forKey: Storage.logKey(index), in: log)
-            try txn.put(clockBytes, forKey: Storage.MetaKey.clock, in: meta)
-        }
-        clock = next
-        nextLogIndex += 1
-        logEntries.append((index, next, now))
-        dirtyObjects.formUnion(keys)
-        notePending(now: now)
-        return next
-    }
-
-    private func notePending(now: UInt64) {
-        pendingTransactions += 1
-        if pendingSince == nil { pendingSince = now }
-        if pendingTransactions >= configuration.deltaIntervalTransactions {
-            scheduleTick(at: now)
-        } else {
-            scheduleTick(at: (pendingSince ?? now) + configuration.deltaIntervalMicroseconds)
-        }
-    }
-
-    // MARK: Receiving
-
-    func receive(_ bytes: [UInt8]) {
-        counters.messagesReceived += 1
-        // An interval this replica already has is acknowledged without decoding its objects.
-        // A header that fails to decode falls through to the full decode, which counts it.
-        if case .success(let header) = Result(catching: { () throws(CodecError) in try Message.Header(decoding: bytes) }
-        ),
-            let to = header.intervalTo, clock.dominates(to),
-            header.envelope.sender != id, peers[header.envelope.sender] != nil
-        {
-            noteArrival(header.envelope)
-            counters.intervalsDuplicate += 1
-            send(.clock, to: header.envelope.sender)
-            scheduleTick(at: transport.nowMicroseconds)
-            return
-        }
-        let message: Message
-        do {
-            message = try Message(decoding: bytes)
-        } catch {
-            counters.messagesUndecodable += 1
-            return
-        }
-        guard message.sender != id, peers[message.sender] != nil else { return }
-        noteArrival(message.envelope)
-        do {
-            switch message.payload {
-            case .clock:
-                break
-            case .interval(let interval):
-                try receive(interval)
-                send(.clock, to: message.sender)
-            case .state(let objects):
-                try applyState(objects, clock: message.clock)
-                send(.clock, to: message.sender)
-            }
-            finishBootstrapIfReady()
-        } catch {
-            // Nothing was committed (one LMDB transaction); the sender resends after its
-            // timeout, and the failure is reported by `status()`.
-            noteFailure(error)
-        }
-        scheduleTick(at: transport.nowMicroseconds)
-    }
-
-    /// Takes in what a peer's message says about it: its report, and its echo of this
-    /// incarnation.
-    private func noteArrival(_ envelope: Envelope) {
-        noteReport(envelope)
-        if envelope.receiverIncarnation == incarnation {
-            noteEcho(from: envelope.sender, bootstrapping: envelope.senderBootstrapping)
-        }
-    }
-
-    /// A peer's message shows it knows this incarnation. A peer that is bootstrapping
-    /// itself has compacted nothing since it opened, and compacts later only counting this
-    /// incarnation's acknowledgements, so it sets no floor (two bootstrapping replicas that
-    /// each hold what the other lacks would otherwise wait for each other forever).
-    private func noteEcho(from peer: ReplicaID, bootstrapping: Bool) {
-        guard knownBy.insert(peer).inserted else { return }
-        echoFloor[peer] = bootstrapping ? VectorClock() : peers[peer]?.acknowledged ?? VectorClock()
-    }
-
-    private func noteReport(_ envelope: Envelope) {
-        let (peer, incarnation, reported) = (envelope.sender, envelope.incarnation, envelope.clock)
-        guard var state = peers[peer] else { return }
-        if incarnation > state.incarnation {
-            // A restarted peer: its clock may have moved back (noSync), so trust the new report.
-            state.incarnation = incarnation
-            state.acknowledged = reported
-            state.sent = reported
-            state.waitingSinceMicroseconds = nil
-            state.backoff = 1
-            state.wantsEcho = true
-        } else if incarnation == state.incarnation {
-            let progressed = !state.acknowledged.dominates(reported)
-            state.acknowledged.merge(reported)
-            state.sent.merge(reported)
-            if progressed {
-                // Progress: the timeout restarts for whatever is still in flight.
-                state.backoff = 1
-                state.waitingSinceMicroseconds =
-                    state.acknowledged.dominates(state.sent) ? nil : transport.nowMicroseconds
-            }
-        } else {
-            return
-        }
-        if envelope.wantsState { state.wantsState = true }
-        if envelope.wantsEcho { state.wantsEcho = true }
-        state.epoch = max(state.epoch, envelope.epoch)
-        peers[peer] = state
-        heardFrom.insert(peer)
-    }
-
-    /// What a bootstrapping replica still waits for (nil: nothing), in words for errors.
-    ///
-    /// A wiped or new replica may write again once it has a peer's state, has heard from
-    /// every member, every member has echoed its incarnation, no member knows a transaction
-    /// of its own that it lacks (so it never reuses one of its own dots), and it has
-    /// everything each member had when it first echoed this incarnation (so no write of its
-    /// own is concurrent with what a member compacted while it still counted the old
-    /// incarnation's acknowledgements).
-    var bootstrapWait: String? {
-        guard !members.isEmpty else { return nil }
-        guard receivedState else { return "a peer's full state" }
-        if let peer = members.first(where: { !heardFrom.contains($0) }) { return "a message from \(peer)" }
-        if let peer = members.first(where: { !knownBy.contains($0) }) {
-            return "\(peer) to acknowledge its new incarnation"
-        }
-        if let peer = members.first(where: { clock[id] < (peers[$0]?.acknowledged[id] ?? 0) }) {
-            return "its own earlier transactions that \(peer) knows"
-        }
-        if let peer = members.first(where: { !clock.dominates(echoFloor[$0] ?? VectorClock()) }) {
-            return "everything \(peer) had when it learned of the new incarnation (\(echoFloor[peer] ?? VectorClock()))"
-        }
-        return nil
-    }
-
-    private func finishBootstrapIfReady() {
-        guard needsState, bootstrapWait == nil else { return }
-        let meta = storage.meta
-        let bytes = false.encodedBytes()
-        do {
-            try storage.write("finish bootstrapping replica \(id)") { txn in
-                try txn.put(bytes, forKey: Storage.MetaKey.needsState, in: meta)
-            }
-        } catch {
-            noteFailure(error)
-            return
-        }
-        needsState = false
-    }
-
-    private func receive(_ interval: DeltaInterval) throws(ConcordError) {
-        if clock.dominates(interval.to) {
-            counters.intervalsDuplicate += 1
-            return
-        }
-        guard clock.dominates(interval.from) else {
-            if buffer.count >= configuration.causalBufferBound {
-                counters.intervalsDroppedBufferFull += 1
-            } else if !buffer.contains(interval) {
-                buffer.append(interval)
-                counters.intervalsBuffered += 1
-            }
-            return
-        }
-        try apply(interval)
-        // Applying may have satisfied buffered intervals.
-        var progressed = true
-        while progressed {
-            progressed = false
-            for (position, waiting) in buffer.enumerated() where clock.dominates(waiting.from) {
-                buffer.remove(at: position)
-                if !clock.dominates(waiting.to) { try apply(waiting) } else { counters.intervalsDuplicate += 1 }
-                progressed = true
-                break
-            }
-        }
-        buffer.removeAll { clock.dominates($0.to) }
-    }
-
-    /// Joins a causally ready interval into the store and logs it for forwarding.
-    private func apply(_ interval: DeltaInterval) throws(ConcordError) {
-        let next = clock.merging(interval.to)
-        let index = nextLogIndex
-        let now = transport.nowMicroseconds
-        var logged = interval
-        logged.timeMicroseconds = now
-        let entryBytes = logged.encodedBytes()
-        let clockBytes = next.encodedBytes()
-        let (objects, log, meta) = (storage.objects, storage.log, storage.meta)
-        try storage.write("apply an interval at replica \(id)") { txn in
-            for object in interval.objects {
-                let merged = try Self.joined(object, existing: txn.get(object.key.bytes, in: objects))
-                try txn.put(merged, forKey: object.key.bytes, in: objects)
-            }
-            try txn.put(entryBytes, forKey: Storage.logKey(index), in: log)
-            try txn.put(clockBytes, forKey: Storage.MetaKey.clock, in: meta)
-        }
-        clock = next
-        nextLogIndex += 1
-        logEntries.append((index, interval.to, now))
-        dirtyObjects.formUnion(interval.objects.map(\.key))
-        counters.intervalsApplied += 1
-        notePending(now: now)
-    }
-
-    private static func joined(_ object: ObjectDelta, existing: [UInt8]?) throws(ConcordError) -> [UInt8] {
-        guard let existing else { return object.state.serialized() }
-        var state = try decodeObject(object.key, existing)
-        do {
-            try state.join(erased: object.state)
-        } catch {
-            throw ConcordError(.corrupted, "\(object.key): \(error)")
-        }
-        return state.serialized()
-    }
-
-    private func applyState(_ states: [ObjectDelta], clock reported: VectorClock) throws(ConcordError) {
-        let next = clock.merging(reported)
-        let floor = logFloor.merging(reported)
-        let (objects, meta) = (storage.objects, storage.meta)
-        let clockBytes = next.encodedBytes()
-        let floorBytes = floor.encodedBytes()
-        try storage.write("apply a state transfer at replica \(id)") { txn in
-            for object in states {
-                let merged = try Self.joined(object, existing: txn.get(object.key.bytes, in: objects))
-                try txn.put(merged, forKey: object.key.bytes, in: objects)
-            }
-            try txn.put(clockBytes, forKey: Storage.MetaKey.clock, in: meta)
-            try txn.put(floorBytes, forKey: Storage.MetaKey.logFloor, in: meta)
-        }
-        let grew = next != clock
-        clock = next
-        logFloor = floor
-        receivedState = true
-        dirtyObjects.formUnion(states.map(\.key))
-        counters.statesApplied += 1
-        buffer.removeAll { clock.dominates($0.to) }
-        if grew { notePending(now: transport.nowMicroseconds) }
-    }
-
-    // MARK: Sending
-
-    /// Whether a bootstrapping replica still needs a full state from `peer`: until the
-    /// first state arrives, from a peer not yet heard from, or from one that knows more of
-    /// this replica's own transactions than it has. Every message to the peer says so; once
-    /// false, acknowledgements stop asking, so states do not answer acknowledgements of
-    /// states while the replica waits for something else (a partitioned member's echo).
-    private func wantsState(from peer: ReplicaID) -> Bool {
-        guard needsState else { return false }
-        return !receivedState || !heardFrom.contains(peer) || (peers[peer]?.acknowledged[id] ?? 0) > clock[id]
-    }
-
-    private func send(_ payload: Message.Payload, to peer: ReplicaID, wantsState: Bool? = nil) {
-        var message = Message(
-            sender: id, incarnation: incarnation, clock: clock, wantsState: wantsState ?? self.wantsState(from: peer),
-            payload: payload)
-        message.envelope.receiverIncarnation = peers[peer]?.incarnation ?? 0
-        message.envelope.epoch = epoch
-        message.envelope.wantsEcho = needsState && !knownBy.contains(peer)
-        message.envelope.senderBootstrapping = needsState
-        let bytes = message.encoded()
-        counters.messagesSent += 1
-        counters.bytesSent += UInt64(bytes.count)
-        transport.send(bytes, from: id, to: peer)
-    }
-
-    private func scheduleTick(at time: UInt64) {
-        if let tickAt, tickAt <= time { return }
-        tickAt = time
-        transport.scheduleTick(for: id, at: time)
-    }
-
-    /// The anti-entropy round: collect garbage, then send each reachable peer what it lacks
-    /// (an interval from what it has, or a full state when the log no longer reaches back),
-    /// resending after the retransmit timeout. Reschedules itself only while some reachable
-    /// peer still lacks something, so a quiet or partitioned cluster goes idle.
-    func tick() {
-        let now = transport.nowMicroseconds
-        if let tickAt, tickAt > now { return }  // a stale timer; a newer one is scheduled
-        tickAt = nil
-        pendingTransactions = 0
-        pendingSince = nil
-        collectGarbage()
-        var outstanding = false
-        let timeout = transport.retransmitTimeoutMicroseconds
-        for peer in members {
-            guard var state = peers[peer], transport.canReach(from: id, to: peer) else { continue }
-            if needsState {
-                // Ask for state only where it is still needed; elsewhere just announce this
-                // incarnation until the peer echoes it.
-                let needsStateFromPeer = wantsState(from: peer)
-                if needsStateFromPeer || !knownBy.contains(peer) || state.wantsEcho {
-                    state.wantsEcho = false
-                    peers[peer] = state
-                    send(.clock, to: peer, wantsState: needsStateFromPeer)
-                }
-                outstanding = true
-                continue
-            }
-            if state.wantsEcho {
-                state.wantsEcho = false
-                peers[peer] = state
-                send(.clock, to: peer)
-            }
-            if state.wantsState {
-                state.wantsState = false
-                state.sent = clock
-                state.waitingSinceMicroseconds = state.waitingSinceMicroseconds ?? now
-                peers[peer] = state
-                sendState(to: peer)
-                outstanding = true
-                continue
-            }
-            if state.acknowledged.dominates(clock) { continue }
-            outstanding = true
-            if let waiting = state.waitingSinceMicroseconds, now >= waiting + timeout * state.backoff {
-                state.sent = state.acknowledged
-                state.waitingSinceMicroseconds = nil
-                state.backoff = min(state.backoff * 2, 64)
-            }
-            if state.sent.dominates(clock) {
-                // Everything is in flight: wait for the acknowledgement or the timeout.
-                state.waitingSinceMicroseconds = state.waitingSinceMicroseconds ?? now
-                peers[peer] = state
-                continue
-            }
-            state.waitingSinceMicroseconds = state.waitingSinceMicroseconds ?? now
-            if !state.sent.dominates(logFloor) {
-                state.sent = clock
-                peers[peer] = state
-                sendState(to: peer)
-            } else if let interval = buildInterval(from: state.sent) {
-                state.sent.merge(interval.to)
-                peers[peer] = state
-                send(.interval(interval), to: peer)
-            } else {
-                peers[peer] = state
-            }
-        }
-        if outstanding { scheduleTick(at: now + configuration.antiEntropyIntervalMicroseconds) }
-    }
-
-    /// Joins, per object, every log entry the peer (which has `base`) lacks, in log order,
-    /// up to `maximumIntervalEntries` entries.
-    private func buildInterval(from peerClock: VectorClock) -> DeltaInterval? {
-        // The peer may know more than this replica; the interval speaks only of what this
-        // replica has, so a receiver never learns a clock its sender did not reach.
-        let base = peerClock.meeting(clock)
-        let wanted = logEntries.lazy.filter { !base.dominates($0.to) }.prefix(configuration.maximumIntervalEntries)
-        guard !wanted.isEmpty else { return nil }
-        var to = base
-        var transactions: UInt64 = 0
-        var joined: [ObjectKey: any CRDT] = [:]
-        let log = storage.log
-        do {
-            try storage.read("build an interval at replica \(id)") { txn in
-                for entry in wanted {
-                    guard let bytes = try txn.get(Storage.logKey(entry.index), in: log) else { continue }
-                    let interval = try Storage.decode("log entry \(entry.index)", bytes) {
-                        (r: inout ByteReader) throws(CodecError) in try DeltaInterval(from: &r)
-                    }
-                    to.merge(interval.to)
-                    transactions += interval.transactions
-                    for object in interval.objects {
-                        if var existing = joined[object.key] {
-                            try existing.join(erased: object.state)
-                            joined[object.key] = existing
-                        } else {
-                            joined[object.key] = object.state
-                        }
-                    }
-                }
-            }
-        } catch {
-            noteFailure(error)
-            return nil
-        }
-        let objects = joined.keys.sorted().map { ObjectDelta(key: $0, state: joined[$0]!) }
-        return DeltaInterval(
-            from: base, to: to, transactions: transactions, timeMicroseconds: transport.nowMicroseconds,
-            objects: objects)
-    }
-
-    private func sendState(to peer: ReplicaID) {
-        let objects = storage.objects
-        var states: [ObjectDelta] = []
-        do {
-            try storage.read("read every object at replica \(id)") { txn in
-                try txn.forEach(in: objects) { key, value in
-                    let objectKey = try Storage.objectKey(Array(key))
-                    states.append(ObjectDelta(key: objectKey, state: try Self.decodeObject(objectKey, Array(value))))
-                    return true
-                }
-            }
-        } catch {
-            noteFailure(error)
-            return
-        }
-        counters.statesSent += 1
-        send(.state(objects: states), to: peer)
-    }
-
-    // MARK: Garbage collection
-
-    /// Compacts the causal metadata of changed objects (remove-wins markers) once every
-    /// member of the current membership has acknowledged exactly this replica's clock.
-    ///
-    /// Then every member's transactions up to its report are in this replica's clock, and
-    /// each member's later ones happen after all of them; a wiped or new member writes only
-    /// once it has what this replica had when it learned of it (`finishBootstrapIfReady`).
-    /// So no operation concurrent with anything stored here can still arrive, and each object
-    /// may treat all it has observed as stable (`CRDT.compactObserved()`). Values never
-    /// change. The first compaction after opening visits every object.
-    private func compactIfQuiescent() {
-        guard compactEveryObject || !dirtyObjects.isEmpty, clock != compactedAt, !needsState,
-            members.allSatisfy({ peers[$0].map { $0.acknowledged == clock && $0.epoch >= epoch } ?? false })
-        else { return }
-        let objects = storage.objects
-        var compactedObjects: UInt64 = 0
-        do {
-            try storage.write("compact objects at replica \(id)") { txn in
-                var keys = dirtyObjects.sorted()
-                if compactEveryObject {
-                    keys = []
-                    try txn.forEach(in: objects) { key, _ in
-                        keys.append(try Storage.objectKey(Array(key)))
-                        return true
-                    }
-                }
-                for key in keys {
-                    guard let bytes = try txn.get(key.bytes, in: objects) else { continue }
-                    var state = try Self.decodeObject(key, bytes)
-                    state.compactObserved()
-                    let compacted = state.serialized()
-                    guard compacted != bytes else { continue }
-                    try txn.put(compacted, forKey: key.bytes, in: objects)
-                    compactedObjects += 1
-                }
-            }
-        } catch {
-            noteFailure(error)
-            return
-        }
-        counters.compactions += 1
-        counters.objectsCompacted += compactedObjects
-        dirtyObjects.removeAll()
-        compactEveryObject = false
-        compactedAt = clock
-    }
-
-    /// The pointwise minimum of this replica's clock and every member's acknowledged clock:
-    /// what every member is known to have.
-    var stableClock: VectorClock {
-        VectorClock.pointwiseMinimum([clock] + members.map { peers[$0]?.acknowledged ?? VectorClock() })
-    }
-
-    /// Deletes log entries every member has, then — past `logBound` — the oldest entries,
-    /// raising the log floor so a peer that lacks them gets a state transfer.
-    func collectGarbage() {
-        compactIfQuiescent()
-        let stable = stableClock
-        var doomed: [UInt64] = []
-        var floor = logFloor
-        for entry in logEntries where stable.dominates(entry.to) { doomed.append(entry.index) }
-        let stableCount = doomed.count
-        let excess = logEntries.count - doomed.count - configuration.logBound
-        if excess > 0 {
-            let doomedSet = Set(doomed)
-            for entry in logEntries where !doomedSet.contains(entry.index) && doomed.count < stableCount + excess {
-                doomed.append(entry.index)
-                floor.merge(entry.to)
-            }
-        }
-        floor.merge(stable)
-        floor = floor.meeting(clock)  // never above what this replica has
-        guard !doomed.isEmpty || floor != logFloor else { return }
-        let (log, meta) = (storage.log, storage.meta)
-        let floorBytes = floor.encodedBytes()
-        let peersBytes = encodedPeers()
-        do {
-            try storage.write("collect the log of replica \(id)") { txn in
-                for index in doomed { try txn.delete(Storage.logKey(index), in: log) }
-                try txn.put(floorBytes, forKey: Storage.MetaKey.logFloor, in: meta)
-                try txn.put(peersBytes, forKey: Storage.MetaKey.peers, in: meta)
-            }
-        } catch {
-            noteFailure(error)
-            return
-        }
-        let doomedSet = Set(doomed)
-        logEntries.removeAll { doomedSet.contains($0.index) }
-        logFloor = floor
-        counters.logEntriesCollected += UInt64(stableCount)
-        counters.logEntriesForced += UInt64(doomed.count - stableCount)
-    }
 }

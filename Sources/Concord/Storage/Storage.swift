@@ -38,11 +38,11 @@ struct Storage: Sendable {
         options.maximumDatabases = 8
         switch configuration.durability {
         case .full:
-            options.durability = .full
+            options.syncMode = .full
         case .noSync:
-            options.durability = .noSync
+            options.syncMode = .noSync
         case .noSyncWriteMap:
-            options.durability = .noSync
+            options.syncMode = .noSync
             options.writeMap = true
         }
         do {
@@ -126,6 +126,23 @@ struct Storage: Sendable {
         throws(ConcordError) -> R
     {
         try Self.mappingErrors(what) { try environment.read(body) }
+    }
+
+    /// Commits `batch` in one LMDB write transaction: all of it, or (on an error) none of it.
+    /// - Throws: `ConcordError.storage` naming `what` failed.
+    func commit(_ batch: StorageBatch, _ what: @autoclosure () -> String) throws(ConcordError) {
+        guard !batch.isEmpty else { return }
+        let (objects, log, meta) = (objects, log, meta)
+        try write(what()) { txn in
+            for write in batch.writes {
+                switch write {
+                case .put(let table, let key, let value):
+                    try txn.put(value, forKey: key, in: table == .objects ? objects : table == .log ? log : meta)
+                case .delete(let table, let key):
+                    _ = try txn.delete(key, in: table == .objects ? objects : table == .log ? log : meta)
+                }
+            }
+        }
     }
 
     static func logKey(_ index: UInt64) -> [UInt8] {

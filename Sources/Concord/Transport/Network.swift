@@ -56,114 +56,87 @@ public final class Network: @unchecked Sendable, Transport {
         public init() {}
     }
 
-    enum Event {
-        case deliver(bytes: [UInt8], from: ReplicaID, to: ReplicaID)
-        case tick(ReplicaID)
+    /// A replica that receives through this bus, held weakly (a dropped cluster must not
+    /// be kept alive by its bus).
+    private struct Endpoint {
+        weak var replica: (any TransportEndpoint)?
     }
 
-    private struct Link: Hashable {
-        let from: ReplicaID
-        let to: ReplicaID
-    }
+    private typealias Link = SimulatedLinks.Link
 
-    let mode: DeliveryMode
-    private let latencyMicroseconds: ClosedRange<UInt64>
-    private let antiEntropyMicroseconds: UInt64
     private let condition = NSCondition()
-    private var queue = EventQueue<Event>()
-    private var random: SeededRandom
-    private var simulatedTime: UInt64 = 1_000_000
-    private let startInstant = ContinuousClock.now
-    private var globalFaults = Faults.none
-    private var linkFaults: [Link: Faults] = [:]
-    private var cuts: Set<Link> = []
-    private var clogged: [Link: [[UInt8]]] = [:]
-    private var lastDelivery: [Link: UInt64] = [:]
-    private var down: Set<ReplicaID> = []
+    private var scheduler: Scheduler
+    private var links = SimulatedLinks()
+    private let antiEntropyMicroseconds: UInt64
+    private var endpoints: [ReplicaID: Endpoint] = [:]
     private var stats = Statistics()
     private var running = true
-    private var thread: Thread?
-    /// Delivers an event to the cluster (set by `Cluster`). Called without the lock held.
-    var dispatch: (@Sendable (Event) -> Void)?
 
     init(configuration: Configuration) {
-        mode = configuration.deliveryMode
-        latencyMicroseconds = configuration.latencyMicroseconds
+        scheduler = Scheduler(configuration: configuration)
         antiEntropyMicroseconds = configuration.antiEntropyIntervalMicroseconds
-        random = SeededRandom(seed: configuration.seed)
     }
+
+    /// How messages move: `.manual` (stepped by the caller) or `.background`.
+    public var mode: DeliveryMode { scheduler.mode }
 
     // MARK: Public controls
 
     /// Faults applied to every link that has no settings of its own.
     public var faults: Faults {
-        get { condition.withLock { globalFaults } }
-        set { condition.withLock { globalFaults = newValue } }
+        get { condition.withLock { links.globalFaults } }
+        set { condition.withLock { links.globalFaults = newValue } }
     }
 
     /// Sets (or, with `nil`, clears) the faults of the link from `sender` to `receiver`.
     public func setFaults(_ faults: Faults?, from sender: ReplicaID, to receiver: ReplicaID) {
-        condition.withLock { linkFaults[Link(from: sender, to: receiver)] = faults }
+        condition.withLock { links.setFaults(faults, on: Link(from: sender, to: receiver)) }
     }
 
     /// Cuts every link between a replica in `side` and one in `otherSide`, both ways.
     /// Links to replicas in neither stay up; calls add up. Messages sent across a cut are
     /// lost, and retransmission waits until `heal()`.
     public func partition(_ side: [ReplicaID], _ otherSide: [ReplicaID]) {
-        condition.withLock {
-            for a in side {
-                for b in otherSide where a != b {
-                    cuts.insert(Link(from: a, to: b))
-                    cuts.insert(Link(from: b, to: a))
-                }
-            }
-        }
+        condition.withLock { links.cut(between: side, and: otherSide) }
     }
 
     /// Restores every cut and clogged link (held messages go on their way) and wakes every
     /// replica to resend what its peers lack.
     public func heal() {
-        let replicas: [ReplicaID] = condition.withLock {
-            cuts.removeAll()
-            let links = clogged.keys.sorted { ($0.from, $0.to) < ($1.from, $1.to) }
-            for link in links { releaseClogged(link) }
-            return knownReplicas()
+        condition.withLock {
+            links.removeCuts()
+            for link in links.cloggedLinks { release(link) }
         }
-        for replica in replicas { scheduleTick(for: replica, at: nowMicroseconds) }
+        wakeAll()
     }
 
     /// Holds every message from `sender` to `receiver` until `unclog` (FoundationDB's
     /// clogging): nothing is lost, it just waits.
     public func clog(from sender: ReplicaID, to receiver: ReplicaID) {
-        condition.withLock {
-            let link = Link(from: sender, to: receiver)
-            if clogged[link] == nil { clogged[link] = [] }
-        }
+        condition.withLock { links.clog(Link(from: sender, to: receiver)) }
     }
 
     /// Releases a clogged link: its held messages are delivered in order.
     public func unclog(from sender: ReplicaID, to receiver: ReplicaID) {
-        condition.withLock { releaseClogged(Link(from: sender, to: receiver)) }
+        condition.withLock { release(Link(from: sender, to: receiver)) }
         scheduleTick(for: sender, at: nowMicroseconds)
     }
 
     /// The links currently clogged, as (sender, receiver) pairs.
     public var cloggedLinks: [(from: ReplicaID, to: ReplicaID)] {
-        condition.withLock {
-            clogged.keys.sorted { ($0.from, $0.to) < ($1.from, $1.to) }.map { ($0.from, $0.to) }
-        }
+        condition.withLock { links.cloggedLinks.map { ($0.from, $0.to) } }
     }
 
     /// Whether the link from `sender` to `receiver` is cut by a partition.
     public func isCut(from sender: ReplicaID, to receiver: ReplicaID) -> Bool {
-        condition.withLock { cuts.contains(Link(from: sender, to: receiver)) }
+        condition.withLock { links.isCut(Link(from: sender, to: receiver)) }
     }
 
     /// What the network has done so far.
     public var statistics: Statistics { condition.withLock { stats } }
 
     /// Events waiting (deliveries and timers).
-    public var pendingEvents: Int { condition.withLock { queue.count } }
+    public var pendingEvents: Int { condition.withLock { scheduler.queue.count } }
 
     /// Puts raw bytes on the link from `sender` to `receiver` as if `sender` had sent
     /// them, with the link's faults (for tests of hostile or damaged input).
@@ -174,27 +147,25 @@ public final class Network: @unchecked Sendable, Transport {
     // MARK: Transport
 
     var nowMicroseconds: UInt64 {
-        condition.withLock { currentTime() }
-    }
-
-    private func currentTime() -> UInt64 {
-        switch mode {
-        case .manual:
-            return simulatedTime
-        case .background:
-            let elapsed = ContinuousClock.now - startInstant
-            return 1_000_000 + UInt64(elapsed.components.seconds) * 1_000_000
-                + UInt64(elapsed.components.attoseconds / 1_000_000_000_000)
-        }
+        condition.withLock { scheduler.nowMicroseconds }
     }
 
     var retransmitTimeoutMicroseconds: UInt64 {
-        let latency: UInt64
-        switch mode {
-        case .manual: latency = latencyMicroseconds.upperBound
-        case .background(let value): latency = value
+        4 * condition.withLock { scheduler.maximumLatencyMicroseconds } + 2 * antiEntropyMicroseconds
+    }
+
+    func attach(_ endpoint: any TransportEndpoint, as replica: ReplicaID) {
+        condition.withLock { endpoints[replica] = Endpoint(replica: endpoint) }
+    }
+
+    func detach(_ replica: ReplicaID) {
+        condition.withLock {
+            endpoints[replica] = nil
+            scheduler.removeAll {
+                if case .tick(let id) = $0 { return id == replica }
+                return false
+            }
         }
-        return 4 * latency + 2 * antiEntropyMicroseconds
     }
 
     func send(_ bytes: [UInt8], from sender: ReplicaID, to receiver: ReplicaID) {
@@ -202,152 +173,116 @@ public final class Network: @unchecked Sendable, Transport {
             stats.sent += 1
             stats.bytes += UInt64(bytes.count)
             let link = Link(from: sender, to: receiver)
-            if cuts.contains(link) {
-                stats.cut += 1
-                return
-            }
-            if clogged[link] != nil {
-                clogged[link]!.append(bytes)
-                return
-            }
-            enqueue(bytes, on: link)
+            enqueue(bytes, on: link, fate: links.send(bytes, on: link, scheduler: &scheduler))
         }
         condition.signal()
     }
 
-    /// Puts a message on the queue with its link's faults. Called with the lock held.
-    private func enqueue(_ bytes: [UInt8], on link: Link) {
-        let faults = linkFaults[link] ?? globalFaults
-        if random.chance(faults.drop) {
+    /// Queues the deliveries of a message whose fate is decided. Called with the lock held.
+    private func enqueue(_ bytes: [UInt8], on link: Link, fate: SimulatedLinks.Fate) {
+        switch fate {
+        case .cut:
+            stats.cut += 1
+        case .held:
+            break
+        case .dropped:
             stats.dropped += 1
-            return
-        }
-        let copies = random.chance(faults.duplicate) ? 2 : 1
-        if copies == 2 { stats.duplicated += 1 }
-        for _ in 0..<copies {
-            var time = currentTime() + latency() + UInt64.random(in: faults.delayMicroseconds, using: &random)
-            if !faults.reorder {
-                time = max(time, lastDelivery[link] ?? 0)
-                lastDelivery[link] = time
-            }
-            queue.push(.deliver(bytes: bytes, from: link.from, to: link.to), at: time)
+        case .delivered(let times):
+            if times.count > 1 { stats.duplicated += UInt64(times.count - 1) }
+            for time in times { scheduler.push(.deliver(bytes: bytes, from: link.from, to: link.to), at: time) }
         }
     }
 
-    private func latency() -> UInt64 {
-        switch mode {
-        case .manual: UInt64.random(in: latencyMicroseconds, using: &random)
-        case .background(let value): value
+    /// Sends on the messages a clogged link held. Called with the lock held.
+    private func release(_ link: Link) {
+        for bytes in links.unclog(link) {
+            enqueue(bytes, on: link, fate: links.transmit(on: link, scheduler: &scheduler))
         }
-    }
-
-    private func releaseClogged(_ link: Link) {
-        guard let held = clogged.removeValue(forKey: link) else { return }
-        for bytes in held { enqueue(bytes, on: link) }
     }
 
     func scheduleTick(for replica: ReplicaID, at timeMicroseconds: UInt64) {
-        condition.withLock {
-            queue.push(.tick(replica), at: max(timeMicroseconds, currentTime()))
-        }
+        condition.withLock { scheduler.push(.tick(replica), at: timeMicroseconds) }
         condition.signal()
     }
 
     func canReach(from sender: ReplicaID, to receiver: ReplicaID) -> Bool {
         condition.withLock {
             let link = Link(from: sender, to: receiver)
-            return !down.contains(receiver) && !cuts.contains(link) && clogged[link] == nil
+            return endpoints[receiver] != nil && !links.isCut(link) && !links.isClogged(link)
         }
     }
 
-    private var registered: Set<ReplicaID> = []
-
-    private func knownReplicas() -> [ReplicaID] { registered.sorted() }
-
-    // MARK: Cluster hooks
-
-    func register(_ replica: ReplicaID) {
-        condition.withLock {
-            registered.insert(replica)
-            down.remove(replica)
-        }
-    }
-
-    func markDown(_ replica: ReplicaID) {
-        condition.withLock {
-            down.insert(replica)
-            queue.removeAll {
-                if case .tick(let id) = $0 { return id == replica }
-                return false
-            }
-        }
-    }
-
-    func unregister(_ replica: ReplicaID) {
-        condition.withLock {
-            registered.remove(replica)
-            down.insert(replica)
-        }
-    }
-
-    func isDown(_ replica: ReplicaID) -> Bool { condition.withLock { down.contains(replica) } }
-
-    /// Wakes every running replica (after a membership change, a restart or a heal).
+    /// Wakes every attached replica (after a membership change, a restart or a heal).
     func wakeAll() {
-        for replica in condition.withLock({ knownReplicas() }) { scheduleTick(for: replica, at: nowMicroseconds) }
+        let replicas = condition.withLock { endpoints.keys.sorted() }
+        for replica in replicas { scheduleTick(for: replica, at: nowMicroseconds) }
     }
 
     // MARK: Driving
 
-    /// Manual mode: performs the next event, advancing simulated time to it. Returns false
-    /// when nothing is left to do.
-    func step() -> Bool {
-        let next: Event? = condition.withLock {
-            guard let (time, event) = queue.pop() else { return nil }
-            simulatedTime = max(simulatedTime, time)
+    /// Manual mode: performs the next event (a delivery or a timer), advancing simulated
+    /// time to it. Returns false when nothing is left to do.
+    ///
+    /// `Cluster.step()` calls this.
+    @discardableResult
+    public func step() -> Bool {
+        let next: (Scheduler.Event, (any TransportEndpoint)?)? = condition.withLock {
+            guard let event = scheduler.pop() else { return nil }
             stats.events += 1
-            return event
+            return (event, endpoint(for: event))
         }
-        guard let next else { return false }
-        deliver(next)
+        guard let (event, endpoint) = next else { return false }
+        deliver(event, to: endpoint)
         return true
     }
 
-    private func deliver(_ event: Event) {
-        if case .deliver(_, _, let to) = event {
-            let isDown = condition.withLock {
-                if down.contains(to) {
-                    stats.undeliverable += 1
-                    return true
-                }
-                stats.delivered += 1
-                return false
+    /// The endpoint an event goes to; counts a delivery to a replica that is down. Called
+    /// with the lock held.
+    private func endpoint(for event: Scheduler.Event) -> (any TransportEndpoint)? {
+        switch event {
+        case .deliver(_, _, let to):
+            guard let endpoint = endpoints[to]?.replica else {
+                stats.undeliverable += 1
+                return nil
             }
-            if isDown { return }
+            stats.delivered += 1
+            return endpoint
+        case .tick(let id):
+            return endpoints[id]?.replica
         }
-        dispatch?(event)
+    }
+
+    /// Hands an event to its replica, without the lock held (the replica sends and
+    /// schedules through this bus while it handles it).
+    private func deliver(_ event: Scheduler.Event, to endpoint: (any TransportEndpoint)?) {
+        guard let endpoint else { return }
+        switch event {
+        case .deliver(let bytes, _, _): endpoint.receive(bytes)
+        case .tick: endpoint.tick()
+        }
     }
 
     /// Background mode: starts the delivery thread.
     func startBackground() {
-        guard case .background = mode else { return }
+        guard case .background = scheduler.mode else { return }
         let thread = Thread { [weak self] in self?.runBackground() }
         thread.name = "concord.network"
-        self.thread = thread
         thread.start()
     }
 
     private func runBackground() {
         while true {
             condition.lock()
-            var due: Event?
+            var due: (Scheduler.Event, (any TransportEndpoint)?)?
             while running && due == nil {
                 // One reading of the clock per round: time moves between two readings.
-                let now = currentTime()
-                if let time = queue.nextTime, time <= now {
-                    due = queue.pop()?.event
-                    stats.events += 1
-                } else if let time = queue.nextTime {
+                let now = scheduler.nowMicroseconds
+                if let time = scheduler.queue.nextTime, time <= now {
+                    if let event = scheduler.pop() {
+                        stats.events += 1
+                        due = (event, endpoint(for: event))
+                    }
+                } else if let time = scheduler.queue.nextTime {
                     let wait = Double(time - now) / 1_000_000
                     _ = condition.wait(until: Date(timeIntervalSinceNow: max(wait, 0.000_05)))
                 } else {
@@ -357,7 +292,7 @@ public final class Network: @unchecked Sendable, Transport {
             let stop = !running
             condition.unlock()
             if stop { return }
-            if let due { deliver(due) }
+            if let (event, endpoint) = due { deliver(event, to: endpoint) }
         }
     }
 
@@ -365,7 +300,7 @@ public final class Network: @unchecked Sendable, Transport {
     func shutDown() {
         condition.withLock {
             running = false
-            queue = EventQueue()
+            scheduler.removeAll()
         }
         condition.broadcast()
     }

@@ -1,0 +1,322 @@
+import Foundation
+
+/// What a cluster directory records about its cluster: the format, the members and their
+/// incarnations, the replicas ever removed, the membership epoch, and the configuration the
+/// cluster was made with.
+///
+/// A manifest is a value read from `cluster-manifest.json` (see `ClusterDirectory`); every
+/// manifest this module hands out has passed the checks listed on
+/// `ClusterDirectory.readManifest(at:)`, so its members and removed ids are sorted and
+/// disjoint and its epoch counts at least every removal.
+public struct ClusterManifest: Sendable, Hashable {
+    /// A member replica and the incarnation it last opened with.
+    public struct Member: Sendable, Hashable {
+        /// The replica's id.
+        public let id: ReplicaID
+        /// The incarnation the replica last opened with. A replica reopens with a higher one,
+        /// so after a wipe its peers never take its new updates for old ones. 0 for a replica
+        /// that has not opened yet.
+        public internal(set) var incarnation: UInt64
+
+        init(id: ReplicaID, incarnation: UInt64) {
+            self.id = id
+            self.incarnation = incarnation
+        }
+    }
+
+    /// The format this build writes, and the only one it reads.
+    public static let currentFormatVersion: UInt64 = 1
+
+    /// The format version of the file this manifest was read from.
+    public let formatVersion: UInt64
+    /// The member replicas, sorted by id.
+    public internal(set) var members: [Member]
+    /// The ids of every replica ever removed, sorted. They are never reused: peers know a
+    /// removed replica's updates by its id, and a new replica under that id would have its
+    /// first updates taken for old ones.
+    public internal(set) var removed: [ReplicaID]
+    /// The membership epoch replicas put in their messages: it grows by one with every
+    /// removal, so it is at least `removed.count`.
+    public internal(set) var epoch: UInt64
+    /// The configuration the cluster was made with (for a directory migrated from the
+    /// loose files of an earlier build: the configuration it was first opened with by this one).
+    public let configuration: Configuration
+    /// When the cluster was made (or migrated), in microseconds since 1970-01-01 UTC.
+    public let createdAtMicroseconds: UInt64
+
+    init(
+        formatVersion: UInt64 = currentFormatVersion, members: [Member], removed: [ReplicaID], epoch: UInt64,
+        configuration: Configuration, createdAtMicroseconds: UInt64
+    ) {
+        self.formatVersion = formatVersion
+        self.members = members.sorted { $0.id < $1.id }
+        self.removed = removed.sorted()
+        self.epoch = epoch
+        self.configuration = configuration
+        self.createdAtMicroseconds = createdAtMicroseconds
+    }
+
+    /// `createdAtMicroseconds` as a `Date`.
+    public var createdAt: Date {
+        Date(timeIntervalSince1970: Double(createdAtMicroseconds) / 1_000_000)
+    }
+
+    /// The ids of the members, sorted.
+    ///
+    /// - Complexity: O(members).
+    public var memberIDs: [ReplicaID] { members.map(\.id) }
+
+    /// The id a new replica gets: one past the highest id ever used, by a member or a removed
+    /// replica, so ids are never reused. 1 for a cluster that never had a replica.
+    ///
+    /// Never overflows: a manifest naming the replica `UInt64.max` is refused as damaged.
+    ///
+    /// - Complexity: O(1).
+    public var nextReplicaID: ReplicaID {
+        let highest = max(members.last?.id.rawValue ?? 0, removed.last?.rawValue ?? 0)
+        return ReplicaID(highest + 1)
+    }
+
+    /// The recorded incarnation of the member `id`, or `nil` when `id` is not a member.
+    ///
+    /// - Complexity: O(log members).
+    public func incarnation(of id: ReplicaID) -> UInt64? {
+        memberIndex(of: id).map { members[$0].incarnation }
+    }
+
+    /// Whether `id` was ever used, by a member or a removed replica.
+    ///
+    /// - Complexity: O(log members + log removed).
+    public func hasUsed(_ id: ReplicaID) -> Bool {
+        memberIndex(of: id) != nil || removedIndex(of: id) != nil
+    }
+
+    func memberIndex(of id: ReplicaID) -> Int? {
+        let index = members.partitioningIndex { $0.id >= id }
+        return index < members.count && members[index].id == id ? index : nil
+    }
+
+    func removedIndex(of id: ReplicaID) -> Int? {
+        let index = removed.partitioningIndex { $0 >= id }
+        return index < removed.count && removed[index] == id ? index : nil
+    }
+}
+
+extension Array {
+    /// The index of the first element for which `belongsToSecondPart` holds, in an array
+    /// where it holds for a suffix (binary search).
+    fileprivate func partitioningIndex(where belongsToSecondPart: (Element) -> Bool) -> Int {
+        var low = startIndex
+        var high = endIndex
+        while low < high {
+            let middle = low + (high - low) / 2
+            if belongsToSecondPart(self[middle]) {
+                high = middle
+            } else {
+                low = middle + 1
+            }
+        }
+        return low
+    }
+}
+
+// MARK: Checks
+
+extension ClusterManifest {
+    /// Throws `.corrupted` when the manifest breaks a rule every manifest keeps: no replica
+    /// listed twice, none both a member and removed, an epoch of at least one per removal, no
+    /// id of `UInt64.max` (so `nextReplicaID` cannot overflow). `source` names where the
+    /// manifest came from, for the message.
+    ///
+    /// Expects `members` and `removed` sorted (the initializer sorts them).
+    func check(source: String) throws(ConcordError) {
+        func damaged(_ what: String) -> ConcordError {
+            ConcordError(.corrupted, "\(source) is inconsistent: \(what); restore it from a backup")
+        }
+        for (earlier, later) in zip(members, members.dropFirst()) where earlier.id == later.id {
+            throw damaged("replica \(later.id.rawValue) is listed twice as a member")
+        }
+        for (earlier, later) in zip(removed, removed.dropFirst()) where earlier == later {
+            throw damaged("replica \(later.rawValue) is listed twice as removed")
+        }
+        for member in members where removedIndex(of: member.id) != nil {
+            throw damaged("replica \(member.id.rawValue) is listed both as a member and as removed")
+        }
+        if let highest = [members.last?.id, removed.last].compactMap({ $0 }).max(), highest.rawValue == .max {
+            throw damaged("replica id \(highest.rawValue) is out of range (the highest is \(UInt64.max - 1))")
+        }
+        guard epoch >= UInt64(removed.count) else {
+            throw damaged("the epoch is \(epoch), below the \(removed.count) removed replicas")
+        }
+    }
+}
+
+// MARK: The JSON form
+
+/// The JSON form of a manifest. Kept apart from the public types so that they can change
+/// without changing the file, and the file without changing them.
+struct ClusterManifestFile: Codable {
+    /// Tells a manifest from any other JSON file.
+    static let kindValue = "concord-cluster-manifest"
+
+    struct MemberRecord: Codable {
+        var id: UInt64
+        var incarnation: UInt64
+    }
+
+    var kind: String
+    var format: UInt64
+    var members: [MemberRecord]
+    var removed: [UInt64]
+    var epoch: UInt64
+    var createdAtMicroseconds: UInt64
+    var configuration: ConfigurationRecord
+
+    init(_ manifest: ClusterManifest) {
+        kind = Self.kindValue
+        format = manifest.formatVersion
+        members = manifest.members.map { MemberRecord(id: $0.id.rawValue, incarnation: $0.incarnation) }
+        removed = manifest.removed.map(\.rawValue)
+        epoch = manifest.epoch
+        createdAtMicroseconds = manifest.createdAtMicroseconds
+        configuration = ConfigurationRecord(manifest.configuration)
+    }
+
+    /// The manifest this file describes, checked; `source` names the file for messages.
+    func manifest(source: String) throws(ConcordError) -> ClusterManifest {
+        let manifest = ClusterManifest(
+            formatVersion: format,
+            members: members.map { .init(id: ReplicaID($0.id), incarnation: $0.incarnation) },
+            removed: removed.map { ReplicaID($0) }, epoch: epoch,
+            configuration: try configuration.configuration(source: source),
+            createdAtMicroseconds: createdAtMicroseconds)
+        try manifest.check(source: source)
+        return manifest
+    }
+
+    /// The two fields read before anything else, so that a file of another kind or of a newer
+    /// format is told apart from a damaged manifest. A file whose `kind` is not ours leaves
+    /// `format` unread: its shape is none of our business.
+    struct Header: Decodable {
+        var kind: String?
+        var format: UInt64?
+
+        enum CodingKeys: String, CodingKey {
+            case kind, format
+        }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            kind = try container.decodeIfPresent(String.self, forKey: .kind)
+            if kind == ClusterManifestFile.kindValue {
+                format = try container.decodeIfPresent(UInt64.self, forKey: .format)
+            } else {
+                format = nil
+            }
+        }
+    }
+}
+
+/// The JSON form of a `Configuration`: every field, by its Swift name.
+struct ConfigurationRecord: Codable, Equatable {
+    struct DeliveryModeRecord: Codable, Equatable {
+        /// `manual` or `background`.
+        var mode: String
+        /// Only for `background`.
+        var latencyMicroseconds: UInt64?
+    }
+
+    struct RangeRecord: Codable, Equatable {
+        var lowerBound: UInt64
+        var upperBound: UInt64
+    }
+
+    var durability: String
+    var deliveryMode: DeliveryModeRecord
+    var seed: UInt64
+    var deltaIntervalTransactions: Int
+    var deltaIntervalMicroseconds: UInt64
+    var maximumIntervalEntries: Int
+    var antiEntropyIntervalMicroseconds: UInt64
+    var logBound: Int
+    var causalBufferBound: Int
+    var latencyMicroseconds: RangeRecord
+    var readTimeoutMicroseconds: UInt64
+    var mapSizeBytes: Int
+    var maximumMapSizeBytes: Int
+
+    init(_ configuration: Configuration) {
+        durability =
+            switch configuration.durability {
+            case .full: "full"
+            case .noSync: "noSync"
+            case .noSyncWriteMap: "noSyncWriteMap"
+            }
+        deliveryMode =
+            switch configuration.deliveryMode {
+            case .manual: DeliveryModeRecord(mode: "manual", latencyMicroseconds: nil)
+            case .background(let latency): DeliveryModeRecord(mode: "background", latencyMicroseconds: latency)
+            }
+        seed = configuration.seed
+        deltaIntervalTransactions = configuration.deltaIntervalTransactions
+        deltaIntervalMicroseconds = configuration.deltaIntervalMicroseconds
+        maximumIntervalEntries = configuration.maximumIntervalEntries
+        antiEntropyIntervalMicroseconds = configuration.antiEntropyIntervalMicroseconds
+        logBound = configuration.logBound
+        causalBufferBound = configuration.causalBufferBound
+        latencyMicroseconds = RangeRecord(
+            lowerBound: configuration.latencyMicroseconds.lowerBound,
+            upperBound: configuration.latencyMicroseconds.upperBound)
+        readTimeoutMicroseconds = configuration.readTimeoutMicroseconds
+        mapSizeBytes = configuration.mapSizeBytes
+        maximumMapSizeBytes = configuration.maximumMapSizeBytes
+    }
+
+    /// The configuration this record describes. Throws `.corrupted` for a value no
+    /// `Configuration` holds (an unknown durability, an empty latency range, a bound below
+    /// its least value): the initializer would quietly change it, and the record would not
+    /// say what the cluster was made with.
+    func configuration(source: String) throws(ConcordError) -> Configuration {
+        func damaged(_ what: String) -> ConcordError {
+            ConcordError(.corrupted, "\(source) holds an invalid configuration: \(what); restore it from a backup")
+        }
+        let durability: Durability
+        switch self.durability {
+        case "full": durability = .full
+        case "noSync": durability = .noSync
+        case "noSyncWriteMap": durability = .noSyncWriteMap
+        default: throw damaged("unknown durability \"\(self.durability)\"")
+        }
+        let deliveryMode: DeliveryMode
+        switch (self.deliveryMode.mode, self.deliveryMode.latencyMicroseconds) {
+        case ("manual", nil): deliveryMode = .manual
+        case ("background", let latency?): deliveryMode = .background(latencyMicroseconds: latency)
+        case ("manual", _): throw damaged("the manual delivery mode has a latency")
+        case ("background", nil): throw damaged("the background delivery mode has no latency")
+        default: throw damaged("unknown delivery mode \"\(self.deliveryMode.mode)\"")
+        }
+        guard latencyMicroseconds.lowerBound <= latencyMicroseconds.upperBound else {
+            throw damaged(
+                "latencyMicroseconds runs from \(latencyMicroseconds.lowerBound) down to \(latencyMicroseconds.upperBound)"
+            )
+        }
+        let configuration = Configuration(
+            durability: durability, deliveryMode: deliveryMode, seed: seed,
+            deltaIntervalTransactions: deltaIntervalTransactions, deltaIntervalMicroseconds: deltaIntervalMicroseconds,
+            maximumIntervalEntries: maximumIntervalEntries,
+            antiEntropyIntervalMicroseconds: antiEntropyIntervalMicroseconds, logBound: logBound,
+            causalBufferBound: causalBufferBound,
+            latencyMicroseconds: latencyMicroseconds.lowerBound...latencyMicroseconds.upperBound,
+            readTimeoutMicroseconds: readTimeoutMicroseconds, mapSizeBytes: mapSizeBytes,
+            maximumMapSizeBytes: maximumMapSizeBytes)
+        let normalized = ConfigurationRecord(configuration)
+        guard normalized == self else {
+            let stored = Mirror(reflecting: self).children
+            let changed = zip(stored, Mirror(reflecting: normalized).children).compactMap { pair in
+                "\(pair.0.value)" == "\(pair.1.value)" ? nil : "\(pair.0.label ?? "?") \(pair.0.value)"
+            }
+            throw damaged("out of range: \(changed.joined(separator: ", "))")
+        }
+        return configuration
+    }
+}

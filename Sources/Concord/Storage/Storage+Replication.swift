@@ -1,0 +1,153 @@
+import LMDB
+
+/// What a replica's store holds about replication, as read when the replica opens.
+struct PersistedReplicaState {
+    var clock = VectorClock()
+    var logFloor = VectorClock()
+    var incarnation: UInt64 = 0
+    var needsState = false
+    var peers: [ReplicaID: PersistedPeer] = [:]
+    var logEntries: [ReplicationLog.Entry] = []
+
+    /// What a replica persists about one peer: its incarnation and acknowledged clock.
+    struct PersistedPeer: Equatable {
+        var incarnation: UInt64
+        var acknowledged: VectorClock
+    }
+}
+
+/// The reads the replica core makes while it plans a step. `Storage` is the real one; unit
+/// tests of the core may use another.
+protocol ReplicaStoreReader {
+    /// The stored state of `key`, or nil when it was never written.
+    func object(_ key: ObjectKey) throws(ConcordError) -> (any CRDT)?
+    /// The log entries at `indexes`, in that order, read from one snapshot; missing ones
+    /// are skipped.
+    func logEntries(_ indexes: [UInt64]) throws(ConcordError) -> [DeltaInterval]
+    /// Every stored object, in key order.
+    func allObjects() throws(ConcordError) -> [ObjectDelta]
+}
+
+extension Storage: ReplicaStoreReader {
+    /// Reads the replication metadata and the log's index (not the entries' objects).
+    func loadReplicaState(of replica: ReplicaID) throws(ConcordError) -> PersistedReplicaState {
+        let (meta, log) = (meta, log)
+        return try read("load replica \(replica)") { txn in
+            var state = PersistedReplicaState()
+            if let bytes = try txn.get(MetaKey.clock, in: meta) {
+                state.clock = try Self.decode("the clock", bytes) { (r: inout ByteReader) throws(CodecError) in
+                    try VectorClock(from: &r)
+                }
+            }
+            if let bytes = try txn.get(MetaKey.logFloor, in: meta) {
+                state.logFloor = try Self.decode("the log floor", bytes) { (r: inout ByteReader) throws(CodecError) in
+                    try VectorClock(from: &r)
+                }
+            }
+            if let bytes = try txn.get(MetaKey.incarnation, in: meta) {
+                state.incarnation = try Self.decode("the incarnation", bytes) {
+                    (r: inout ByteReader) throws(CodecError) in try r.readVarUInt()
+                }
+            }
+            if let bytes = try txn.get(MetaKey.needsState, in: meta) {
+                state.needsState = try Self.decode("the bootstrap flag", bytes) {
+                    (r: inout ByteReader) throws(CodecError) in try r.readBool()
+                }
+            }
+            if let bytes = try txn.get(MetaKey.peers, in: meta) {
+                state.peers = try Self.decode("the peers' clocks", bytes) {
+                    (r: inout ByteReader) throws(CodecError) in try Self.decodePeers(&r)
+                }
+            }
+            try txn.forEach(in: log) { key, value in
+                let index = try Self.logIndex(key)
+                let header = try Self.decode("log entry \(index)", Array(value)) {
+                    (r: inout ByteReader) throws(CodecError) in try DeltaInterval(from: &r)
+                }
+                state.logEntries.append(.init(index: index, to: header.to, timeMicroseconds: header.timeMicroseconds))
+                return true
+            }
+            return state
+        }
+    }
+
+    static func decodePeers(_ reader: inout ByteReader) throws(CodecError) -> [ReplicaID: PersistedReplicaState
+        .PersistedPeer]
+    {
+        let count = try reader.readCount(minimumElementSize: 3)
+        var peers: [ReplicaID: PersistedReplicaState.PersistedPeer] = [:]
+        for _ in 0..<count {
+            let peer = try ReplicaID(from: &reader)
+            let incarnation = try reader.readVarUInt()
+            let acknowledged = try VectorClock(from: &reader)
+            guard peers.updateValue(.init(incarnation: incarnation, acknowledged: acknowledged), forKey: peer) == nil
+            else {
+                throw reader.error(.inconsistent, "peer \(peer) listed twice")
+            }
+        }
+        return peers
+    }
+
+    static func encodePeers(_ peers: [(ReplicaID, PersistedReplicaState.PersistedPeer)]) -> [UInt8] {
+        var writer = ByteWriter()
+        let sorted = peers.sorted { $0.0 < $1.0 }
+        writer.writeCount(sorted.count)
+        for (peer, state) in sorted {
+            peer.encode(to: &writer)
+            writer.writeVarUInt(state.incarnation)
+            state.acknowledged.encode(to: &writer)
+        }
+        return writer.bytes
+    }
+
+    func object(_ key: ObjectKey) throws(ConcordError) -> (any CRDT)? {
+        let objects = objects
+        return try read("read \(key)") { txn -> (any CRDT)? in
+            guard let bytes = try txn.get(key.bytes, in: objects) else { return nil }
+            return try Self.decodeObject(key, bytes)
+        }
+    }
+
+    /// Reads the log entries at `indexes` in one read transaction (missing ones are skipped).
+    func logEntries(_ indexes: [UInt64]) throws(ConcordError) -> [DeltaInterval] {
+        let log = log
+        return try read("read the log") { txn in
+            var entries: [DeltaInterval] = []
+            for index in indexes {
+                guard let bytes = try txn.get(Self.logKey(index), in: log) else { continue }
+                entries.append(
+                    try Self.decode("log entry \(index)", bytes) { (r: inout ByteReader) throws(CodecError) in
+                        try DeltaInterval(from: &r)
+                    })
+            }
+            return entries
+        }
+    }
+
+    func allObjects() throws(ConcordError) -> [ObjectDelta] {
+        let objects = objects
+        return try read("read every object") { txn in
+            var states: [ObjectDelta] = []
+            try txn.forEach(in: objects) { key, value in
+                let objectKey = try Self.objectKey(Array(key))
+                states.append(ObjectDelta(key: objectKey, state: try Self.decodeObject(objectKey, Array(value))))
+                return true
+            }
+            return states
+        }
+    }
+
+    /// Decodes a stored object state and checks it has the key's type.
+    static func decodeObject(_ key: ObjectKey, _ bytes: [UInt8]) throws(ConcordError) -> any CRDT {
+        let state: any CRDT
+        do throws(CodecError) {
+            state = try CRDTRegistry.decode(serialized: bytes)
+        } catch {
+            throw .corrupted(error, "the state of \(key)")
+        }
+        guard type(of: state).typeCode == key.type else {
+            throw ConcordError(.corrupted, "\(key) holds a \(type(of: state).typeCode); the store is damaged")
+        }
+        return state
+    }
+}

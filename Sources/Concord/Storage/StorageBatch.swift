@@ -1,0 +1,32 @@
+/// The writes of one step of a replica, committed together in one LMDB write transaction.
+///
+/// The replica core never writes: it describes what to write as a batch, the driver commits
+/// it, and only then does the core take the matching memory change (`ReplicaCore.Step`).
+/// So memory never runs ahead of what is durable, whatever the commit does.
+struct StorageBatch {
+    /// The named databases of a replica's store (see `Storage`).
+    enum Table: UInt8 {
+        case objects, log, meta
+    }
+
+    enum Write {
+        case put(Table, key: [UInt8], value: [UInt8])
+        case delete(Table, key: [UInt8])
+    }
+
+    private(set) var writes: [Write] = []
+
+    var isEmpty: Bool { writes.isEmpty }
+
+    mutating func put(_ value: [UInt8], forKey key: [UInt8], in table: Table) {
+        writes.append(.put(table, key: key, value: value))
+    }
+
+    mutating func delete(_ key: [UInt8], in table: Table) {
+        writes.append(.delete(table, key: key))
+    }
+
+    mutating func append(contentsOf other: StorageBatch) {
+        writes.append(contentsOf: other.writes)
+    }
+}
