@@ -96,7 +96,8 @@ public final class Cluster: @unchecked Sendable {
     public var manifest: ClusterManifest { lock.withLock { clusterDirectory.manifest } }
 
     /// Runs `body` on the cluster directory under the lock.
-    private func withDirectory<R>(_ body: (inout ClusterDirectory) throws(ConcordError) -> R) throws(ConcordError) -> R {
+    private func withDirectory<R>(_ body: (inout ClusterDirectory) throws(ConcordError) -> R) throws(ConcordError) -> R
+    {
         lock.lock()
         defer { lock.unlock() }
         return try body(&clusterDirectory)

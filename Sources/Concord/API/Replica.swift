@@ -103,7 +103,8 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
     }
 
     /// Runs `body` on the open core and store under the replica's lock.
-    func withCore<R>(_ call: String, _ body: (ReplicaCore, Storage) throws(ConcordError) -> R) throws(ConcordError) -> R {
+    func withCore<R>(_ call: String, _ body: (ReplicaCore, Storage) throws(ConcordError) -> R) throws(ConcordError) -> R
+    {
         try checkNotInsideTransaction(call)
         condition.lock()
         defer { condition.unlock() }

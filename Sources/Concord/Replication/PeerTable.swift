@@ -87,7 +87,8 @@ struct PeerTable {
     /// Starts from what the store remembers of each peer.
     init(persisted: [ReplicaID: PersistedReplicaState.PersistedPeer] = [:]) {
         for (peer, stored) in persisted {
-            states[peer] = PeerState(incarnation: stored.incarnation, acknowledged: stored.acknowledged, sent: stored.acknowledged)
+            states[peer] = PeerState(
+                incarnation: stored.incarnation, acknowledged: stored.acknowledged, sent: stored.acknowledged)
         }
     }
 

@@ -275,7 +275,8 @@ final class ReplicaCore {
         _ interval: DeltaInterval, into states: inout [ObjectKey: any CRDT], step: inout Step,
         clock next: inout VectorClock, nowMicroseconds now: UInt64, reading store: some ReplicaStoreReader
     ) throws(ConcordError) {
-        assert(next.dominates(interval.from), "interval \(interval.from)…\(interval.to) applied before its dependencies")
+        assert(
+            next.dominates(interval.from), "interval \(interval.from)…\(interval.to) applied before its dependencies")
         for object in interval.objects {
             try Self.join(object, into: &states, reading: store)
         }

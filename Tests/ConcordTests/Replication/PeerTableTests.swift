@@ -76,34 +76,41 @@ import Testing
         var state = PeerState()
         let clock: VectorClock = [1: 3]
         let timeout: UInt64 = 100
-        #expect(state.nextShipment(clock: clock, logFloor: [:], nowMicroseconds: 0, timeoutMicroseconds: timeout)
-            == .interval(from: [:]))
+        #expect(
+            state.nextShipment(clock: clock, logFloor: [:], nowMicroseconds: 0, timeoutMicroseconds: timeout)
+                == .interval(from: [:]))
         state.noteShipped(through: clock)
         // In flight: nothing more until the acknowledgement or the timeout.
-        #expect(state.nextShipment(clock: clock, logFloor: [:], nowMicroseconds: 50, timeoutMicroseconds: timeout)
-            == .inFlight)
+        #expect(
+            state.nextShipment(clock: clock, logFloor: [:], nowMicroseconds: 50, timeoutMicroseconds: timeout)
+                == .inFlight)
         // The timeout expired without progress: resend from what it acknowledged, back off.
-        #expect(state.nextShipment(clock: clock, logFloor: [:], nowMicroseconds: 100, timeoutMicroseconds: timeout)
-            == .interval(from: [:]))
+        #expect(
+            state.nextShipment(clock: clock, logFloor: [:], nowMicroseconds: 100, timeoutMicroseconds: timeout)
+                == .interval(from: [:]))
         #expect(state.backoff == 2)
         state.noteShipped(through: clock)
-        #expect(state.nextShipment(clock: clock, logFloor: [:], nowMicroseconds: 250, timeoutMicroseconds: timeout)
-            == .inFlight)
+        #expect(
+            state.nextShipment(clock: clock, logFloor: [:], nowMicroseconds: 250, timeoutMicroseconds: timeout)
+                == .inFlight)
         state.acknowledged = clock
-        #expect(state.nextShipment(clock: clock, logFloor: [:], nowMicroseconds: 300, timeoutMicroseconds: timeout)
-            == .upToDate)
+        #expect(
+            state.nextShipment(clock: clock, logFloor: [:], nowMicroseconds: 300, timeoutMicroseconds: timeout)
+                == .upToDate)
     }
 
     @Test func aPeerBelowTheLogFloorOrAskingGetsAState() {
         var state = PeerState()
-        #expect(state.nextShipment(clock: [1: 9], logFloor: [1: 5], nowMicroseconds: 0, timeoutMicroseconds: 10)
-            == .state)
+        #expect(
+            state.nextShipment(clock: [1: 9], logFloor: [1: 5], nowMicroseconds: 0, timeoutMicroseconds: 10)
+                == .state)
         #expect(state.sent == [1: 9])
         var asking = PeerState()
         asking.wantsState = true
         asking.acknowledged = [1: 9]
-        #expect(asking.nextShipment(clock: [1: 9], logFloor: [:], nowMicroseconds: 0, timeoutMicroseconds: 10)
-            == .state)
+        #expect(
+            asking.nextShipment(clock: [1: 9], logFloor: [:], nowMicroseconds: 0, timeoutMicroseconds: 10)
+                == .state)
         #expect(!asking.wantsState)
     }
 }
@@ -112,7 +119,8 @@ import Testing
     @Test func bootstrapNamesWhatItWaitsForInOrder() {
         var peers = PeerTable()
         peers.setMembers([1, 2], excluding: 1)
-        #expect(Bootstrap.waiting(receivedState: false).wait(replica: 1, clock: [:], peers: peers) == "a peer's full state")
+        #expect(
+            Bootstrap.waiting(receivedState: false).wait(replica: 1, clock: [:], peers: peers) == "a peer's full state")
         let waiting = Bootstrap.waiting(receivedState: true)
         #expect(waiting.wait(replica: 1, clock: [:], peers: peers) == "a message from r2")
         var envelope = Envelope(sender: 2, incarnation: 1, clock: [1: 3, 2: 2], wantsState: false)
@@ -140,8 +148,12 @@ import Testing
         #expect(!compactor.isDue(clock: [1: 1], bootstrapping: false, peers: peers, epoch: 0))
         compactor.noteChanged([Key<AWSet<String>>("s").object])
         #expect(!compactor.isDue(clock: [1: 1], bootstrapping: false, peers: peers, epoch: 0))
-        #expect(compactor.isDue(clock: [1: 2], bootstrapping: false, peers: [2].reduce(into: peers) { table, peer in
-            table.noteReport(Envelope(sender: peer, incarnation: 1, clock: [1: 2], wantsState: false), nowMicroseconds: 0)
-        }, epoch: 0))
+        #expect(
+            compactor.isDue(
+                clock: [1: 2], bootstrapping: false,
+                peers: [2].reduce(into: peers) { table, peer in
+                    table.noteReport(
+                        Envelope(sender: peer, incarnation: 1, clock: [1: 2], wantsState: false), nowMicroseconds: 0)
+                }, epoch: 0))
     }
 }

@@ -120,7 +120,9 @@ private final class Harness {
             if !inFlight.isEmpty {
                 let message = inFlight.removeFirst()
                 guard !cut.contains(message.from), !cut.contains(message.to) else { continue }
-                run(cores[message.to]!.receive(message.bytes, nowMicroseconds: now, reading: stores[message.to]!), at: message.to)
+                run(
+                    cores[message.to]!.receive(message.bytes, nowMicroseconds: now, reading: stores[message.to]!),
+                    at: message.to)
             } else if let (id, time) = wakeAt.min(by: { $0.value < $1.value }) {
                 now = max(now, time)
                 wakeAt[id] = nil
@@ -192,10 +194,12 @@ private final class Harness {
         harness.inFlight.removeAll()
         let receiver = harness.cores[2]!
         // The second interval first: it waits for the first.
-        harness.run(receiver.receive(intervals.last!.bytes, nowMicroseconds: harness.now, reading: harness.stores[2]!), at: 2)
+        harness.run(
+            receiver.receive(intervals.last!.bytes, nowMicroseconds: harness.now, reading: harness.stores[2]!), at: 2)
         #expect(receiver.buffer.count == 1)
         #expect(receiver.clock == VectorClock())
-        harness.run(receiver.receive(intervals.first!.bytes, nowMicroseconds: harness.now, reading: harness.stores[2]!), at: 2)
+        harness.run(
+            receiver.receive(intervals.first!.bytes, nowMicroseconds: harness.now, reading: harness.stores[2]!), at: 2)
         #expect(receiver.buffer.count == 0)
         #expect(receiver.clock == [1: 2])
         #expect(try harness.value(of: likes, at: 2) == 3)
