@@ -8,7 +8,7 @@ SECONDS      ?= 600
 TARGET       ?= decoders
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build test demo lint soak fuzz bench bench-suite clean
+.PHONY: all deps build test demo lint soak invariants fuzz bench bench-suite clean
 
 all: build
 
@@ -39,6 +39,12 @@ lint:
 # A long randomized soak of the simulator (not part of `make test`).
 soak: deps
 	$(SWIFT) run -c release concord simulate --seeds 1...1000 --ops 3000
+
+# The simulation sweep with the replica core's structure-walking invariant checks compiled
+# in (ReplicaCore.checkInvariants; cheap assertions run in every debug build).
+invariants: deps
+	$(SWIFT) build -c release --scratch-path .build-invariants -Xswiftc -DCONCORD_INVARIANTS --product concord
+	.build-invariants/release/concord simulate --seeds 1...200
 
 fuzz: deps
 	$(MAKE) -C Fuzz run TARGET=$(TARGET) SECONDS=$(SECONDS)

@@ -7,7 +7,7 @@ import Foundation
 struct ConcordCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "concord",
-        abstract: "Concord: an embedded CRDT database. Simulation, status and maintenance tools.",
+        abstract: "Concord: an embedded CRDT database. Runs seeded simulations of a cluster under faults.",
         subcommands: [Simulate.self]
     )
 }

@@ -17,6 +17,11 @@ struct Scheduler {
     private(set) var queue = EventQueue<Event>()
     private var simulatedTimeMicroseconds: UInt64 = 1_000_000
     private let startInstant = ContinuousClock.now
+    /// Wall-clock microseconds since the Unix epoch when the bus started: background time
+    /// counts from here on the monotonic clock, so it reads as wall-clock time (what
+    /// `UpdateContext.timeMicroseconds` documents, and what last-writer-wins registers
+    /// compare across restarts) yet never steps back within a run.
+    private let startWallClockMicroseconds = UInt64(max(0, Date().timeIntervalSince1970) * 1_000_000)
 
     init(configuration: Configuration) {
         mode = configuration.deliveryMode
@@ -24,14 +29,15 @@ struct Scheduler {
         random = SeededRandom(seed: configuration.seed)
     }
 
-    /// Microseconds: simulated in manual mode, real (from 1 s at start) in background mode.
+    /// Microseconds: simulated in manual mode (from 1 s), wall-clock since the Unix epoch in
+    /// background mode.
     var nowMicroseconds: UInt64 {
         switch mode {
         case .manual:
             return simulatedTimeMicroseconds
         case .background:
             let elapsed = ContinuousClock.now - startInstant
-            return 1_000_000 + UInt64(elapsed.components.seconds) * 1_000_000
+            return startWallClockMicroseconds + UInt64(elapsed.components.seconds) * 1_000_000
                 + UInt64(elapsed.components.attoseconds / 1_000_000_000_000)
         }
     }
