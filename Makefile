@@ -44,7 +44,7 @@ soak: deps
 # in (ReplicaCore.checkInvariants; cheap assertions run in every debug build).
 invariants: deps
 	$(SWIFT) build -c release --scratch-path .build-invariants -Xswiftc -DCONCORD_INVARIANTS --product concord
-	.build-invariants/release/concord simulate --seeds 1...200
+	.build-invariants/release/concord simulate --seeds 1...200 --ops 300
 
 fuzz: deps
 	$(MAKE) -C Fuzz run TARGET=$(TARGET) SECONDS=$(SECONDS)

@@ -219,6 +219,8 @@ private final class Harness {
         harness.settle()
         #expect(try harness.value(of: likes, at: 3) == 5)
         #expect(harness.cores[1]!.log.count == 0)
+        // The structure-walking checks of CONCORD_INVARIANTS hold (they trap otherwise).
+        for core in harness.cores.values { core.checkInvariants() }
     }
 
     @Test func aBootstrappingReplicaRefusesWritesAndSaysWhatItWaitsFor() throws {
