@@ -161,14 +161,7 @@ public final class Cluster: @unchecked Sendable {
     /// - Throws: `ConcordError.didNotQuiesce` past `maximumSteps` (a bug: please report
     ///   it with the seed).
     public func synchronize(maximumSteps: Int = 50_000_000) throws(ConcordError) {
-        var steps = 0
-        while network.step() {
-            steps += 1
-            if steps >= maximumSteps {
-                throw ConcordError(
-                    .didNotQuiesce, "no quiescence after \(steps) steps (seed \(configuration.seed))")
-            }
-        }
+        try network.synchronize(maximumSteps: maximumSteps)
     }
 
     // MARK: Faults and membership

@@ -72,7 +72,11 @@ public final class Network: @unchecked Sendable, Transport {
     private var stats = Statistics()
     private var running = true
 
+    /// The seed of every random choice of this bus (`Configuration.seed`).
+    public let seed: UInt64
+
     init(configuration: Configuration) {
+        seed = configuration.seed
         scheduler = Scheduler(configuration: configuration)
         antiEntropyMicroseconds = configuration.antiEntropyIntervalMicroseconds
     }
@@ -234,6 +238,23 @@ public final class Network: @unchecked Sendable, Transport {
         guard let (event, endpoint) = next else { return false }
         deliver(event, to: endpoint)
         return true
+    }
+
+    /// Manual mode: steps until nothing more can happen (`Cluster.synchronize()` calls this).
+    /// Always terminates: what cannot cross a partition waits for `heal()`; with loss
+    /// configured, replicas resend until every reachable peer has everything.
+    ///
+    /// - Parameter maximumSteps: a safety bound.
+    /// - Throws: `ConcordError.didNotQuiesce` past `maximumSteps` (a bug: please report it
+    ///   with the seed the message names).
+    public func synchronize(maximumSteps: Int = 50_000_000) throws(ConcordError) {
+        var steps = 0
+        while step() {
+            steps += 1
+            if steps >= maximumSteps {
+                throw ConcordError(.didNotQuiesce, "no quiescence after \(steps) steps (seed \(seed))")
+            }
+        }
     }
 
     /// The endpoint an event goes to; counts a delivery to a replica that is down. Called
