@@ -10,8 +10,9 @@ import Foundation
 /// try cluster.synchronize()
 /// ```
 ///
-/// Replica `i` lives in `directory/replica-<i>/`. Reopening a directory reopens every
-/// replica found there (and creates more if `replicas` asks for more). `close()` — or
+/// Replica `i` lives in `directory/replica-<i>/`; `directory/cluster-manifest.json` lists the
+/// members. Reopening a directory reopens every member it lists (and adds more if
+/// `replicas` asks for more). `close()` — or
 /// dropping the cluster — closes every environment, so the directory can be reopened at once.
 public final class Cluster: @unchecked Sendable {
     /// The directory holding one folder per replica.
@@ -121,7 +122,7 @@ public final class Cluster: @unchecked Sendable {
     }
 
     private func path(of id: ReplicaID) -> String {
-        directory.appendingPathComponent("replica-\(id.rawValue)").path
+        ClusterDirectory.replicaURL(of: id, in: directory).path
     }
 
     // MARK: Replicas

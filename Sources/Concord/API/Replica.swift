@@ -18,7 +18,7 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
     let transport: any Transport
     /// Guards `core` and `store`; signalled when the clock advances (for `read(_:after:)`).
     let condition = NSCondition()
-    /// The replication state machine; the replica is its driver (see `run(_:on:)`).
+    /// The replication state machine; the replica is its driver (see `run(_:on:_:nowMicroseconds:)`).
     var core: ReplicaCore?
     var store: Storage?
     /// The open core's store, for snapshot reads: they take this short lock instead of
@@ -65,7 +65,7 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
             store = storage
             readableStorage.withLock { $0 = storage }
             transport.attach(self, as: id)
-            finish(step, .success(()), on: opened, storage)
+            finish(step, .success(()), on: opened, storage, nowMicroseconds: transport.nowMicroseconds)
         }
     }
 
@@ -102,23 +102,23 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
         }
     }
 
-    /// Runs `body` on the open core and store under the replica's lock.
-    func withCore<R>(_ call: String, _ body: (ReplicaCore, Storage) throws(ConcordError) -> R) throws(ConcordError) -> R
-    {
+    /// Runs `body` on the open core under the replica's lock; `call` names the caller in
+    /// the error thrown from inside a transaction.
+    func withCore<R>(_ call: String, _ body: (ReplicaCore) throws(ConcordError) -> R) throws(ConcordError) -> R {
         try checkNotInsideTransaction(call)
         condition.lock()
         defer { condition.unlock() }
-        guard let core, let store else {
+        guard let core else {
             throw ConcordError(.unavailable, "\(self) is down (crashed, removed or closed); restart it first")
         }
-        return try body(core, store)
+        return try body(core)
     }
 
     /// Runs `body` on the core if the replica is running (a crashed one learns the
     /// membership when it restarts).
     func ifRunning(_ body: (ReplicaCore) -> ReplicaCore.Step) {
         condition.withLock {
-            if let core, let store { run(body(core), on: core, store) }
+            if let core, let store { run(body(core), on: core, store, nowMicroseconds: transport.nowMicroseconds) }
         }
         condition.broadcast()
     }
@@ -127,17 +127,20 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
 
     /// Commits a step's batch, lets the core take it, and performs its output. Called with
     /// the lock held.
-    private func run(_ step: ReplicaCore.Step, on core: ReplicaCore, _ store: Storage) {
+    private func run(_ step: ReplicaCore.Step, on core: ReplicaCore, _ store: Storage, nowMicroseconds now: UInt64) {
         let result = Result { () throws(ConcordError) in try store.commit(step.batch, step.what) }
-        finish(step, result, on: core, store)
+        finish(step, result, on: core, store, nowMicroseconds: now)
     }
 
+    /// Lets the core take a committed (or failed) step at `now` — the time the step was
+    /// planned at — and performs its output. Called with the lock held.
     private func finish(
-        _ step: ReplicaCore.Step, _ result: Result<Void, ConcordError>, on core: ReplicaCore, _ store: Storage
+        _ step: ReplicaCore.Step, _ result: Result<Void, ConcordError>, on core: ReplicaCore, _ store: Storage,
+        nowMicroseconds now: UInt64
     ) {
-        let output = core.finish(
-            step, result: result, nowMicroseconds: transport.nowMicroseconds, reading: store
-        ) { [transport, id] peer in transport.canReach(from: id, to: peer) }
+        let output = core.finish(step, result: result, nowMicroseconds: now, reading: store) {
+            [transport, id] peer in transport.canReach(from: id, to: peer)
+        }
         for message in output.messages { transport.send(message.bytes, from: id, to: message.to) }
         if let time = output.wakeAtMicroseconds { transport.scheduleTick(for: id, at: time) }
     }
@@ -226,7 +229,7 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
     /// This replica's vector clock: which transactions it has seen.
     /// - Throws: `ConcordError.unavailable` while down.
     public var clock: VectorClock {
-        get throws(ConcordError) { try withCore("clock") { core, _ in core.clock } }
+        get throws(ConcordError) { try withCore("clock") { $0.clock } }
     }
 
     // MARK: Writing
@@ -268,7 +271,7 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
         let step = try core.commit(transaction.working, nowMicroseconds: now)
         // A failed commit changes nothing, in the store or in memory: the caller sees the error.
         try store.commit(step.batch, step.what)
-        finish(step, .success(()), on: core, store)
+        finish(step, .success(()), on: core, store, nowMicroseconds: now)
         condition.broadcast()
         return core.clock
     }
@@ -292,7 +295,8 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
     func receive(_ bytes: [UInt8]) {
         condition.withLock {
             guard let core, let store else { return }
-            run(core.receive(bytes, nowMicroseconds: transport.nowMicroseconds, reading: store), on: core, store)
+            let now = transport.nowMicroseconds
+            run(core.receive(bytes, nowMicroseconds: now, reading: store), on: core, store, nowMicroseconds: now)
         }
         condition.broadcast()
     }
@@ -301,7 +305,8 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
     func tick() {
         condition.withLock {
             guard let core, let store else { return }
-            run(core.tick(nowMicroseconds: transport.nowMicroseconds, reading: store), on: core, store)
+            let now = transport.nowMicroseconds
+            run(core.tick(nowMicroseconds: now, reading: store), on: core, store, nowMicroseconds: now)
         }
     }
 }

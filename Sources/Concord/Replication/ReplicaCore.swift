@@ -221,7 +221,9 @@ final class ReplicaCore {
             }
         } catch {
             noteFailure(error)
-            return Step(step.what).waking()
+            var failed = Step(step.what)  // nothing to write; retry at the next tick
+            failed.change.wakesNow = true
+            return failed
         }
         planBootstrapFinish(&step, clock: nextClock, receivedState: receivedState)
         return step
@@ -277,9 +279,7 @@ final class ReplicaCore {
     ) throws(ConcordError) {
         assert(
             next.dominates(interval.from), "interval \(interval.from)…\(interval.to) applied before its dependencies")
-        for object in interval.objects {
-            try Self.join(object, into: &states, reading: store)
-        }
+        try Self.join(interval.objects, into: &states, reading: store)
         next.merge(interval.to)
         var logged = interval
         logged.timeMicroseconds = now
@@ -291,21 +291,25 @@ final class ReplicaCore {
         step.change.newTransactions += 1
     }
 
+    /// Joins `objects` into `states`, first reading (in one snapshot) those of them that
+    /// `states` does not hold yet.
     private static func join(
-        _ object: ObjectDelta, into states: inout [ObjectKey: any CRDT], reading store: some ReplicaStoreReader
+        _ objects: [ObjectDelta], into states: inout [ObjectKey: any CRDT], reading store: some ReplicaStoreReader
     ) throws(ConcordError) {
-        let existing: (any CRDT)?
-        if let joined = states[object.key] { existing = joined } else { existing = try store.object(object.key) }
-        guard var state = existing else {
-            states[object.key] = object.state
-            return
+        let missing = objects.map(\.key).filter { states[$0] == nil }
+        if !missing.isEmpty { states.merge(try store.objects(missing)) { joined, _ in joined } }
+        for object in objects {
+            guard var state = states[object.key] else {
+                states[object.key] = object.state
+                continue
+            }
+            do {
+                try state.join(erased: object.state)
+            } catch {
+                throw ConcordError(.corrupted, "\(object.key): \(error)")
+            }
+            states[object.key] = state
         }
-        do {
-            try state.join(erased: object.state)
-        } catch {
-            throw ConcordError(.corrupted, "\(object.key): \(error)")
-        }
-        states[object.key] = state
     }
 
     /// Plans joining a peer's full state, as of its clock `reported`.
@@ -314,7 +318,7 @@ final class ReplicaCore {
         reading store: some ReplicaStoreReader
     ) throws(ConcordError) {
         var states: [ObjectKey: any CRDT] = [:]
-        for object in objects { try Self.join(object, into: &states, reading: store) }
+        try Self.join(objects, into: &states, reading: store)
         let grew = !next.dominates(reported)
         next.merge(reported)
         let floor = log.floor.merging(reported)
@@ -367,9 +371,8 @@ final class ReplicaCore {
         if compactor.compactsEveryObject {
             candidates = try store.allObjects()
         } else {
-            for key in compactor.changedObjects.sorted() {
-                if let state = try store.object(key) { candidates.append(ObjectDelta(key: key, state: state)) }
-            }
+            let states = try store.objects(compactor.changedObjects.sorted())
+            candidates = states.keys.sorted().map { ObjectDelta(key: $0, state: states[$0]!) }
         }
         var compacted: UInt64 = 0
         for candidate in candidates {
@@ -432,7 +435,9 @@ final class ReplicaCore {
         if change.finishesBootstrap { bootstrap = .done }
         counters.intervalsApplied += change.intervalsApplied
         if change.stateApplied { counters.statesApplied += 1 }
-        if change.clock != nil { buffer.discard(coveredBy: clock) }
+        // Only remote data can cover what waits in the buffer (a local commit adds a dot of
+        // this replica's own, which no buffered interval of a peer's can reach).
+        if change.intervalsApplied > 0 || change.stateApplied { buffer.discard(coveredBy: clock) }
         for _ in 0..<change.newTransactions { notePending(nowMicroseconds: now, output: &output) }
         #if CONCORD_INVARIANTS
             checkInvariants()
@@ -591,15 +596,6 @@ final class ReplicaCore {
         for peer in peers.members {
             precondition(peers[peer] != nil, "replica \(id): member \(peer) has no peer state")
         }
-    }
-}
-
-extension ReplicaCore.Step {
-    /// The same step, asking for a tick now (after a failed plan: retry soon).
-    fileprivate func waking() -> Self {
-        var step = self
-        step.change.wakesNow = true
-        return step
     }
 }
 

@@ -64,7 +64,12 @@ public struct ClusterDirectory: Sendable {
 
     /// The folder of replica `id`: `replica-<id>/`.
     func replicaURL(of id: ReplicaID) -> URL {
-        url.appendingPathComponent(LegacyFiles.replicaPrefix + String(id.rawValue))
+        Self.replicaURL(of: id, in: url)
+    }
+
+    /// The folder of replica `id` in the cluster directory `directory`.
+    static func replicaURL(of id: ReplicaID, in directory: URL) -> URL {
+        directory.appendingPathComponent(LegacyFiles.replicaPrefix + String(id.rawValue))
     }
 
     // MARK: Opening

@@ -19,8 +19,8 @@ struct PersistedReplicaState {
 /// The reads the replica core makes while it plans a step. `Storage` is the real one; unit
 /// tests of the core may use another.
 protocol ReplicaStoreReader {
-    /// The stored state of `key`, or nil when it was never written.
-    func object(_ key: ObjectKey) throws(ConcordError) -> (any CRDT)?
+    /// The stored states of `keys`, read from one snapshot; keys never written are absent.
+    func objects(_ keys: [ObjectKey]) throws(ConcordError) -> [ObjectKey: any CRDT]
     /// The log entries at `indexes`, in that order, read from one snapshot; missing ones
     /// are skipped.
     func logEntries(_ indexes: [UInt64]) throws(ConcordError) -> [DeltaInterval]
@@ -100,11 +100,15 @@ extension Storage: ReplicaStoreReader {
         return writer.bytes
     }
 
-    func object(_ key: ObjectKey) throws(ConcordError) -> (any CRDT)? {
+    func objects(_ keys: [ObjectKey]) throws(ConcordError) -> [ObjectKey: any CRDT] {
         let objects = objects
-        return try read("read \(key)") { txn -> (any CRDT)? in
-            guard let bytes = try txn.get(key.bytes, in: objects) else { return nil }
-            return try Self.decodeObject(key, bytes)
+        return try read("read \(keys.count) objects") { txn in
+            var states: [ObjectKey: any CRDT] = [:]
+            for key in keys {
+                guard let bytes = try txn.get(key.bytes, in: objects) else { continue }
+                states[key] = try Self.decodeObject(key, bytes)
+            }
+            return states
         }
     }
 

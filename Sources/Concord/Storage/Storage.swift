@@ -132,16 +132,22 @@ struct Storage: Sendable {
     /// - Throws: `ConcordError.storage` naming `what` failed.
     func commit(_ batch: StorageBatch, _ what: @autoclosure () -> String) throws(ConcordError) {
         guard !batch.isEmpty else { return }
-        let (objects, log, meta) = (objects, log, meta)
         try write(what()) { txn in
             for write in batch.writes {
                 switch write {
-                case .put(let table, let key, let value):
-                    try txn.put(value, forKey: key, in: table == .objects ? objects : table == .log ? log : meta)
-                case .delete(let table, let key):
-                    _ = try txn.delete(key, in: table == .objects ? objects : table == .log ? log : meta)
+                case .put(let table, let key, let value): try txn.put(value, forKey: key, in: database(table))
+                case .delete(let table, let key): _ = try txn.delete(key, in: database(table))
                 }
             }
+        }
+    }
+
+    /// The named database that holds `table`.
+    func database(_ table: StorageBatch.Table) -> Database {
+        switch table {
+        case .objects: objects
+        case .log: log
+        case .meta: meta
         }
     }
 
