@@ -32,6 +32,7 @@ struct Simulate: ParsableCommand {
     @Flag(help: "No crashes and restarts.") var noCrashes = false
     @Flag(help: "No wipes.") var noWipes = false
     @Flag(help: "No replicas added or removed.") var noMembership = false
+    @Flag(help: "No injected storage faults (failed commits, full maps).") var noStorageFaults = false
     @Flag(help: "Print only the summary.") var quiet = false
 
     func validate() throws {
@@ -56,7 +57,7 @@ struct Simulate: ParsableCommand {
             seed: seed, replicas: replicas, operations: ops, keysPerKind: keys, elements: elements, dropRate: drop,
             duplicateRate: duplicate,
             reorder: !noReorder, partitions: !noPartitions, clogs: !noClogs, crashes: !noCrashes, wipes: !noWipes,
-            membership: !noMembership, logBound: logBound)
+            membership: !noMembership, storageFaults: !noStorageFaults, logBound: logBound)
     }
 
     func run() throws {

@@ -114,6 +114,7 @@ struct Runner {
             }
         }
         report.attempted += 1
+        let faultArmed = cluster.storageFaults.isArmed(replica.id)
         do {
             let clock = try replica.transaction { transaction in
                 for (object, operation) in operations { try Objects.apply(operation, to: object, in: transaction) }
@@ -125,6 +126,9 @@ struct Runner {
         } catch let error as ConcordError where error.code == .operationRejected || error.code == .bootstrapping {
             report.refused += 1
             if error.code == .bootstrapping { report.refusedWhileBootstrapping += 1 }
+        } catch let error as ConcordError where isInjectedFault(error, at: replica.id, armedBefore: faultArmed) {
+            report.refused += 1
+            count("storage fault: transaction failed")
         } catch {
             fail("transaction \(operations) at \(replica.id) failed: \(error)")
         }
@@ -159,10 +163,13 @@ struct Runner {
             }
         case 2 where options.crashes:
             if let id = crashed.sorted().randomElement(using: &random), random.chance(0.6) {
+                let faultArmed = cluster.storageFaults.isArmed(id)
                 do {
                     try cluster.restart(id)
                     crashed.remove(id)
                     count("restart")
+                } catch  where isInjectedFault(error, at: id, armedBefore: faultArmed) {
+                    count("storage fault: restart failed")
                 } catch { fail("restart of \(id) failed: \(error)") }
             } else if running.count >= 2, let victim = running.randomElement(using: &random) {
                 do {
@@ -173,13 +180,20 @@ struct Runner {
             }
         case 3 where options.wipes:
             guard let victim = running.randomElement(using: &random), isReplicatedElsewhere(victim) else { return }
+            let faultArmed = cluster.storageFaults.isArmed(victim.id)
+            // Bootstrapping from now on, even if it crashes before the GC check sees it, or
+            // its reopening fails.
+            lastClock[victim.id] = nil
+            lastStates[victim.id] = nil
             do {
                 try cluster.wipe(victim.id)
-                // Bootstrapping from now on, even if it crashes before the GC check sees it.
                 bootstrapping.insert(victim.id)
-                lastClock[victim.id] = nil
-                lastStates[victim.id] = nil
                 count("wipe")
+            } catch  where isInjectedFault(error, at: victim.id, armedBefore: faultArmed) {
+                // Its files are gone and it is down: it comes back bootstrapping.
+                bootstrapping.insert(victim.id)
+                crashed.insert(victim.id)
+                count("storage fault: reopening after a wipe failed")
             } catch { fail("wipe of \(victim.id) failed: \(error)") }
         case 4 where options.membership:
             if ids.count < 5 && random.chance(0.5) {
@@ -196,9 +210,21 @@ struct Runner {
                     count("remove replica")
                 } catch { fail("removing \(victim.id) failed: \(error)") }
             }
+        case 5 where options.storageFaults:
+            guard let victim = ids.randomElement(using: &random) else { return }
+            let fault = StorageFaults.Fault.allCases.randomElement(using: &random) ?? .ioError
+            cluster.storageFaults.failNextCommit(of: victim, with: fault)
+            count("storage fault armed")
         default:
             break
         }
+    }
+
+    /// Whether `error` is the storage fault that was armed for `replica`'s next commit
+    /// (armed before the call, consumed by it).
+    func isInjectedFault(_ error: ConcordError, at replica: ReplicaID, armedBefore: Bool) -> Bool {
+        error.code == .storage && armedBefore && !cluster.storageFaults.isArmed(replica)
+            && error.description.contains("injected fault")
     }
 
     mutating func count(_ fault: String) { report.faults[fault, default: 0] += 1 }
@@ -333,6 +359,7 @@ struct Runner {
     // MARK: Liveness
 
     mutating func finale() {
+        cluster.storageFaults.clear()
         cluster.network.heal()
         for id in crashed.sorted() {
             do { try cluster.restart(id) } catch { fail("final restart of \(id) failed: \(error)") }

@@ -32,6 +32,8 @@ public struct SimulationOptions: Sendable, Hashable {
     public var wipes: Bool
     /// Add and remove replicas.
     public var membership: Bool
+    /// Make replicas' commits fail now and then (an I/O error, a full map).
+    public var storageFaults: Bool
     /// Log bound of every replica (small values force state transfers).
     public var logBound: Int
     /// Where the replicas' files go (a fresh temporary directory when nil).
@@ -45,8 +47,8 @@ public struct SimulationOptions: Sendable, Hashable {
         seed: UInt64 = 1, replicas: Int = 3, operations: Int = 300, keysPerKind: Int = 2, elements: Int = 6,
         dropRate: Double = 0.05, duplicateRate: Double = 0.05, reorder: Bool = true,
         delayMicroseconds: ClosedRange<UInt64> = 0...2_000, partitions: Bool = true, clogs: Bool = true,
-        crashes: Bool = true, wipes: Bool = true, membership: Bool = true, logBound: Int = 10_000,
-        directory: URL? = nil
+        crashes: Bool = true, wipes: Bool = true, membership: Bool = true, storageFaults: Bool = true,
+        logBound: Int = 10_000, directory: URL? = nil
     ) {
         self.seed = seed
         self.replicas = max(1, replicas)
@@ -62,6 +64,7 @@ public struct SimulationOptions: Sendable, Hashable {
         self.crashes = crashes
         self.wipes = wipes
         self.membership = membership
+        self.storageFaults = storageFaults
         self.logBound = logBound
         self.directory = directory
     }
@@ -78,6 +81,7 @@ public struct SimulationOptions: Sendable, Hashable {
         if !crashes { parts.append("--no-crashes") }
         if !wipes { parts.append("--no-wipes") }
         if !membership { parts.append("--no-membership") }
+        if !storageFaults { parts.append("--no-storage-faults") }
         if logBound != 10_000 { parts.append("--log-bound \(logBound)") }
         return parts.joined(separator: " ")
     }

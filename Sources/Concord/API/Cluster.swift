@@ -21,6 +21,9 @@ public final class Cluster: @unchecked Sendable {
     public let configuration: Configuration
     /// The message bus between the replicas: partitions, faults, statistics.
     public let network: Network
+    /// Faults to inject into the replicas' commits (a failed write, a full map): for tests
+    /// and the simulator, like `network.faults`.
+    public let storageFaults = StorageFaults()
     private let lock = NSLock()
     /// Membership, incarnations and epoch, durably (guarded by `lock`).
     private var clusterDirectory: ClusterDirectory
@@ -57,14 +60,15 @@ public final class Cluster: @unchecked Sendable {
         self.clusterDirectory = clusterDirectory
         let members = clusterDirectory.manifest.memberIDs
         for id in members {
-            handles[id] = Replica(id: id, path: path(of: id), configuration: configuration, transport: network)
+            handles[id] = Replica(
+                id: id, path: path(of: id), configuration: configuration, transport: network,
+                storageFaults: storageFaults)
         }
         do {
             for id in members {
-                // A replica added to an existing cluster, or whose folder is gone, starts
-                // empty and asks for state: it cannot know which of its own dots peers hold.
-                let lostItsFiles = !fresh && !FileManager.default.fileExists(atPath: path(of: id))
-                try open(handles[id]!, members: members, needsState: !fresh && (added.contains(id) || lostItsFiles))
+                // A replica added to an existing cluster starts empty and asks for state (one
+                // whose files are gone does too: see `ReplicaCore.init`).
+                try open(handles[id]!, members: members, needsState: !fresh && added.contains(id))
             }
         } catch {
             for handle in handles.values { handle.close() }
@@ -230,7 +234,8 @@ public final class Cluster: @unchecked Sendable {
             try directory.addMember(id)
             return id
         }
-        let replica = Replica(id: id, path: path(of: id), configuration: configuration, transport: network)
+        let replica = Replica(
+            id: id, path: path(of: id), configuration: configuration, transport: network, storageFaults: storageFaults)
         lock.withLock { handles[id] = replica }
         let members = memberIDs
         do {

@@ -16,6 +16,8 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
     /// The only way to other replicas: messages out, timers, and (through `TransportEndpoint`)
     /// messages and timers in.
     let transport: any Transport
+    /// Faults injected into this replica's commits (see `Cluster.storageFaults`).
+    let storageFaults: StorageFaults?
     /// Guards `core` and `store`; signalled when the clock advances (for `read(_:after:)`).
     let condition = NSCondition()
     /// The replication state machine; the replica is its driver (see `run(_:on:_:nowMicroseconds:)`).
@@ -30,8 +32,12 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
     /// replica from inside it throws instead of waiting forever for the lock it holds.
     private let transactionThread = Atomic<UInt>(0)
 
-    init(id: ReplicaID, path: String, configuration: Configuration, transport: any Transport) {
+    init(
+        id: ReplicaID, path: String, configuration: Configuration, transport: any Transport,
+        storageFaults: StorageFaults? = nil
+    ) {
         self.id = id
+        self.storageFaults = storageFaults
         self.path = path
         self.configuration = configuration
         self.transport = transport
@@ -46,7 +52,7 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
     func open(members: [ReplicaID], epoch: UInt64, bootstrapping: Bool, incarnationFloor: UInt64 = 0)
         throws(ConcordError)
     {
-        let storage = try Storage(path: path, replica: id, configuration: configuration)
+        let storage = try Storage(path: path, replica: id, configuration: configuration, faults: storageFaults)
         let opened: ReplicaCore
         let step: ReplicaCore.Step
         do {

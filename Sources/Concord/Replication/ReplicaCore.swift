@@ -80,7 +80,9 @@ final class ReplicaCore {
 
     /// Creates the core of a replica whose store holds `persisted`. Its incarnation is one
     /// past both the stored one and `incarnationFloor` (kept in the cluster directory), so a
-    /// wiped replica still comes back with an incarnation its peers have not seen.
+    /// wiped replica still comes back with an incarnation its peers have not seen. It
+    /// bootstraps when asked to, when its store says it still does, or when its store is
+    /// new although the cluster directory saw it open before.
     init(
         id: ReplicaID, persisted: PersistedReplicaState, bootstrapping requested: Bool, incarnationFloor: UInt64,
         configuration: Configuration, retransmitTimeoutMicroseconds: UInt64
@@ -92,7 +94,11 @@ final class ReplicaCore {
         incarnation = max(persisted.incarnation, incarnationFloor) + 1
         log = ReplicationLog(entries: persisted.logEntries, floor: persisted.logFloor)
         peers = PeerTable(persisted: persisted.peers)
-        bootstrap = persisted.needsState || requested ? .waiting(receivedState: false) : .done
+        // A store that never recorded an incarnation, of a replica the cluster directory has
+        // seen open before, lost its files (deleted by hand, or a wipe whose reopening
+        // failed): like a wiped replica it cannot know which of its own dots peers hold.
+        let lostItsFiles = persisted.incarnation == 0 && incarnationFloor > 0
+        bootstrap = persisted.needsState || requested || lostItsFiles ? .waiting(receivedState: false) : .done
         buffer = CausalBuffer(bound: configuration.causalBufferBound)
     }
 

@@ -25,13 +25,21 @@ struct Storage: Sendable {
     }
 
     let environment: Environment
+    /// The replica the store belongs to.
+    let replica: ReplicaID
+    /// Faults injected into this store's commits (tests and the simulator).
+    let faults: StorageFaults?
     let objects: Database
     let log: Database
     let meta: Database
 
     /// Opens (creating when absent) the environment at `path` and checks its format
     /// version and identity.
-    init(path: String, replica: ReplicaID, configuration: Configuration) throws(ConcordError) {
+    init(path: String, replica: ReplicaID, configuration: Configuration, faults: StorageFaults? = nil)
+        throws(ConcordError)
+    {
+        self.replica = replica
+        self.faults = faults
         var options = EnvironmentOptions()
         options.mapSizeBytes = configuration.mapSizeBytes
         options.maximumMapSizeBytes = configuration.maximumMapSizeBytes
@@ -132,6 +140,9 @@ struct Storage: Sendable {
     /// - Throws: `ConcordError.storage` naming `what` failed.
     func commit(_ batch: StorageBatch, _ what: @autoclosure () -> String) throws(ConcordError) {
         guard !batch.isEmpty else { return }
+        if let fault = faults?.takeFault(for: replica) {
+            throw .storage(fault, "cannot \(what()) (injected fault)")
+        }
         try write(what()) { txn in
             for write in batch.writes {
                 switch write {
