@@ -29,6 +29,16 @@ struct Model {
     private(set) var commits: [Dot: VectorClock] = [:]
     private(set) var count = 0
 
+    /// Forgets the transaction at `dot`: a power loss took it before any peer had it.
+    mutating func forget(_ dot: Dot) {
+        guard commits.removeValue(forKey: dot) != nil else { return }
+        for object in Array(operations.keys) {
+            let before = operations[object]?.count ?? 0
+            operations[object]?.removeAll { $0.dot == dot }
+            count -= before - (operations[object]?.count ?? 0)
+        }
+    }
+
     mutating func record(_ operations: [(ObjectName, ModelOperation)], dot: Dot, clock: VectorClock) {
         commits[dot] = clock
         for (position, (object, operation)) in operations.enumerated() {

@@ -22,6 +22,9 @@ struct Runner {
     /// Replicas last seen bootstrapping (a wiped or new replica, even while crashed).
     var bootstrapping: Set<ReplicaID> = []
     var atomicTokens = 0
+    /// The last transaction of each replica whose machine lost power: it may be gone (and
+    /// its dot taken again by a new transaction) if no peer had it.
+    var possiblyLost: Set<Dot> = []
 
     init(options: SimulationOptions) throws {
         self.options = options
@@ -120,6 +123,14 @@ struct Runner {
                 for (object, operation) in operations { try Objects.apply(operation, to: object, in: transaction) }
             }
             let dot = Dot(replica: replica.id, counter: clock[replica.id])
+            if model.commits[dot] != nil {
+                guard possiblyLost.remove(dot) != nil else {
+                    fail("transaction \(operations) at \(replica.id) took the dot \(dot) of an acknowledged one")
+                    return
+                }
+                // The power loss took the first transaction before any peer had it.
+                model.forget(dot)
+            }
             model.record(operations, dot: dot, clock: clock)
             report.acknowledged += 1
             report.acknowledgedOperations += operations.count
@@ -172,10 +183,23 @@ struct Runner {
                     count("storage fault: restart failed")
                 } catch { fail("restart of \(id) failed: \(error)") }
             } else if running.count >= 2, let victim = running.randomElement(using: &random) {
+                // Now and then the replica's machine loses power: under `.noSync` its last
+                // commit may vanish, and it recovers on restart.
+                let powerLoss = random.chance(0.3)
                 do {
-                    try cluster.crash(victim.id)
+                    let ownCounter = try victim.clock[victim.id]
+                    try cluster.crash(victim.id, losingUnsyncedCommits: powerLoss)
                     crashed.insert(victim.id)
-                    count("crash")
+                    if powerLoss {
+                        if ownCounter > 0 { possiblyLost.insert(Dot(replica: victim.id, counter: ownCounter)) }
+                        // Its clock may move back; it recovers like a wiped replica.
+                        lastClock[victim.id] = nil
+                        lastStates[victim.id] = nil
+                        bootstrapping.insert(victim.id)
+                        count("power loss")
+                    } else {
+                        count("crash")
+                    }
                 } catch { fail("crash of \(victim.id) failed: \(error)") }
             }
         case 3 where options.wipes:
@@ -393,6 +417,13 @@ struct Runner {
         checkGarbageCollection()
         guard report.passed else { return }
         let replicas = running
+        // A transaction a power loss took before any peer had it is gone everywhere.
+        do {
+            let final = try replicas.first?.clock ?? VectorClock()
+            for dot in possiblyLost where !final.contains(dot) { model.forget(dot) }
+        } catch {
+            fail("reading the final clock failed: \(error)")
+        }
         for object in objects {
             let expectation = model.expectation(for: object)
             var first: ObservedValue?

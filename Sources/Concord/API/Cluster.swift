@@ -1,4 +1,5 @@
 import Foundation
+import LMDB
 
 /// Several replicas in one process, each in its own LMDB environment under one directory,
 /// connected by an in-memory `Network`.
@@ -28,6 +29,8 @@ public final class Cluster: @unchecked Sendable {
     /// Membership, incarnations and epoch, durably (guarded by `lock`).
     private var clusterDirectory: ClusterDirectory
     private var handles: [ReplicaID: Replica] = [:]
+    /// Power losses simulated per replica in this process (see `bootIdentity(of:)`).
+    private var powerLosses: [ReplicaID: Int] = [:]
     private var closed = false
 
     /// Creates or reopens a cluster of `replicas` replicas under `directory`.
@@ -71,7 +74,7 @@ public final class Cluster: @unchecked Sendable {
                 try open(handles[id]!, members: members, needsState: !fresh && added.contains(id))
             }
         } catch {
-            for handle in handles.values { handle.close() }
+            for handle in handles.values { handle.close(.crash) }
             throw error
         }
         network.startBackground()
@@ -114,13 +117,15 @@ public final class Cluster: @unchecked Sendable {
         let (epoch, floor) = lock.withLock {
             (clusterDirectory.manifest.epoch, clusterDirectory.manifest.incarnation(of: replica.id) ?? 0)
         }
-        try replica.open(members: members, epoch: epoch, bootstrapping: needsState, incarnationFloor: floor)
+        try replica.open(
+            members: members, epoch: epoch, bootstrapping: needsState, incarnationFloor: floor,
+            bootIdentity: bootIdentity(of: replica.id))
         do {
             try withDirectory { (directory) throws(ConcordError) in
                 try directory.recordIncarnation(replica.incarnation, of: replica.id)
             }
         } catch {
-            replica.close()
+            replica.close(.crash)
             throw error
         }
     }
@@ -189,8 +194,38 @@ public final class Cluster: @unchecked Sendable {
     /// left them. Messages to it are lost until `restart`.
     /// - Throws: `ConcordError.invalidArgument` for a non-member.
     public func crash(_ id: ReplicaID) throws(ConcordError) {
+        try crash(id, losingUnsyncedCommits: false)
+    }
+
+    /// Crashes a replica, and with `losingUnsyncedCommits` its machine too, as in a power
+    /// loss: under `.noSync` durability the replica's last commit vanishes unless it was
+    /// flushed (its files go back to the snapshot before it; `.full` commits are always
+    /// flushed, so nothing vanishes).
+    ///
+    /// On `restart` the replica finds its store was left open in another boot of its
+    /// machine and recovers: it refuses writes until every member has reported and none
+    /// knows a transaction of its own that it lacks, so it never reuses a dot a peer holds,
+    /// and meanwhile gets back what it lost from its peers.
+    /// - Throws: `ConcordError.invalidArgument` for a non-member; `.storage` when the files
+    ///   cannot be rolled back (the replica is down all the same).
+    public func crash(_ id: ReplicaID, losingUnsyncedCommits: Bool) throws(ConcordError) {
         let replica = try member(id)
-        replica.close()
+        let unsynced = replica.close(.crash)
+        guard losingUnsyncedCommits else { return }
+        lock.withLock { powerLosses[id, default: 0] += 1 }
+        guard unsynced, configuration.durability != .full else { return }
+        do {
+            try Environment.discardLastCommit(atPath: replica.path)
+        } catch {
+            throw .storage(error, "cannot roll back the files of replica \(id) as a power loss would")
+        }
+    }
+
+    /// The boot of the machine replica `id` runs in: this machine's, and one more for each
+    /// power loss `crash(_:losingUnsyncedCommits:)` simulated.
+    private func bootIdentity(of id: ReplicaID) -> String {
+        let losses = lock.withLock { powerLosses[id] ?? 0 }
+        return losses == 0 ? BootIdentity.current : "\(BootIdentity.current)+power-loss-\(losses)"
     }
 
     /// Reopens a crashed replica from its files; it tells its peers its clock and catches up.
@@ -271,7 +306,7 @@ public final class Cluster: @unchecked Sendable {
         let replica = try member(id)
         try requireAnotherServingMember(besides: id, toBe: "removed")
         try withDirectory { (directory) throws(ConcordError) in try directory.removeMember(id) }
-        replica.close()
+        replica.close(.crash)
         _ = lock.withLock { handles.removeValue(forKey: id) }
         let members = memberIDs
         let epoch = lock.withLock { clusterDirectory.manifest.epoch }

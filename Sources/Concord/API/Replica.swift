@@ -31,6 +31,9 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
     /// The thread that runs a transaction's closure (0: none), so that a call on the same
     /// replica from inside it throws instead of waiting forever for the lock it holds.
     private let transactionThread = Atomic<UInt>(0)
+    /// Whether a commit since the last flush could vanish in a power loss (guarded by
+    /// `condition`).
+    private var committedSinceSync = false
 
     init(
         id: ReplicaID, path: String, configuration: Configuration, transport: any Transport,
@@ -49,9 +52,10 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
     // MARK: Lifecycle (driven by Cluster)
 
     /// Opens the replica's store and starts its core. `members` lists the whole cluster.
-    func open(members: [ReplicaID], epoch: UInt64, bootstrapping: Bool, incarnationFloor: UInt64 = 0)
-        throws(ConcordError)
-    {
+    func open(
+        members: [ReplicaID], epoch: UInt64, bootstrapping: Bool, incarnationFloor: UInt64 = 0,
+        bootIdentity: String = BootIdentity.current
+    ) throws(ConcordError) {
         let storage = try Storage(path: path, replica: id, configuration: configuration, faults: storageFaults)
         let opened: ReplicaCore
         let step: ReplicaCore.Step
@@ -59,9 +63,13 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
             let persisted = try storage.loadReplicaState(of: id)
             opened = ReplicaCore(
                 id: id, persisted: persisted, bootstrapping: bootstrapping, incarnationFloor: incarnationFloor,
-                configuration: configuration, retransmitTimeoutMicroseconds: transport.retransmitTimeoutMicroseconds)
+                configuration: configuration, retransmitTimeoutMicroseconds: transport.retransmitTimeoutMicroseconds,
+                bootIdentity: bootIdentity)
             step = opened.open(members: members, epoch: epoch)
             try storage.commit(step.batch, step.what)
+            // The boot mark must reach the device before any later commit can be lost
+            // with it (see `BootIdentity`).
+            if configuration.durability != .full { try storage.sync("record the boot of replica \(id)") }
         } catch {
             storage.environment.close()
             throw error
@@ -75,16 +83,36 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
         }
     }
 
+    /// How the replica goes down.
+    enum Shutdown {
+        /// A clean close: the store records that it lost nothing.
+        case clean
+        /// A crash: memory is gone, the files are as the last commit left them.
+        case crash
+    }
+
     /// Closes the replica's store and drops everything it holds in memory.
-    func close() {
-        condition.withLock {
+    /// - Returns: whether a commit since the last flush remains (what a power loss of the
+    ///   replica's machine could take; see `Cluster.crash(_:losingUnsyncedCommits:)`).
+    @discardableResult
+    func close(_ shutdown: Shutdown = .clean) -> Bool {
+        let unsynced: Bool = condition.withLock {
+            if shutdown == .clean, let core, let store {
+                // Best effort: if the mark stays, the next opening recovers only when it
+                // finds another boot, which a clean close in this boot does not make.
+                run(core.close(), on: core, store, nowMicroseconds: transport.nowMicroseconds)
+            }
             transport.detach(id)
             readableStorage.withLock { $0 = nil }
             store?.environment.close()
+            let unsynced = store != nil && committedSinceSync
             store = nil
             core = nil
+            committedSinceSync = false
+            return unsynced
         }
         condition.broadcast()
+        return unsynced
     }
 
     /// The incarnation of the open replica (0 while down).
@@ -135,6 +163,7 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
     /// the lock held.
     private func run(_ step: ReplicaCore.Step, on core: ReplicaCore, _ store: Storage, nowMicroseconds now: UInt64) {
         let result = Result { () throws(ConcordError) in try store.commit(step.batch, step.what) }
+        if case .success = result, !step.batch.isEmpty { committedSinceSync = true }
         finish(step, result, on: core, store, nowMicroseconds: now)
     }
 
@@ -277,6 +306,7 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
         let step = try core.commit(transaction.working, nowMicroseconds: now)
         // A failed commit changes nothing, in the store or in memory: the caller sees the error.
         try store.commit(step.batch, step.what)
+        if !step.batch.isEmpty { committedSinceSync = true }
         finish(step, .success(()), on: core, store, nowMicroseconds: now)
         condition.broadcast()
         return core.clock

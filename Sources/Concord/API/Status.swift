@@ -60,6 +60,9 @@ public struct ReplicaStatus: Sendable, Hashable {
     public var statesApplied: UInt64 = 0
     /// Bytes of messages sent.
     public var bytesSent: UInt64 = 0
+    /// Messages of a peer's earlier incarnation that arrived after its new one was known
+    /// (dropped: the new incarnation resends what it still has).
+    public var messagesFromEarlierIncarnations: UInt64 = 0
     /// Replication failures (storage errors while applying, building or collecting; each
     /// is retried). `lastFailure` holds the latest.
     public var failures: UInt64 = 0

@@ -23,6 +23,7 @@ extension ReplicaCore {
             compactions: counters.compactions, objectsCompacted: counters.objectsCompacted,
             intervalsDuplicate: counters.intervalsDuplicate, intervalsBuffered: counters.intervalsBuffered,
             intervalsDroppedBufferFull: counters.intervalsDroppedBufferFull, statesApplied: counters.statesApplied,
-            bytesSent: counters.bytesSent, failures: counters.failures)
+            bytesSent: counters.bytesSent, messagesFromEarlierIncarnations: counters.messagesFromEarlierIncarnations,
+            failures: counters.failures)
     }
 }

@@ -16,13 +16,34 @@
 final class ReplicaCore {
     /// What one input asks of the store, and the memory change to take once it committed.
     struct Step {
-        /// What the step does, for error messages ("apply an interval at replica 2").
-        var what: String
+        /// What a step does, named in the error when its commit fails.
+        enum Purpose: String {
+            case open = "record the incarnation of"
+            case membership = "change the members of"
+            case transaction = "commit a transaction at"
+            case message = "apply a message at"
+            case interval = "apply an interval at"
+            case state = "apply a state transfer at"
+            case collection = "collect garbage at"
+            case close = "close"
+        }
+
+        /// What the step does (the words are built only when a commit fails: building a
+        /// string per step showed on the write path).
+        var purpose: Purpose
+        /// The replica the step belongs to.
+        let replica: ReplicaID
         /// The writes to commit, all or nothing.
         var batch = StorageBatch()
         fileprivate var change = Change()
 
-        init(_ what: String) { self.what = what }
+        init(_ purpose: Purpose, at replica: ReplicaID) {
+            self.purpose = purpose
+            self.replica = replica
+        }
+
+        /// "apply an interval at replica r2".
+        var what: String { "\(purpose.rawValue) replica \(replica)" }
     }
 
     /// What the driver performs after a step: messages to send, and the next timer.
@@ -59,6 +80,8 @@ final class ReplicaCore {
     let id: ReplicaID
     let configuration: Configuration
     let retransmitTimeoutMicroseconds: UInt64
+    /// The boot of the machine this replica runs in (see `BootIdentity`).
+    let bootIdentity: String
 
     private(set) var clock: VectorClock
     private(set) var incarnation: UInt64
@@ -85,9 +108,10 @@ final class ReplicaCore {
     /// new although the cluster directory saw it open before.
     init(
         id: ReplicaID, persisted: PersistedReplicaState, bootstrapping requested: Bool, incarnationFloor: UInt64,
-        configuration: Configuration, retransmitTimeoutMicroseconds: UInt64
+        configuration: Configuration, retransmitTimeoutMicroseconds: UInt64, bootIdentity: String = BootIdentity.current
     ) {
         self.id = id
+        self.bootIdentity = bootIdentity
         self.configuration = configuration
         self.retransmitTimeoutMicroseconds = retransmitTimeoutMicroseconds
         clock = persisted.clock
@@ -98,7 +122,17 @@ final class ReplicaCore {
         // seen open before, lost its files (deleted by hand, or a wipe whose reopening
         // failed): like a wiped replica it cannot know which of its own dots peers hold.
         let lostItsFiles = persisted.incarnation == 0 && incarnationFloor > 0
-        bootstrap = persisted.needsState || requested || lostItsFiles ? .waiting(receivedState: false) : .done
+        // A store left open by another boot of the machine (a power loss under `.noSync`)
+        // may have lost its last commits, its own transactions among them, which peers may
+        // hold: it recovers as a wiped replica does, but it still has its data.
+        let mayHaveLostCommits = persisted.openedInBoot.map { $0 != bootIdentity } ?? false
+        if persisted.needsState || requested || lostItsFiles {
+            bootstrap = .waiting(receivedState: false)
+        } else if mayHaveLostCommits {
+            bootstrap = .waiting(receivedState: true)
+        } else {
+            bootstrap = .done
+        }
         buffer = CausalBuffer(bound: configuration.causalBufferBound)
     }
 
@@ -118,13 +152,29 @@ final class ReplicaCore {
     func open(members: [ReplicaID], epoch: UInt64) -> Step {
         self.epoch = max(self.epoch, epoch)
         peers.setMembers(members, excluding: id)
-        var step = Step("record the incarnation of replica \(id)")
+        var step = Step(.open, at: id)
         step.batch.put(incarnation.encodedBytes(), forKey: Storage.MetaKey.incarnation, in: .meta)
         step.change.finishesBootstrap = isBootstrapping && bootstrapWait == nil
         let bootstrapping = isBootstrapping && !step.change.finishesBootstrap
         step.batch.put(bootstrapping.encodedBytes(), forKey: Storage.MetaKey.needsState, in: .meta)
+        // Under `.full` every commit reaches the device, so a power loss loses none and
+        // the store needs no boot mark.
+        if configuration.durability == .full {
+            step.batch.delete(Storage.MetaKey.openedInBoot, in: .meta)
+        } else {
+            step.batch.put(bootIdentity.encodedBytes(), forKey: Storage.MetaKey.openedInBoot, in: .meta)
+        }
         step.change.announces = true
         step.change.wakesNow = true
+        return step
+    }
+
+    /// The last step before a clean close: erases the boot mark, so the next opening knows
+    /// the store lost nothing.
+    func close() -> Step {
+        var step = Step(.close, at: id)
+        // Under `.full` there is no mark (see `open`), and so nothing to commit.
+        if configuration.durability != .full { step.batch.delete(Storage.MetaKey.openedInBoot, in: .meta) }
         return step
     }
 
@@ -132,7 +182,7 @@ final class ReplicaCore {
     func setMembers(_ all: [ReplicaID], epoch: UInt64) -> Step {
         self.epoch = max(self.epoch, epoch)
         peers.setMembers(all, excluding: id)
-        var step = Step("change the members of replica \(id)")
+        var step = Step(.membership, at: id)
         planBootstrapFinish(&step, clock: clock, receivedState: bootstrap.receivedState)
         step.change.wakesNow = true
         return step
@@ -160,11 +210,12 @@ final class ReplicaCore {
                 "replica \(id) was wiped or is new and is catching up; it waits for \(bootstrapWait ?? "nothing more")"
                     + " and writes resume then")
         }
-        var step = Step("commit a transaction at replica \(id)")
+        var step = Step(.transaction, at: id)
         if working.isEmpty { return step }
         var next = clock
         next.increment(id)
         let keys = working.keys.sorted()
+        step.batch = StorageBatch(capacity: keys.count + 2)
         let entry = log.nextEntry(to: next, timeMicroseconds: now)
         let interval = DeltaInterval(
             from: clock, to: next, transactions: 1, timeMicroseconds: now,
@@ -185,7 +236,7 @@ final class ReplicaCore {
     /// a storage failure while planning is noted and the sender resends after its timeout.
     func receive(_ bytes: [UInt8], nowMicroseconds now: UInt64, reading store: some ReplicaStoreReader) -> Step {
         counters.messagesReceived += 1
-        var step = Step("apply a message at replica \(id)")
+        var step = Step(.message, at: id)
         // An interval this replica already has is acknowledged without decoding its objects.
         // A header that fails to decode falls through to the full decode, which counts it.
         if case .success(let header) = Result(catching: { () throws(CodecError) in try Message.Header(decoding: bytes) }
@@ -208,6 +259,13 @@ final class ReplicaCore {
         }
         guard message.sender != id, peers[message.sender] != nil else { return step }
         noteArrival(message.envelope, nowMicroseconds: now)
+        // A delayed message of an earlier incarnation may carry transactions that
+        // incarnation lost in a power loss and whose dots the new one may reuse: only the
+        // current incarnation's data is taken (what it still has, it sends again).
+        guard peers[message.sender]?.incarnation == message.envelope.incarnation else {
+            counters.messagesFromEarlierIncarnations += 1
+            return step
+        }
         step.change.wakesNow = true
         var nextClock = clock
         var receivedState = bootstrap.receivedState
@@ -216,18 +274,20 @@ final class ReplicaCore {
             case .clock:
                 break
             case .interval(let interval):
-                step.what = "apply an interval at replica \(id)"
-                try planReceive(interval, into: &step, clock: &nextClock, nowMicroseconds: now, reading: store)
+                step.purpose = .interval
+                try planReceive(
+                    interval, from: message.envelope, into: &step, clock: &nextClock, nowMicroseconds: now,
+                    reading: store)
                 step.change.replies = [message.sender]
             case .state(let objects):
-                step.what = "apply a state transfer at replica \(id)"
+                step.purpose = .state
                 try planState(objects, reported: message.clock, into: &step, clock: &nextClock, reading: store)
                 receivedState = true
                 step.change.replies = [message.sender]
             }
         } catch {
             noteFailure(error)
-            var failed = Step(step.what)  // nothing to write; retry at the next tick
+            var failed = Step(step.purpose, at: id)  // nothing to write; retry at the next tick
             failed.change.wakesNow = true
             return failed
         }
@@ -238,7 +298,9 @@ final class ReplicaCore {
     /// Takes in what a peer's message says about it: its report, and its echo of this
     /// incarnation.
     private func noteArrival(_ envelope: Envelope, nowMicroseconds now: UInt64) {
+        let known = peers[envelope.sender]?.incarnation ?? 0
         peers.noteReport(envelope, nowMicroseconds: now)
+        if envelope.incarnation > known { buffer.discard(from: envelope.sender, before: envelope.incarnation) }
         if envelope.receiverIncarnation == incarnation {
             peers.noteEcho(from: envelope.sender, bootstrapping: envelope.senderBootstrapping)
         }
@@ -247,22 +309,22 @@ final class ReplicaCore {
     /// Plans applying `interval` (buffering it when its dependencies are missing) and then
     /// every buffered interval that becomes ready, all in the one batch.
     private func planReceive(
-        _ interval: DeltaInterval, into step: inout Step, clock next: inout VectorClock, nowMicroseconds now: UInt64,
-        reading store: some ReplicaStoreReader
+        _ interval: DeltaInterval, from envelope: Envelope, into step: inout Step, clock next: inout VectorClock,
+        nowMicroseconds now: UInt64, reading store: some ReplicaStoreReader
     ) throws(ConcordError) {
         if next.dominates(interval.to) {
             counters.intervalsDuplicate += 1
             return
         }
         guard next.dominates(interval.from) else {
-            switch buffer.hold(interval) {
+            switch buffer.hold(interval, from: envelope.sender, incarnation: envelope.incarnation) {
             case .buffered: counters.intervalsBuffered += 1
             case .full: counters.intervalsDroppedBufferFull += 1
             case .alreadyWaiting: break
             }
             return
         }
-        var states: [ObjectKey: any CRDT] = [:]
+        var states: [ObjectDelta] = []
         try join(interval, into: &states, step: &step, clock: &next, nowMicroseconds: now, reading: store)
         // Applying may have satisfied buffered intervals.
         while let ready = buffer.takeReady(at: next) {
@@ -272,20 +334,22 @@ final class ReplicaCore {
                 try join(ready, into: &states, step: &step, clock: &next, nowMicroseconds: now, reading: store)
             }
         }
-        for key in states.keys.sorted() { step.batch.put(states[key]!.serialized(), forKey: key.bytes, in: .objects) }
+        step.batch = StorageBatch(capacity: states.count + step.batch.writes.count + 2, appending: step.batch)
+        for object in states { step.batch.put(object.state.serialized(), forKey: object.key.bytes, in: .objects) }
         step.batch.put(next.encodedBytes(), forKey: Storage.MetaKey.clock, in: .meta)
         step.change.clock = next
-        step.change.changedObjects = states.keys.sorted()
+        step.change.changedObjects = states.map(\.key)
     }
 
-    /// Joins a causally ready interval into `states` and logs it for forwarding.
+    /// Joins a causally ready interval into `states` (sorted by key) and logs it for
+    /// forwarding.
     private func join(
-        _ interval: DeltaInterval, into states: inout [ObjectKey: any CRDT], step: inout Step,
+        _ interval: DeltaInterval, into states: inout [ObjectDelta], step: inout Step,
         clock next: inout VectorClock, nowMicroseconds now: UInt64, reading store: some ReplicaStoreReader
     ) throws(ConcordError) {
         assert(
             next.dominates(interval.from), "interval \(interval.from)…\(interval.to) applied before its dependencies")
-        try Self.join(interval.objects, into: &states, reading: store)
+        states = try Self.join(interval.objects, into: states, reading: store)
         next.merge(interval.to)
         var logged = interval
         logged.timeMicroseconds = now
@@ -297,25 +361,50 @@ final class ReplicaCore {
         step.change.newTransactions += 1
     }
 
-    /// Joins `objects` into `states`, first reading (in one snapshot) those of them that
-    /// `states` does not hold yet.
+    /// Joins `deltas` into `base`, both sorted by key (as intervals and states hold their
+    /// objects), reading in one snapshot the objects of `deltas` that `base` lacks. Returns
+    /// the joined states sorted by key: a merge of two sorted lists, no hashing, and puts in
+    /// key order, which LMDB takes fastest.
     private static func join(
-        _ objects: [ObjectDelta], into states: inout [ObjectKey: any CRDT], reading store: some ReplicaStoreReader
-    ) throws(ConcordError) {
-        let missing = objects.map(\.key).filter { states[$0] == nil }
-        if !missing.isEmpty { states.merge(try store.objects(missing)) { joined, _ in joined } }
-        for object in objects {
-            guard var state = states[object.key] else {
-                states[object.key] = object.state
+        _ deltas: [ObjectDelta], into base: [ObjectDelta], reading store: some ReplicaStoreReader
+    ) throws(ConcordError) -> [ObjectDelta] {
+        var missing: [ObjectKey] = []
+        var position = 0
+        for delta in deltas {
+            while position < base.count && base[position].key < delta.key { position += 1 }
+            if position == base.count || base[position].key != delta.key { missing.append(delta.key) }
+        }
+        let stored = missing.isEmpty ? [] : try store.objects(missing)
+        var joined: [ObjectDelta] = []
+        joined.reserveCapacity(base.count + missing.count)
+        var (baseIndex, storedIndex) = (0, 0)
+        for delta in deltas {
+            while baseIndex < base.count && base[baseIndex].key < delta.key {
+                joined.append(base[baseIndex])
+                baseIndex += 1
+            }
+            var existing: (any CRDT)?
+            if baseIndex < base.count && base[baseIndex].key == delta.key {
+                existing = base[baseIndex].state
+                baseIndex += 1
+            } else {
+                existing = stored[storedIndex]
+                storedIndex += 1
+            }
+            guard var state = existing else {
+                joined.append(delta)
                 continue
             }
+            existing = nil  // the join below mutates the only reference
             do {
-                try state.join(erased: object.state)
+                try state.join(erased: delta.state)
             } catch {
-                throw ConcordError(.corrupted, "\(object.key): \(error)")
+                throw ConcordError(.corrupted, "\(delta.key): \(error)")
             }
-            states[object.key] = state
+            joined.append(ObjectDelta(key: delta.key, state: state))
         }
+        joined.append(contentsOf: base[baseIndex...])
+        return joined
     }
 
     /// Plans joining a peer's full state, as of its clock `reported`.
@@ -323,19 +412,19 @@ final class ReplicaCore {
         _ objects: [ObjectDelta], reported: VectorClock, into step: inout Step, clock next: inout VectorClock,
         reading store: some ReplicaStoreReader
     ) throws(ConcordError) {
-        var states: [ObjectKey: any CRDT] = [:]
-        try Self.join(objects, into: &states, reading: store)
+        let states = try Self.join(objects, into: [], reading: store)
         let grew = !next.dominates(reported)
         next.merge(reported)
         let floor = log.floor.merging(reported)
-        for key in states.keys.sorted() { step.batch.put(states[key]!.serialized(), forKey: key.bytes, in: .objects) }
+        step.batch = StorageBatch(capacity: states.count + step.batch.writes.count + 2, appending: step.batch)
+        for object in states { step.batch.put(object.state.serialized(), forKey: object.key.bytes, in: .objects) }
         step.batch.put(next.encodedBytes(), forKey: Storage.MetaKey.clock, in: .meta)
         step.batch.put(floor.encodedBytes(), forKey: Storage.MetaKey.logFloor, in: .meta)
         step.change.clock = next
         step.change.raisedFloor = reported
         step.change.receivedState = true
         step.change.stateApplied = true
-        step.change.changedObjects = states.keys.sorted()
+        step.change.changedObjects = states.map(\.key)
         if grew { step.change.newTransactions += 1 }
     }
 
@@ -345,7 +434,7 @@ final class ReplicaCore {
     /// then sends each reachable peer what it lacks. A stale timer (a newer one is
     /// scheduled) does nothing.
     func tick(nowMicroseconds now: UInt64, reading store: some ReplicaStoreReader) -> Step {
-        var step = Step("collect garbage at replica \(id)")
+        var step = Step(.collection, at: id)
         if let scheduled = scheduledTickMicroseconds, scheduled > now { return step }
         scheduledTickMicroseconds = nil
         pendingTransactions = 0
@@ -377,8 +466,10 @@ final class ReplicaCore {
         if compactor.compactsEveryObject {
             candidates = try store.allObjects()
         } else {
-            let states = try store.objects(compactor.changedObjects.sorted())
-            candidates = states.keys.sorted().map { ObjectDelta(key: $0, state: states[$0]!) }
+            let keys = compactor.changedObjects.sorted()
+            for (key, state) in zip(keys, try store.objects(keys)) {
+                if let state { candidates.append(ObjectDelta(key: key, state: state)) }
+            }
         }
         var compacted: UInt64 = 0
         for candidate in candidates {
@@ -510,7 +601,10 @@ final class ReplicaCore {
                     send(.clock, to: peer, wantsState: needsState, output: &output)
                 }
                 outstanding = true
-                continue
+                // A wiped or new replica has nothing to ship yet; one that recovers from a
+                // power loss (or already got a state) ships what it has, so two that each
+                // hold what the other lost do not wait for each other forever.
+                guard bootstrap.receivedState else { continue }
             }
             let echo = peers.modify(peer) { state -> Bool in
                 defer { state.wantsEcho = false }
@@ -617,6 +711,7 @@ struct ReplicaCounters: Sendable, Equatable {
     var messagesSent: UInt64 = 0
     var messagesReceived: UInt64 = 0
     var messagesUndecodable: UInt64 = 0
+    var messagesFromEarlierIncarnations: UInt64 = 0
     var intervalsApplied: UInt64 = 0
     var intervalsDuplicate: UInt64 = 0
     var intervalsBuffered: UInt64 = 0

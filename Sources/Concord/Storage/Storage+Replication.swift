@@ -6,6 +6,9 @@ struct PersistedReplicaState {
     var logFloor = VectorClock()
     var incarnation: UInt64 = 0
     var needsState = false
+    /// The boot a replica that was never closed cleanly was opened in (nil after a clean
+    /// close).
+    var openedInBoot: String?
     var peers: [ReplicaID: PersistedPeer] = [:]
     var logEntries: [ReplicationLog.Entry] = []
 
@@ -19,8 +22,8 @@ struct PersistedReplicaState {
 /// The reads the replica core makes while it plans a step. `Storage` is the real one; unit
 /// tests of the core may use another.
 protocol ReplicaStoreReader {
-    /// The stored states of `keys`, read from one snapshot; keys never written are absent.
-    func objects(_ keys: [ObjectKey]) throws(ConcordError) -> [ObjectKey: any CRDT]
+    /// The stored states of `keys`, in order, read from one snapshot (nil: never written).
+    func objects(_ keys: [ObjectKey]) throws(ConcordError) -> [(any CRDT)?]
     /// The log entries at `indexes`, in that order, read from one snapshot; missing ones
     /// are skipped.
     func logEntries(_ indexes: [UInt64]) throws(ConcordError) -> [DeltaInterval]
@@ -52,6 +55,11 @@ extension Storage: ReplicaStoreReader {
             if let bytes = try txn.get(MetaKey.needsState, in: meta) {
                 state.needsState = try Self.decode("the bootstrap flag", bytes) {
                     (r: inout ByteReader) throws(CodecError) in try r.readBool()
+                }
+            }
+            if let bytes = try txn.get(MetaKey.openedInBoot, in: meta) {
+                state.openedInBoot = try Self.decode("the boot it was opened in", bytes) {
+                    (r: inout ByteReader) throws(CodecError) in try r.readString()
                 }
             }
             if let bytes = try txn.get(MetaKey.peers, in: meta) {
@@ -100,13 +108,16 @@ extension Storage: ReplicaStoreReader {
         return writer.bytes
     }
 
-    func objects(_ keys: [ObjectKey]) throws(ConcordError) -> [ObjectKey: any CRDT] {
+    func objects(_ keys: [ObjectKey]) throws(ConcordError) -> [(any CRDT)?] {
         let objects = objects
         return try read("read \(keys.count) objects") { txn in
-            var states: [ObjectKey: any CRDT] = [:]
+            var states: [(any CRDT)?] = []
+            states.reserveCapacity(keys.count)
             for key in keys {
-                guard let bytes = try txn.get(key.bytes, in: objects) else { continue }
-                states[key] = try Self.decodeObject(key, bytes)
+                states.append(
+                    try txn.get(key.bytes, in: objects).map { (bytes) throws(ConcordError) in
+                        try Self.decodeObject(key, bytes)
+                    })
             }
             return states
         }

@@ -6,7 +6,8 @@ import LMDB
 /// - `log`: 8-byte big-endian log index → encoded `DeltaInterval` (local transactions and
 ///   applied remote intervals, kept until every member has them).
 /// - `meta`: the format version, the replica's identity, clock, incarnation, log floor,
-///   peers' clocks, and whether the replica still waits for a state transfer.
+///   peers' clocks, whether the replica still waits for a state transfer, and whether it is
+///   open (so the next opening knows whether the last one ended in a clean close).
 ///
 /// Every change of objects, log and clock happens in one LMDB write transaction.
 struct Storage: Sendable {
@@ -22,6 +23,11 @@ struct Storage: Sendable {
         static let logFloor: [UInt8] = Array("log-floor".utf8)
         static let peers: [UInt8] = Array("peers".utf8)
         static let needsState: [UInt8] = Array("needs-state".utf8)
+        /// From a replica's opening until its clean close: the boot of the machine that
+        /// opened it (`BootIdentity`). Found at the next opening, the replica was not closed
+        /// cleanly; found with another boot's identity, the machine went down meanwhile and
+        /// commits not yet flushed may be gone.
+        static let openedInBoot: [UInt8] = Array("opened-in-boot".utf8)
     }
 
     let environment: Environment
@@ -151,6 +157,12 @@ struct Storage: Sendable {
                 }
             }
         }
+    }
+
+    /// Flushes every commit to the device.
+    /// - Throws: `ConcordError.storage` naming `what` failed.
+    func sync(_ what: @autoclosure () -> String) throws(ConcordError) {
+        try Self.mappingErrors(what) { try environment.sync() }
     }
 
     /// The named database that holds `table`.

@@ -16,6 +16,15 @@ struct StorageBatch {
 
     private(set) var writes: [Write] = []
 
+    init() {}
+
+    /// A batch with room for `capacity` writes (one allocation on the write path),
+    /// starting with the writes of `other`.
+    init(capacity: Int, appending other: StorageBatch = StorageBatch()) {
+        writes.reserveCapacity(capacity)
+        writes.append(contentsOf: other.writes)
+    }
+
     var isEmpty: Bool { writes.isEmpty }
 
     mutating func put(_ value: [UInt8], forKey key: [UInt8], in table: Table) {

@@ -41,11 +41,14 @@ private final class MemoryStore: ReplicaStoreReader {
         }
     }
 
-    func objects(_ keys: [ObjectKey]) throws(ConcordError) -> [ObjectKey: any CRDT] {
-        var states: [ObjectKey: any CRDT] = [:]
+    func objects(_ keys: [ObjectKey]) throws(ConcordError) -> [(any CRDT)?] {
+        var states: [(any CRDT)?] = []
         for key in keys {
-            guard let bytes = objects[key.bytes] else { continue }
-            states[key] = try Storage.decodeObject(key, bytes)
+            guard let bytes = objects[key.bytes] else {
+                states.append(nil)
+                continue
+            }
+            states.append(try Storage.decodeObject(key, bytes))
         }
         return states
     }
@@ -108,14 +111,14 @@ private final class Harness {
 
     func commit(_ operation: PNCounter.Operation, to key: Key<PNCounter>, at id: ReplicaID) throws {
         let core = cores[id]!
-        var state = try stores[id]!.objects([key.object])[key.object] as? PNCounter ?? PNCounter()
+        var state = try stores[id]!.objects([key.object])[0] as? PNCounter ?? PNCounter()
         let delta = try state.apply(operation, context: UpdateContext(replica: id, timeMicroseconds: now))
         let step = try core.commit([key.object: WorkingObject(state: state, delta: delta)], nowMicroseconds: now)
         try run(step, at: id).get()
     }
 
     func value(of key: Key<PNCounter>, at id: ReplicaID) throws -> Int64 {
-        (try stores[id]!.objects([key.object])[key.object] as? PNCounter)?.value ?? 0
+        (try stores[id]!.objects([key.object])[0] as? PNCounter)?.value ?? 0
     }
 
     /// Delivers messages and fires due timers until nothing is left.
