@@ -62,6 +62,13 @@ struct PeerState: Sendable, Equatable {
         return .interval(from: sent)
     }
 
+    /// Whether the peer waits for this replica's echo of its new incarnation; the request
+    /// is answered by the clock message the caller sends now.
+    mutating func takeEchoRequest() -> Bool {
+        defer { wantsEcho = false }
+        return wantsEcho
+    }
+
     /// An interval reaching `to` went out.
     mutating func noteShipped(through to: VectorClock) {
         sent.merge(to)
@@ -94,10 +101,10 @@ struct PeerTable {
 
     subscript(peer: ReplicaID) -> PeerState? { states[peer] }
 
-    /// Changes the state of `peer` in place; nil when it is not a member.
+    /// Changes the state of `peer` in place (one hash lookup); nil when it is not a member.
     mutating func modify<R>(_ peer: ReplicaID, _ body: (inout PeerState) -> R) -> R? {
-        guard states[peer] != nil else { return nil }
-        return body(&states[peer]!)
+        guard let index = states.index(forKey: peer) else { return nil }
+        return body(&states.values[index])
     }
 
     /// Sets the other members: new ones start knowing nothing; departed ones are forgotten.
@@ -107,15 +114,32 @@ struct PeerTable {
         for peer in Array(states.keys) where !members.contains(peer) { states[peer] = nil }
     }
 
+    /// What a report said about its sender's incarnation.
+    enum ReportOutcome: Equatable {
+        /// The sender is not a member: the report was ignored.
+        case notMember
+        /// A delayed message of an earlier incarnation: the report was ignored.
+        case earlierIncarnation
+        /// The incarnation this table knew.
+        case current
+        /// A new incarnation (a restart, a wipe, a recovery): its clock replaced the old one.
+        case newIncarnation
+
+        /// Whether the report was taken in.
+        var isAccepted: Bool { self == .current || self == .newIncarnation }
+    }
+
     /// Takes in a peer's report: its clock (an acknowledgement), incarnation, epoch and
-    /// requests. Returns false when it is ignored (not a member, or an older incarnation's
-    /// delayed message).
+    /// requests, and says whether it came from the incarnation this table knew, a new one,
+    /// or an earlier one (ignored).
     @discardableResult
-    mutating func noteReport(_ envelope: Envelope, nowMicroseconds now: UInt64) -> Bool {
-        let accepted =
-            modify(envelope.sender) { state -> Bool in
+    mutating func noteReport(_ envelope: Envelope, nowMicroseconds now: UInt64) -> ReportOutcome {
+        let outcome =
+            modify(envelope.sender) { state -> ReportOutcome in
                 let reported = envelope.clock
+                let outcome: ReportOutcome
                 if envelope.incarnation > state.incarnation {
+                    outcome = .newIncarnation
                     // A restarted peer: its clock may have moved back (noSync), so trust the new report.
                     state.incarnation = envelope.incarnation
                     state.acknowledged = reported
@@ -124,6 +148,7 @@ struct PeerTable {
                     state.backoff = 1
                     state.wantsEcho = true
                 } else if envelope.incarnation == state.incarnation {
+                    outcome = .current
                     let progressed = !state.acknowledged.dominates(reported)
                     state.acknowledged.merge(reported)
                     state.sent.merge(reported)
@@ -133,15 +158,15 @@ struct PeerTable {
                         state.waitingSinceMicroseconds = state.acknowledged.dominates(state.sent) ? nil : now
                     }
                 } else {
-                    return false
+                    return .earlierIncarnation
                 }
                 if envelope.wantsState { state.wantsState = true }
                 if envelope.wantsEcho { state.wantsEcho = true }
                 state.epoch = max(state.epoch, envelope.epoch)
-                return true
-            } ?? false
-        if accepted { heardFrom.insert(envelope.sender) }
-        return accepted
+                return outcome
+            } ?? .notMember
+        if outcome.isAccepted { heardFrom.insert(envelope.sender) }
+        return outcome
     }
 
     /// A peer's message shows it knows this replica's incarnation. A peer that is

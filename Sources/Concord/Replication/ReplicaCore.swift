@@ -257,14 +257,18 @@ final class ReplicaCore {
             counters.messagesUndecodable += 1
             return step
         }
-        guard message.sender != id, peers[message.sender] != nil else { return step }
-        noteArrival(message.envelope, nowMicroseconds: now)
-        // A delayed message of an earlier incarnation may carry transactions that
-        // incarnation lost in a power loss and whose dots the new one may reuse: only the
-        // current incarnation's data is taken (what it still has, it sends again).
-        guard peers[message.sender]?.incarnation == message.envelope.incarnation else {
+        guard message.sender != id else { return step }
+        switch noteArrival(message.envelope, nowMicroseconds: now) {
+        case .notMember:
+            return step
+        case .earlierIncarnation:
+            // A delayed message of an earlier incarnation may carry transactions that
+            // incarnation lost in a power loss and whose dots the new one may reuse: only the
+            // current incarnation's data is taken (what it still has, it sends again).
             counters.messagesFromEarlierIncarnations += 1
             return step
+        case .current, .newIncarnation:
+            break
         }
         step.change.wakesNow = true
         var nextClock = clock
@@ -297,13 +301,14 @@ final class ReplicaCore {
 
     /// Takes in what a peer's message says about it: its report, and its echo of this
     /// incarnation.
-    private func noteArrival(_ envelope: Envelope, nowMicroseconds now: UInt64) {
-        let known = peers[envelope.sender]?.incarnation ?? 0
-        peers.noteReport(envelope, nowMicroseconds: now)
-        if envelope.incarnation > known { buffer.discard(from: envelope.sender, before: envelope.incarnation) }
-        if envelope.receiverIncarnation == incarnation {
+    @discardableResult
+    private func noteArrival(_ envelope: Envelope, nowMicroseconds now: UInt64) -> PeerTable.ReportOutcome {
+        let outcome = peers.noteReport(envelope, nowMicroseconds: now)
+        if outcome == .newIncarnation { buffer.discard(from: envelope.sender, before: envelope.incarnation) }
+        if outcome != .notMember, envelope.receiverIncarnation == incarnation {
             peers.noteEcho(from: envelope.sender, bootstrapping: envelope.senderBootstrapping)
         }
+        return outcome
     }
 
     /// Plans applying `interval` (buffering it when its dependencies are missing) and then
@@ -593,11 +598,8 @@ final class ReplicaCore {
                 // Ask for state only where it is still needed; elsewhere just announce this
                 // incarnation until the peer echoes it.
                 let needsState = bootstrap.wantsState(from: peer, replica: id, clock: clock, peers: peers)
-                let echo = peers.modify(peer) { state -> Bool in
-                    defer { state.wantsEcho = false }
-                    return state.wantsEcho
-                }
-                if needsState || !peers.knownBy.contains(peer) || echo == true {
+                let echo = peers.modify(peer) { $0.takeEchoRequest() } ?? false
+                if needsState || !peers.knownBy.contains(peer) || echo {
                     send(.clock, to: peer, wantsState: needsState, output: &output)
                 }
                 outstanding = true
@@ -606,17 +608,16 @@ final class ReplicaCore {
                 // hold what the other lost do not wait for each other forever.
                 guard bootstrap.receivedState else { continue }
             }
-            let echo = peers.modify(peer) { state -> Bool in
-                defer { state.wantsEcho = false }
-                return state.wantsEcho
-            }
-            if echo == true { send(.clock, to: peer, output: &output) }
-            let shipment =
-                peers.modify(peer) {
-                    $0.nextShipment(
-                        clock: clock, logFloor: log.floor, nowMicroseconds: now,
-                        timeoutMicroseconds: retransmitTimeoutMicroseconds)
-                } ?? .upToDate
+            let (echo, shipment) =
+                peers.modify(peer) { state in
+                    (
+                        state.takeEchoRequest(),
+                        state.nextShipment(
+                            clock: clock, logFloor: log.floor, nowMicroseconds: now,
+                            timeoutMicroseconds: retransmitTimeoutMicroseconds)
+                    )
+                } ?? (false, .upToDate)
+            if echo { send(.clock, to: peer, output: &output) }
             switch shipment {
             case .upToDate:
                 continue

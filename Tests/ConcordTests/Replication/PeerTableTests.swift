@@ -28,14 +28,14 @@ import Testing
     @Test func reportsAcknowledgeAndTheStableClockIsTheMinimum() {
         var peers = table()
         let accepted1 = peers.noteReport(report(from: 2, clock: [1: 3, 2: 1]), nowMicroseconds: 10)
-        #expect(accepted1)
+        #expect(accepted1.isAccepted)
         let accepted2 = peers.noteReport(report(from: 3, clock: [1: 2]), nowMicroseconds: 10)
-        #expect(accepted2)
+        #expect(accepted2.isAccepted)
         #expect(peers.stableClock(own: [1: 3, 2: 1]) == [1: 2])
         #expect(peers.heardFrom == [2, 3])
         // A non-member's report is ignored.
         let accepted3 = peers.noteReport(report(from: 9, clock: [9: 1]), nowMicroseconds: 10)
-        #expect(!accepted3)
+        #expect(accepted3 == .notMember)
     }
 
     @Test func aNewIncarnationReplacesTheClockAndAnOldOneIsIgnored() {
@@ -47,7 +47,7 @@ import Testing
         #expect(peers[2]?.wantsEcho == true)
         // A delayed message of the old incarnation changes nothing.
         let accepted4 = peers.noteReport(report(from: 2, incarnation: 2, clock: [2: 9]), nowMicroseconds: 0)
-        #expect(!accepted4)
+        #expect(accepted4 == .earlierIncarnation)
         #expect(peers[2]?.acknowledged == [2: 4])
     }
 
