@@ -89,4 +89,35 @@ import Testing
             #expect(try cluster.replicas[0].read(likes) == 1)
         }
     }
+
+    @Test func aReplicaThatCrashesOrClosesWhileItRecoversRecoversAgain() throws {
+        try withTemporaryDirectory { url in
+            let configuration = Configuration(durability: .noSync)
+            do {
+                let cluster = try Cluster(directory: url, replicas: 2, configuration: configuration)
+                defer { cluster.close() }
+                let (a, b) = (cluster.replicas[0], cluster.replicas[1])
+                try a.update(likes, .increment(1))
+                try cluster.synchronize()
+                try cluster.crash(a.id, losingUnsyncedCommits: true)
+                // b is down too: a cannot finish its recovery.
+                try cluster.crash(b.id)
+                try cluster.restart(a.id)
+                #expect(a.status().isBootstrapping)
+                // A crash in this boot while it recovers: it recovers again.
+                try cluster.crash(a.id)
+                try cluster.restart(a.id)
+                #expect(a.status().isBootstrapping)
+                #expect(throws: ConcordError.self) { try a.update(likes, .increment(1)) }
+            }
+            // A clean close while it recovers: the reopened cluster recovers again.
+            let cluster = try Cluster(directory: url, replicas: 2, configuration: configuration)
+            defer { cluster.close() }
+            let a = cluster.replicas[0]
+            #expect(a.status().isBootstrapping)
+            try cluster.synchronize()
+            #expect(!a.status().isBootstrapping)
+            #expect(try a.update(likes, .increment(1))[a.id] == 2)
+        }
+    }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import LMDB
+import Synchronization
 
 /// Several replicas in one process, each in its own LMDB environment under one directory,
 /// connected by an in-memory `Network`.
@@ -29,8 +30,10 @@ public final class Cluster: @unchecked Sendable {
     /// Membership, incarnations and epoch, durably (guarded by `lock`).
     private var clusterDirectory: ClusterDirectory
     private var handles: [ReplicaID: Replica] = [:]
-    /// Power losses simulated per replica in this process (see `bootIdentity(of:)`).
-    private var powerLosses: [ReplicaID: Int] = [:]
+    /// Power losses simulated in this process, by replica folder (see `bootIdentity(of:)`):
+    /// process-wide, so a cluster reopened in this process still counts them, as a machine
+    /// that lost power stays in its new boot.
+    private static let simulatedPowerLosses = Mutex<[String: Int]>([:])
     private var closed = false
 
     /// Creates or reopens a cluster of `replicas` replicas under `directory`.
@@ -212,7 +215,7 @@ public final class Cluster: @unchecked Sendable {
         let replica = try member(id)
         let unsynced = replica.close(.crash)
         guard losingUnsyncedCommits else { return }
-        lock.withLock { powerLosses[id, default: 0] += 1 }
+        Self.simulatedPowerLosses.withLock { $0[replica.path, default: 0] += 1 }
         guard unsynced, configuration.durability != .full else { return }
         do {
             try Environment.discardLastCommit(atPath: replica.path)
@@ -224,7 +227,7 @@ public final class Cluster: @unchecked Sendable {
     /// The boot of the machine replica `id` runs in: this machine's, and one more for each
     /// power loss `crash(_:losingUnsyncedCommits:)` simulated.
     private func bootIdentity(of id: ReplicaID) -> String {
-        let losses = lock.withLock { powerLosses[id] ?? 0 }
+        let losses = Self.simulatedPowerLosses.withLock { $0[path(of: id)] ?? 0 }
         return losses == 0 ? BootIdentity.current : "\(BootIdentity.current)+power-loss-\(losses)"
     }
 

@@ -90,6 +90,9 @@ final class ReplicaCore {
     private(set) var log: ReplicationLog
     private(set) var peers: PeerTable
     private(set) var bootstrap: Bootstrap
+    /// The replica recovers from a power loss (see `init`): until it is done, its store
+    /// keeps the earlier boot's mark, so a crash or a close meanwhile makes it recover again.
+    private(set) var recoversFromPowerLoss = false
     private(set) var buffer: CausalBuffer
     private var compactor = Compactor()
     /// The earliest tick the transport was asked for and has not yet delivered.
@@ -130,6 +133,7 @@ final class ReplicaCore {
             bootstrap = .waiting(receivedState: false)
         } else if mayHaveLostCommits {
             bootstrap = .waiting(receivedState: true)
+            recoversFromPowerLoss = true
         } else {
             bootstrap = .done
         }
@@ -154,16 +158,13 @@ final class ReplicaCore {
         peers.setMembers(members, excluding: id)
         var step = Step(.open, at: id)
         step.batch.put(incarnation.encodedBytes(), forKey: Storage.MetaKey.incarnation, in: .meta)
-        step.change.finishesBootstrap = isBootstrapping && bootstrapWait == nil
-        let bootstrapping = isBootstrapping && !step.change.finishesBootstrap
-        step.batch.put(bootstrapping.encodedBytes(), forKey: Storage.MetaKey.needsState, in: .meta)
-        // Under `.full` every commit reaches the device, so a power loss loses none and
-        // the store needs no boot mark.
-        if configuration.durability == .full {
-            step.batch.delete(Storage.MetaKey.openedInBoot, in: .meta)
-        } else {
-            step.batch.put(bootIdentity.encodedBytes(), forKey: Storage.MetaKey.openedInBoot, in: .meta)
-        }
+        let finishes = isBootstrapping && bootstrapWait == nil
+        step.change.finishesBootstrap = finishes
+        // Only a replica without data (wiped or new) asks for a full state again after a
+        // crash; one that recovers from a power loss keeps the earlier boot's mark instead.
+        let needsState = bootstrap == .waiting(receivedState: false) && !finishes
+        step.batch.put(needsState.encodedBytes(), forKey: Storage.MetaKey.needsState, in: .meta)
+        if !recoversFromPowerLoss || finishes { markBoot(&step) }
         step.change.announces = true
         step.change.wakesNow = true
         return step
@@ -173,8 +174,11 @@ final class ReplicaCore {
     /// the store lost nothing.
     func close() -> Step {
         var step = Step(.close, at: id)
-        // Under `.full` there is no mark (see `open`), and so nothing to commit.
-        if configuration.durability != .full { step.batch.delete(Storage.MetaKey.openedInBoot, in: .meta) }
+        // Under `.full` there is no mark (see `open`), and so nothing to commit; a replica
+        // still recovering from a power loss keeps the earlier boot's mark.
+        if configuration.durability != .full && !recoversFromPowerLoss {
+            step.batch.delete(Storage.MetaKey.openedInBoot, in: .meta)
+        }
         return step
     }
 
@@ -195,7 +199,18 @@ final class ReplicaCore {
             Bootstrap.waiting(receivedState: receivedState).wait(replica: id, clock: clock, peers: peers) == nil
         else { return }
         step.batch.put(false.encodedBytes(), forKey: Storage.MetaKey.needsState, in: .meta)
+        if recoversFromPowerLoss { markBoot(&step) }
         step.change.finishesBootstrap = true
+    }
+
+    /// Records this boot in the store (see `BootIdentity`). Under `.full` every commit
+    /// reaches the device, so a power loss loses none and the store needs no mark.
+    private func markBoot(_ step: inout Step) {
+        if configuration.durability == .full {
+            step.batch.delete(Storage.MetaKey.openedInBoot, in: .meta)
+        } else {
+            step.batch.put(bootIdentity.encodedBytes(), forKey: Storage.MetaKey.openedInBoot, in: .meta)
+        }
     }
 
     // MARK: Local transactions
@@ -534,7 +549,10 @@ final class ReplicaCore {
             counters.objectsCompacted += compaction.objects
         }
         if change.receivedState, case .waiting = bootstrap { bootstrap = .waiting(receivedState: true) }
-        if change.finishesBootstrap { bootstrap = .done }
+        if change.finishesBootstrap {
+            bootstrap = .done
+            recoversFromPowerLoss = false
+        }
         counters.intervalsApplied += change.intervalsApplied
         if change.stateApplied { counters.statesApplied += 1 }
         // Only remote data can cover what waits in the buffer (a local commit adds a dot of
