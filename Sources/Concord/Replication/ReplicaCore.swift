@@ -217,13 +217,17 @@ final class ReplicaCore {
 
     /// Plans one local transaction: its objects' states, its log entry and the clock, for
     /// one commit.
-    /// - Throws: `ConcordError.bootstrapping` while a wiped or new replica catches up.
+    /// - Throws: `ConcordError.bootstrapping` while a wiped or new replica catches up, or
+    ///   one recovers from a power loss.
     func commit(_ working: [ObjectKey: WorkingObject], nowMicroseconds now: UInt64) throws(ConcordError) -> Step {
         guard !isBootstrapping else {
             throw ConcordError(
                 .bootstrapping,
-                "replica \(id) was wiped or is new and is catching up; it waits for \(bootstrapWait ?? "nothing more")"
-                    + " and writes resume then")
+                "replica \(id) "
+                    + (recoversFromPowerLoss
+                        ? "recovers from a power loss (its last commits may be gone)"
+                        : "was wiped or is new and is catching up")
+                    + "; it waits for \(bootstrapWait ?? "nothing more") and writes resume then")
         }
         var step = Step(.transaction, at: id)
         if working.isEmpty { return step }
