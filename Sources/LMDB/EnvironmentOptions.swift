@@ -49,6 +49,9 @@ public struct EnvironmentOptions: Sendable, Hashable {
     public var readOnly: Bool
     /// Creates the directory (and missing parents) before opening, unless ``readOnly``.
     public var createDirectory: Bool
+    /// `MDB_NOLOCK`: no lock file is opened or created. Only for files nobody else opens meanwhile —
+    /// reading a backup in place, for instance, without writing a `lock.mdb` into it.
+    public var noLock: Bool
 
     /// Creates options; every argument has the default documented on its property.
     ///
@@ -61,7 +64,8 @@ public struct EnvironmentOptions: Sendable, Hashable {
         syncMode: SyncMode = .full,
         writeMap: Bool = false,
         readOnly: Bool = false,
-        createDirectory: Bool = true
+        createDirectory: Bool = true,
+        noLock: Bool = false
     ) {
         self.mapSizeBytes = mapSizeBytes
         self.maximumMapSizeBytes = maximumMapSizeBytes
@@ -71,6 +75,7 @@ public struct EnvironmentOptions: Sendable, Hashable {
         self.writeMap = writeMap
         self.readOnly = readOnly
         self.createDirectory = createDirectory
+        self.noLock = noLock
     }
 
     /// The `mdb_env_open` flags for these options; `MDB_NOTLS` always, so read transactions are not tied to
@@ -79,6 +84,7 @@ public struct EnvironmentOptions: Sendable, Hashable {
         var flags = UInt32(MDB_NOTLS) | syncMode.flags
         if writeMap { flags |= UInt32(MDB_WRITEMAP) }
         if readOnly { flags |= UInt32(MDB_RDONLY) }
+        if noLock { flags |= UInt32(MDB_NOLOCK) }
         return flags
     }
 
@@ -100,7 +106,7 @@ public struct EnvironmentOptions: Sendable, Hashable {
     /// Whether an environment opened with `self` can serve a request for `other`: everything but the map
     /// sizes (which grow anyway) and `createDirectory` (already done) must agree.
     func isCompatible(with other: EnvironmentOptions) -> Bool {
-        syncMode == other.syncMode && writeMap == other.writeMap && readOnly == other.readOnly
+        syncMode == other.syncMode && writeMap == other.writeMap && readOnly == other.readOnly && noLock == other.noLock
             && maximumDatabases == other.maximumDatabases && maximumReaders == other.maximumReaders
     }
 }

@@ -30,6 +30,8 @@ public final class Cluster: @unchecked Sendable {
     /// Membership, incarnations and epoch, durably (guarded by `lock`).
     private var clusterDirectory: ClusterDirectory
     private var handles: [ReplicaID: Replica] = [:]
+    /// The owner's lock on the directory, held until `close()`.
+    private let directoryLock: DirectoryLock
     /// Power losses simulated in this process, by replica folder (see `bootIdentity(of:)`):
     /// process-wide, so a cluster reopened in this process still counts them, as a machine
     /// that lost power stays in its new boot.
@@ -42,9 +44,14 @@ public final class Cluster: @unchecked Sendable {
     /// members, incarnations, removed ids, the membership epoch and the configuration the
     /// cluster was made with. A directory of an earlier build is migrated to it.
     ///
+    /// The cluster owns the directory until `close()`: another process (or another `Cluster`
+    /// of this one) that opens it meanwhile gets `.directoryInUse`, naming this process;
+    /// `ClusterReader` reads it meanwhile.
+    ///
     /// - Throws: `ConcordError.invalidArgument` for a count below 1 or a directory that is
-    ///   not a Concord cluster; `.storage`, `.corrupted` or `.formatVersionMismatch` when the
-    ///   manifest or a replica's store cannot be opened.
+    ///   not a Concord cluster; `.directoryInUse` when another process owns it; `.storage`,
+    ///   `.corrupted` or `.formatVersionMismatch` when the manifest or a replica's store
+    ///   cannot be opened.
     public init(directory: URL, replicas count: Int, configuration: Configuration = Configuration())
         throws(ConcordError)
     {
@@ -54,6 +61,7 @@ public final class Cluster: @unchecked Sendable {
         self.directory = directory
         self.configuration = configuration
         network = Network(configuration: configuration)
+        directoryLock = try ClusterDirectory.lock(at: directory, for: "open the cluster")
         var clusterDirectory = try ClusterDirectory.open(at: directory, creating: configuration)
         let fresh = clusterDirectory.manifest.members.isEmpty
         var added: Set<ReplicaID> = []
@@ -326,12 +334,14 @@ public final class Cluster: @unchecked Sendable {
 
     /// Closes every replica's environment and stops the network. Idempotent.
     public func close() {
-        let all: [Replica] = lock.withLock {
-            if closed { return [] }
+        let all: [Replica]? = lock.withLock {
+            if closed { return nil }
             closed = true
             return Array(handles.values)
         }
+        guard let all else { return }
         network.shutDown()
         for replica in all { replica.close() }
+        directoryLock.release()
     }
 }

@@ -35,6 +35,9 @@ public struct ConcordError: Error, Hashable, Sendable, CustomStringConvertible {
         /// A call on a replica was made from inside a transaction's closure on the same
         /// replica (it would wait forever for the lock the transaction holds).
         public static let reentrantCall = Code(rawValue: 11)
+        /// The cluster directory is owned by another process (or another `Cluster` of this
+        /// one); the message names it. Reading it works meanwhile (`ClusterReader`).
+        public static let directoryInUse = Code(rawValue: 12)
 
         /// The code's name.
         public var description: String {
@@ -50,6 +53,7 @@ public struct ConcordError: Error, Hashable, Sendable, CustomStringConvertible {
             case .invalidArgument: "invalid argument"
             case .didNotQuiesce: "did not quiesce"
             case .reentrantCall: "reentrant call"
+            case .directoryInUse: "directory in use"
             default: "code \(rawValue)"
             }
         }

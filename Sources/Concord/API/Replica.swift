@@ -161,7 +161,7 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
 
     /// Commits a step's batch, lets the core take it, and performs its output. Called with
     /// the lock held.
-    private func run(_ step: ReplicaCore.Step, on core: ReplicaCore, _ store: Storage, nowMicroseconds now: UInt64) {
+    func run(_ step: ReplicaCore.Step, on core: ReplicaCore, _ store: Storage, nowMicroseconds now: UInt64) {
         let result = Result { () throws(ConcordError) in try store.commit(step.batch, step.what) }
         if case .success = result, !step.batch.isEmpty { committedSinceSync = true }
         finish(step, result, on: core, store, nowMicroseconds: now)
@@ -240,8 +240,12 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
             return try storage.read("read \(key)") { txn -> T in
                 try Self.load(key, bytes: bytes, in: objects, txn) ?? T()
             }
-        } catch  where storage.environment.isClosed {
-            // Closed between taking the store and reading it: the replica went down.
+        } catch where storage.environment.isClosed {
+            // Closed between taking the store and reading it: the replica went down, or its
+            // store was compacted and reopened (then read the new one).
+            if let reopened = readableStorage.withLock({ $0 }), !reopened.environment.isClosed {
+                return try state(of: key)
+            }
             throw ConcordError(.unavailable, "\(self) is down (crashed, removed or closed); restart it first")
         }
     }

@@ -456,10 +456,10 @@ final class ReplicaCore {
 
     /// The anti-entropy round's first half: compaction and log collection. Its `finish`
     /// then sends each reachable peer what it lacks. A stale timer (a newer one is
-    /// scheduled) does nothing.
-    func tick(nowMicroseconds now: UInt64, reading store: some ReplicaStoreReader) -> Step {
+    /// scheduled) does nothing, unless `forced`: an operator's "collect garbage now".
+    func tick(nowMicroseconds now: UInt64, reading store: some ReplicaStoreReader, forced: Bool = false) -> Step {
         var step = Step(.collection, at: id)
-        if let scheduled = scheduledTickMicroseconds, scheduled > now { return step }
+        if !forced, let scheduled = scheduledTickMicroseconds, scheduled > now { return step }
         scheduledTickMicroseconds = nil
         pendingTransactions = 0
         pendingSinceMicroseconds = nil

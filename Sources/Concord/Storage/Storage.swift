@@ -1,3 +1,4 @@
+import Foundation
 import LMDB
 
 /// A replica's on-disk schema: one LMDB environment with three named databases.
@@ -71,6 +72,77 @@ struct Storage: Sendable {
                 .storage, "cannot open the store of replica \(replica) at \(path)", underlying: "\(error)")
         }
         try checkIdentity(replica, path: path)
+    }
+
+    /// Opens the store at `path` for reading only, as a process that does not own the cluster
+    /// does (the owner may write meanwhile: every read is an LMDB snapshot). Nothing is
+    /// written — with `inPlaceCopy` (a backup's files, which nobody else opens), not even
+    /// LMDB's lock file.
+    /// - Throws: `ConcordError.unavailable` when there is no store at `path`;
+    ///   `.formatVersionMismatch`, `.invalidArgument` (another replica's store), `.corrupted`
+    ///   or `.storage` as `init(path:replica:configuration:faults:)`.
+    init(readingAt path: String, replica: ReplicaID, inPlaceCopy: Bool = false) throws(ConcordError) {
+        self.replica = replica
+        self.faults = nil
+        guard FileManager.default.fileExists(atPath: path + "/data.mdb") else {
+            throw ConcordError(.unavailable, "replica \(replica) has no store at \(path)")
+        }
+        var options = EnvironmentOptions()
+        options.maximumDatabases = 8
+        options.readOnly = true
+        options.createDirectory = false
+        options.noLock = inPlaceCopy
+        do {
+            environment = try Environment.open(path: path, options: options)
+            do {
+                objects = try environment.database("objects", create: false)
+                log = try environment.database("log", create: false)
+                meta = try environment.database("meta", create: false)
+            } catch {
+                environment.close()
+                throw error
+            }
+        } catch let error as LMDBError where error.code == LMDBError.notFound.code {
+            throw ConcordError(
+                .corrupted, "the store of replica \(replica) at \(path) lacks one of its tables",
+                underlying: error.description)
+        } catch let error as LMDBError {
+            throw .storage(error, "cannot open the store of replica \(replica) at \(path) for reading")
+        } catch {
+            throw ConcordError(
+                .storage, "cannot open the store of replica \(replica) at \(path) for reading",
+                underlying: "\(error)")
+        }
+        do {
+            try checkStoredIdentity(replica, path: path)
+        } catch {
+            environment.close()
+            throw error
+        }
+    }
+
+    /// Checks the format version and the replica id of a store opened for reading.
+    private func checkStoredIdentity(_ replica: ReplicaID, path: String) throws(ConcordError) {
+        let (format, stored) = try read("read the identity of replica \(replica)'s store") { txn in
+            (try txn.get(MetaKey.format, in: meta), try txn.get(MetaKey.replica, in: meta))
+        }
+        guard let format else {
+            throw ConcordError(.corrupted, "the store at \(path) records no format version; it is not a replica's store")
+        }
+        let version = try Self.decode("the format version", format) { (r: inout ByteReader) throws(CodecError) in
+            try r.readVarUInt()
+        }
+        guard version == Self.formatVersion else {
+            throw ConcordError(
+                .formatVersionMismatch,
+                "the store at \(path) has format version \(version); this build reads version \(Self.formatVersion)")
+        }
+        let owner = try Self.decode("the replica id", stored ?? []) { (r: inout ByteReader) throws(CodecError) in
+            try ReplicaID(from: &r)
+        }
+        guard owner == replica else {
+            throw ConcordError(.invalidArgument, "the store at \(path) belongs to replica \(owner), not \(replica)")
+        }
     }
 
     private func checkIdentity(_ replica: ReplicaID, path: String) throws(ConcordError) {
