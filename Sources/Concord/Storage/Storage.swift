@@ -9,6 +9,9 @@ import LMDB
 ///   peers' clocks, whether the replica still waits for a state transfer, and whether it is
 ///   open (so the next opening knows whether the last one ended in a clean close).
 ///
+/// - `conflicts`: 8-byte big-endian sequence number → conflict record (see
+///   `Storage+Conflicts`); absent in stores made before it, which read as holding none.
+///
 /// Every change of objects, log and clock happens in one LMDB write transaction.
 struct Storage: Sendable {
     /// The on-disk format this build writes and reads.
@@ -38,6 +41,12 @@ struct Storage: Sendable {
     let objects: Database
     let log: Database
     let meta: Database
+    /// The conflict records (nil only in a read-only store made before they existed).
+    let conflicts: Database?
+    /// The most conflict records kept (`Configuration.conflictRecordBound`).
+    let conflictRecordBound: Int
+    /// Conflicts recorded in this store, ever: shared by every copy of this `Storage`.
+    let conflictCounter = ConflictCounter()
 
     /// Opens (creating when absent) the environment at `path` and checks its format
     /// version and identity.
@@ -46,6 +55,7 @@ struct Storage: Sendable {
     {
         self.replica = replica
         self.faults = faults
+        conflictRecordBound = configuration.conflictRecordBound
         var options = EnvironmentOptions()
         options.mapSizeBytes = configuration.mapSizeBytes
         options.maximumMapSizeBytes = configuration.maximumMapSizeBytes
@@ -64,6 +74,7 @@ struct Storage: Sendable {
             objects = try environment.database("objects")
             log = try environment.database("log")
             meta = try environment.database("meta")
+            conflicts = try Self.openConflicts(in: environment)
         } catch let error as LMDBError {
             throw .storage(error, "cannot open the store of replica \(replica) at \(path)")
         } catch {
@@ -71,6 +82,7 @@ struct Storage: Sendable {
                 .storage, "cannot open the store of replica \(replica) at \(path)", underlying: "\(error)")
         }
         try checkIdentity(replica, path: path)
+        try loadConflictCount()
     }
 
     private func checkIdentity(_ replica: ReplicaID, path: String) throws(ConcordError) {
@@ -154,9 +166,12 @@ struct Storage: Sendable {
                 switch write {
                 case .put(let table, let key, let value): try txn.put(value, forKey: key, in: database(table))
                 case .delete(let table, let key): _ = try txn.delete(key, in: database(table))
+                case .appendConflict(let value): try appendConflict(value, in: &txn)
                 }
             }
+            if batch.conflictCount > 0 { try trimConflicts(in: &txn) }
         }
+        if batch.conflictCount > 0 { conflictCounter.add(UInt64(batch.conflictCount)) }
     }
 
     /// Flushes every commit to the device.
