@@ -154,7 +154,9 @@ extension EWFlag: ConflictDetecting {
                 theirs: other.state.store.dots, theirContext: other.state.context,
                 theirHeld: { other.state.store.dots })
         else { return [] }
-        return [DetectedConflict(kind: .concurrentEnableDisable, detail: .bool(joined(other).value), replicas: replicas)]
+        return [
+            DetectedConflict(kind: .concurrentEnableDisable, detail: .bool(joined(other).value), replicas: replicas)
+        ]
     }
 }
 

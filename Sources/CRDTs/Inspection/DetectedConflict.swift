@@ -115,7 +115,8 @@ extension DetectedConflict {
     /// The conflict that refusing `operation` at `replica` with `error` is: a
     /// `.boundedCounterRefused` for a refusal for lack of rights (at any depth of nested
     /// maps), `nil` for any other error.
-    public static func refusal(of operation: any Sendable, error: CRDTError, at replica: ReplicaID) -> DetectedConflict? {
+    public static func refusal(of operation: any Sendable, error: CRDTError, at replica: ReplicaID) -> DetectedConflict?
+    {
         guard error.code == .insufficientRights else { return nil }
         var path: [String] = []
         var current: any Sendable = operation

@@ -40,7 +40,8 @@ extension BoundedCounter: Inspectable {
                 .array(
                     links.map {
                         .object([
-                            ("from", .of($0.key.source)), ("to", .of($0.key.destination)), ("amount", .unsigned($0.value)),
+                            ("from", .of($0.key.source)), ("to", .of($0.key.destination)),
+                            ("amount", .unsigned($0.value)),
                         ])
                     })
             ),
@@ -176,7 +177,9 @@ extension GMap: Inspectable {
     /// The fields, by name (see `FieldKey.inspectedNames(_:)`), each with its nested value.
     public var inspectedValue: InspectedValue { FieldKey.inspectedFields(keys, state: fieldState(_:)) { $0.value } }
     /// The fields, each with its nested metadata.
-    public var inspectedMetadata: InspectedValue { FieldKey.inspectedFields(keys, state: fieldState(_:)) { $0.metadata } }
+    public var inspectedMetadata: InspectedValue {
+        FieldKey.inspectedFields(keys, state: fieldState(_:)) { $0.metadata }
+    }
 }
 
 extension RRMap: Inspectable {
@@ -187,7 +190,9 @@ extension RRMap: Inspectable {
         return FieldKey.inspectedFields(visible, state: fieldState(_:)) { $0.value }
     }
     /// Every stored field, removed ones included, each with its nested metadata.
-    public var inspectedMetadata: InspectedValue { FieldKey.inspectedFields(keys, state: fieldState(_:)) { $0.metadata } }
+    public var inspectedMetadata: InspectedValue {
+        FieldKey.inspectedFields(keys, state: fieldState(_:)) { $0.metadata }
+    }
 }
 
 extension FieldKey {
@@ -208,7 +213,8 @@ extension FieldKey {
     }
 
     static func inspectedFields(
-        _ keys: [FieldKey], state: (FieldKey) -> (any CRDT)?, _ part: ((value: InspectedValue, metadata: InspectedValue)) -> InspectedValue
+        _ keys: [FieldKey], state: (FieldKey) -> (any CRDT)?,
+        _ part: ((value: InspectedValue, metadata: InspectedValue)) -> InspectedValue
     ) -> InspectedValue {
         let names = inspectedNames(keys)
         return .object(

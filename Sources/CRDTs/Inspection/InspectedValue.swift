@@ -212,7 +212,9 @@ extension InspectedValue: BinaryCodable {
             elements.reserveCapacity(count)
             for _ in 0..<count {
                 elements.append(
-                    try reader.nested { (nested: inout ByteReader) throws(CodecError) in try InspectedValue(from: &nested) })
+                    try reader.nested { (nested: inout ByteReader) throws(CodecError) in
+                        try InspectedValue(from: &nested)
+                    })
             }
             self = .array(elements)
         case 7:

@@ -10,7 +10,7 @@ extension Cluster {
         for replica in replicas.sorted(by: { $0.id < $1.id }) where replica.isRunning {
             do {
                 records += try replica.conflicts()
-            } catch where error.code == .unavailable {
+            } catch  where error.code == .unavailable {
                 continue  // went down since `isRunning` was read
             }
         }

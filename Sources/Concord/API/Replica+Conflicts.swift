@@ -13,7 +13,7 @@ extension Replica {
         }
         do {
             return try storage.readConflicts(replica: id)
-        } catch where storage.environment.isClosed {
+        } catch  where storage.environment.isClosed {
             throw ConcordError(.unavailable, "\(self) is down (crashed, removed or closed); restart it first")
         }
     }

@@ -92,7 +92,8 @@ extension Storage {
 
     private static func conflictSequence(_ key: UnsafeRawBufferPointer) throws(ConcordError) -> UInt64 {
         guard key.count == 8 else {
-            throw ConcordError(.corrupted, "a conflict record key is \(key.count) bytes long, not 8; the store is damaged")
+            throw ConcordError(
+                .corrupted, "a conflict record key is \(key.count) bytes long, not 8; the store is damaged")
         }
         return key.reduce(0) { $0 << 8 | UInt64($1) }
     }
