@@ -62,6 +62,11 @@ public struct Configuration: Sendable, Hashable {
     public var mapSizeBytes: Int
     /// The most an LMDB map may grow to. Default 64 GiB.
     public var maximumMapSizeBytes: Int
+    /// The most conflict records a replica keeps (see `Replica.conflicts()`): past it, the
+    /// oldest go in the same commit that adds new ones, so a hot register cannot make them
+    /// grow without bound. At least 1 (the newest record also carries the running total).
+    /// Default 1000.
+    public var conflictRecordBound: Int
 
     /// Creates a configuration; every parameter has a default.
     public init(
@@ -77,7 +82,8 @@ public struct Configuration: Sendable, Hashable {
         latencyMicroseconds: ClosedRange<UInt64> = 100...1_000,
         readTimeoutMicroseconds: UInt64 = 2_000_000,
         mapSizeBytes: Int = 64 << 20,
-        maximumMapSizeBytes: Int = 64 << 30
+        maximumMapSizeBytes: Int = 64 << 30,
+        conflictRecordBound: Int = 1_000
     ) {
         self.durability = durability
         self.deliveryMode = deliveryMode
@@ -92,5 +98,6 @@ public struct Configuration: Sendable, Hashable {
         self.readTimeoutMicroseconds = readTimeoutMicroseconds
         self.mapSizeBytes = mapSizeBytes
         self.maximumMapSizeBytes = max(mapSizeBytes, maximumMapSizeBytes)
+        self.conflictRecordBound = max(1, conflictRecordBound)
     }
 }

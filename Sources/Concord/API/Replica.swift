@@ -417,7 +417,9 @@ public final class Transaction {
         do {
             delta = try state.apply(operation, context: context)
         } catch {
-            throw ConcordError(.operationRejected, "\(key): \(error.message)", underlying: "\(error)")
+            throw ConcordError(
+                .operationRejected, "\(key): \(error.message)",
+                underlying: recordRefusal(of: operation, on: key.object, error: error) ?? "\(error)")
         }
         if let previous = working[key.object]?.delta as? T {
             working[key.object] = WorkingObject(state: state, delta: previous.joined(delta))

@@ -66,6 +66,9 @@ public struct ReplicaStatus: Sendable, Hashable {
     /// Replication failures (storage errors while applying, building or collecting; each
     /// is retried). `lastFailure` holds the latest.
     public var failures: UInt64 = 0
+    /// Conflicts this replica has recorded, ever (see `Replica.conflicts()`); kept in its
+    /// store, so it survives a restart. 0 while the replica is down.
+    public var conflictsDetected: UInt64 = 0
 }
 
 /// A snapshot of the whole cluster.
@@ -97,7 +100,11 @@ extension Replica {
         } else {
             snapshot = condition.withLock { core.map(report) }
         }
-        return snapshot
+        return snapshot.map { running in
+            var status = running
+            status.conflictsDetected = readableStorage.withLock { $0?.conflictCounter.value } ?? 0
+            return status
+        }
             ?? ReplicaStatus(
                 replica: id, isRunning: false, clock: VectorClock(), stableClock: VectorClock(), logLength: 0,
                 bufferedIntervals: 0, isBootstrapping: false, peers: [], messagesSent: 0, messagesReceived: 0,

@@ -304,7 +304,9 @@ final class ReplicaCore {
                 step.change.replies = [message.sender]
             case .state(let objects):
                 step.purpose = .state
-                try planState(objects, reported: message.clock, into: &step, clock: &nextClock, reading: store)
+                try planState(
+                    objects, reported: message.clock, into: &step, clock: &nextClock, nowMicroseconds: now,
+                    reading: store)
                 receivedState = true
                 step.change.replies = [message.sender]
             }
@@ -373,7 +375,10 @@ final class ReplicaCore {
     ) throws(ConcordError) {
         assert(
             next.dominates(interval.from), "interval \(interval.from)…\(interval.to) applied before its dependencies")
-        states = try Self.join(interval.objects, into: states, reading: store)
+        var conflicts = FoundConflicts(
+            knowledge: JoinKnowledge(localClock: next, incomingClock: interval.to), nowMicroseconds: now)
+        states = try Self.join(interval.objects, into: states, reading: store, conflicts: &conflicts)
+        for record in conflicts.records { step.batch.appendConflict(record) }
         next.merge(interval.to)
         var logged = interval
         logged.timeMicroseconds = now
@@ -388,9 +393,10 @@ final class ReplicaCore {
     /// Joins `deltas` into `base`, both sorted by key (as intervals and states hold their
     /// objects), reading in one snapshot the objects of `deltas` that `base` lacks. Returns
     /// the joined states sorted by key: a merge of two sorted lists, no hashing, and puts in
-    /// key order, which LMDB takes fastest.
+    /// key order, which LMDB takes fastest. Adds the conflicts each join shows to `conflicts`.
     private static func join(
-        _ deltas: [ObjectDelta], into base: [ObjectDelta], reading store: some ReplicaStoreReader
+        _ deltas: [ObjectDelta], into base: [ObjectDelta], reading store: some ReplicaStoreReader,
+        conflicts: inout FoundConflicts
     ) throws(ConcordError) -> [ObjectDelta] {
         var missing: [ObjectKey] = []
         var position = 0
@@ -416,10 +422,12 @@ final class ReplicaCore {
                 storedIndex += 1
             }
             guard var state = existing else {
+                conflicts.detect(in: nil, joining: delta)
                 joined.append(delta)
                 continue
             }
             existing = nil  // the join below mutates the only reference
+            conflicts.detect(in: state, joining: delta)
             do {
                 try state.join(erased: delta.state)
             } catch {
@@ -434,9 +442,12 @@ final class ReplicaCore {
     /// Plans joining a peer's full state, as of its clock `reported`.
     private func planState(
         _ objects: [ObjectDelta], reported: VectorClock, into step: inout Step, clock next: inout VectorClock,
-        reading store: some ReplicaStoreReader
+        nowMicroseconds now: UInt64, reading store: some ReplicaStoreReader
     ) throws(ConcordError) {
-        let states = try Self.join(objects, into: [], reading: store)
+        var conflicts = FoundConflicts(
+            knowledge: JoinKnowledge(localClock: next, incomingClock: reported), nowMicroseconds: now)
+        let states = try Self.join(objects, into: [], reading: store, conflicts: &conflicts)
+        for record in conflicts.records { step.batch.appendConflict(record) }
         let grew = !next.dominates(reported)
         next.merge(reported)
         let floor = log.floor.merging(reported)

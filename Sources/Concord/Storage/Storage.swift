@@ -10,6 +10,9 @@ import LMDB
 ///   peers' clocks, whether the replica still waits for a state transfer, and whether it is
 ///   open (so the next opening knows whether the last one ended in a clean close).
 ///
+/// - `conflicts`: 8-byte big-endian sequence number → conflict record (see
+///   `Storage+Conflicts`); absent in stores made before it, which read as holding none.
+///
 /// Every change of objects, log and clock happens in one LMDB write transaction.
 struct Storage: Sendable {
     /// The on-disk format this build writes and reads.
@@ -39,6 +42,12 @@ struct Storage: Sendable {
     let objects: Database
     let log: Database
     let meta: Database
+    /// The conflict records (nil only in a read-only store made before they existed).
+    let conflicts: Database?
+    /// The most conflict records kept (`Configuration.conflictRecordBound`).
+    let conflictRecordBound: Int
+    /// Conflicts recorded in this store, ever: shared by every copy of this `Storage`.
+    let conflictCounter = ConflictCounter()
 
     /// Opens (creating when absent) the environment at `path` and checks its format
     /// version and identity.
@@ -47,6 +56,7 @@ struct Storage: Sendable {
     {
         self.replica = replica
         self.faults = faults
+        conflictRecordBound = configuration.conflictRecordBound
         var options = EnvironmentOptions()
         options.mapSizeBytes = configuration.mapSizeBytes
         options.maximumMapSizeBytes = configuration.maximumMapSizeBytes
@@ -65,6 +75,7 @@ struct Storage: Sendable {
             objects = try environment.database("objects")
             log = try environment.database("log")
             meta = try environment.database("meta")
+            conflicts = try Self.openConflicts(in: environment)
         } catch let error as LMDBError {
             throw .storage(error, "cannot open the store of replica \(replica) at \(path)")
         } catch {
@@ -72,6 +83,7 @@ struct Storage: Sendable {
                 .storage, "cannot open the store of replica \(replica) at \(path)", underlying: "\(error)")
         }
         try checkIdentity(replica, path: path)
+        try loadConflictCount()
     }
 
     /// Opens the store at `path` for reading only, as a process that does not own the cluster
@@ -226,9 +238,12 @@ struct Storage: Sendable {
                 switch write {
                 case .put(let table, let key, let value): try txn.put(value, forKey: key, in: database(table))
                 case .delete(let table, let key): _ = try txn.delete(key, in: database(table))
+                case .appendConflict(let value): try appendConflict(value, in: &txn)
                 }
             }
+            if batch.conflictCount > 0 { try trimConflicts(in: &txn) }
         }
+        if batch.conflictCount > 0 { conflictCounter.add(UInt64(batch.conflictCount)) }
     }
 
     /// Flushes every commit to the device.

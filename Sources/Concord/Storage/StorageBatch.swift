@@ -12,9 +12,14 @@ struct StorageBatch {
     enum Write {
         case put(Table, key: [UInt8], value: [UInt8])
         case delete(Table, key: [UInt8])
+        /// A conflict record (`Storage+Conflicts`), keyed at commit by the next sequence
+        /// number of the `conflicts` database.
+        case appendConflict(value: [UInt8])
     }
 
     private(set) var writes: [Write] = []
+    /// How many `appendConflict` writes the batch holds (so a commit without any pays nothing).
+    private(set) var conflictCount = 0
 
     init() {}
 
@@ -23,6 +28,7 @@ struct StorageBatch {
     init(capacity: Int, appending other: StorageBatch = StorageBatch()) {
         writes.reserveCapacity(capacity)
         writes.append(contentsOf: other.writes)
+        conflictCount = other.conflictCount
     }
 
     var isEmpty: Bool { writes.isEmpty }
@@ -37,5 +43,11 @@ struct StorageBatch {
 
     mutating func append(contentsOf other: StorageBatch) {
         writes.append(contentsOf: other.writes)
+        conflictCount += other.conflictCount
+    }
+
+    mutating func appendConflict(_ value: [UInt8]) {
+        writes.append(.appendConflict(value: value))
+        conflictCount += 1
     }
 }

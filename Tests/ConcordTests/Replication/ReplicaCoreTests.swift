@@ -7,6 +7,8 @@ private final class MemoryStore: ReplicaStoreReader {
     var objects: [[UInt8]: [UInt8]] = [:]
     var log: [[UInt8]: [UInt8]] = [:]
     var meta: [[UInt8]: [UInt8]] = [:]
+    /// The conflict records, in the order appended.
+    var conflicts: [[UInt8]] = []
     /// The next commit fails (a full disk, say).
     var failNextCommit = false
 
@@ -19,6 +21,7 @@ private final class MemoryStore: ReplicaStoreReader {
             switch write {
             case .put(let table, let key, let value): self[table][key] = value
             case .delete(let table, let key): self[table][key] = nil
+            case .appendConflict(let value): conflicts.append(value)
             }
         }
         return .success(())

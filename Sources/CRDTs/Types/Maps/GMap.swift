@@ -50,6 +50,9 @@ public struct GMap: CRDT, CustomStringConvertible {
     /// The state of the field `name` holding a `T`, or `nil` when there is none.
     public func state<T: CRDT>(of name: String, as type: T.Type) -> T? { core.state(of: name, as: type) }
 
+    /// The stored state of the field `key`, of whatever type (inspection, conflict detection).
+    func fieldState(_ key: FieldKey) -> (any CRDT)? { core.fields[key].map(Self.state(of:)) }
+
     /// Every field. - Complexity: O(n log n).
     public var value: MapValue { core.value() }
 

@@ -28,6 +28,8 @@ public struct NestedUpdate<Map>: Sendable, CustomStringConvertible {
 protocol NestedOperation: Sendable, CustomStringConvertible {
     /// The nested type.
     var type: any CRDT.Type { get }
+    /// The nested operation itself, for walking nested map updates (conflict reports).
+    var operationValue: any Sendable { get }
     /// Applies the operation to `state` (the initial state when `nil`) and returns the new
     /// state and the delta. Throws when `state` is of another type or the nested type is not
     /// the one registered for its type code (a map holding it could not be decoded again,
@@ -40,6 +42,8 @@ struct TypedNestedOperation<T: CRDT>: NestedOperation {
     let operation: T.Operation
 
     var type: any CRDT.Type { T.self }
+
+    var operationValue: any Sendable { operation }
 
     func apply(to state: (any CRDT)?, context: UpdateContext) throws(CRDTError) -> (state: any CRDT, delta: any CRDT) {
         guard CRDTRegistry.isRegistered(T.self) else {

@@ -79,6 +79,9 @@ public struct RRMap: ResettableCRDT, CustomStringConvertible {
     /// `nil` when there is none.
     public func state<T: CRDT>(of name: String, as type: T.Type) -> T? { core.state(of: name, as: type) }
 
+    /// The stored state of the field `key`, of whatever type (inspection, conflict detection).
+    func fieldState(_ key: FieldKey) -> (any CRDT)? { core.fields[key].map(Self.state(of:)) }
+
     /// The fields that are not neutral (removed and not updated since).
     /// - Complexity: O(n log n) plus the nested `isNeutral` checks.
     public var value: MapValue { core.value(showing: { !$0.isNeutral }) }
