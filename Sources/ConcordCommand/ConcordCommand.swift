@@ -7,7 +7,42 @@ import Foundation
 struct ConcordCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "concord",
-        abstract: "Concord: an embedded CRDT database. Runs seeded simulations of a cluster under faults.",
-        subcommands: [Simulate.self]
+        abstract: "Concord: an embedded CRDT database. Operate a cluster directory, or simulate one under faults.",
+        discussion: """
+            Reading commands (read, status, health, dump-state, show-conflicts, verify, backup \
+            create) work while an application owns the directory; commands that write (init, \
+            update, sync, gc, compact, wipe, backup restore) need it closed and name the process \
+            that holds it otherwise.
+            Exit status: 0 on success, 1 when a check finds a problem (verify, health unhealthy, \
+            a failed simulation), 2 on bad usage or input (including a directory that is not a \
+            cluster, damaged files, or a directory in use).
+            """,
+        subcommands: [
+            Init.self, Update.self, Read.self, Status.self, HealthCommand.self, DumpState.self, ShowConflicts.self,
+            Verify.self, Sync.self, GC.self, Compact.self, Wipe.self, Backup.self, Simulate.self, WriteLoop.self,
+        ]
     )
+
+    /// Parses and runs the command with the exit statuses the discussion promises.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch is CheckFailed {
+            Foundation.exit(1)
+        } catch let error as ConcordError {
+            Terminal.endProgress()
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            Foundation.exit(2)
+        } catch let error as UsageError {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            Foundation.exit(2)
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                FileHandle.standardError.write(Data("\(fullMessage(for: error))\n".utf8))
+                Foundation.exit(2)
+            }
+            exit(withError: error)
+        }
+    }
 }

@@ -34,6 +34,7 @@ struct Simulate: ParsableCommand {
     @Flag(help: "No replicas added or removed.") var noMembership = false
     @Flag(help: "No injected storage faults (failed commits, full maps).") var noStorageFaults = false
     @Flag(help: "Print only the summary.") var quiet = false
+    @Option(help: "Leave the final cluster in this directory (missing or empty; one seed only).") var keep: String?
 
     func validate() throws {
         guard replicas >= 1, replicas <= 16 else { throw ValidationError("--replicas must be between 1 and 16") }
@@ -42,6 +43,7 @@ struct Simulate: ParsableCommand {
             throw ValidationError("--drop and --duplicate are probabilities below 1")
         }
         if let seeds { _ = try Self.parse(seeds: seeds) }
+        if keep != nil, seeds != nil { throw ValidationError("--keep takes one seed, not --seeds") }
     }
 
     static func parse(seeds: String) throws -> ClosedRange<UInt64> {
@@ -53,11 +55,13 @@ struct Simulate: ParsableCommand {
     }
 
     func options(seed: UInt64) -> SimulationOptions {
-        SimulationOptions(
+        var options = SimulationOptions(
             seed: seed, replicas: replicas, operations: ops, keysPerKind: keys, elements: elements, dropRate: drop,
             duplicateRate: duplicate,
             reorder: !noReorder, partitions: !noPartitions, clogs: !noClogs, crashes: !noCrashes, wipes: !noWipes,
             membership: !noMembership, storageFaults: !noStorageFaults, logBound: logBound)
+        options.directory = keep.map { URL(fileURLWithPath: $0) }
+        return options
     }
 
     func run() throws {
@@ -95,6 +99,7 @@ struct Simulate: ParsableCommand {
             for failure in report.failures { print("  - \(failure)") }
             print("  replay: \(report.options.replayCommand)")
         }
+        if let keep, failed.isEmpty { print("\nthe final cluster is in \(keep): try `concord status \(keep)`") }
         if !failed.isEmpty { throw ExitCode(1) }
     }
 }

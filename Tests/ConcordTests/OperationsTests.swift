@@ -50,6 +50,11 @@ import Testing
             #expect(report.isIntact, "\(report.allProblems)")
             #expect(report.replicas.map(\.objects) == [2, 2, 2])
             #expect(try reader.objects(at: 2, bucket: "posts").map(\.name) == ["likes", "tags"])
+            let dump = try reader.dumpState(replica: 2)
+            #expect(dump.map(\.typeName).sorted() == ["AWSet<String>", "PNCounter"])
+            #expect(dump.first { $0.name == "tags" }?.value == .array([.string("swift")]))
+            #expect(dump.first { $0.name == "tags" }?.metadata != .null)
+            #expect(try reader.dumpState().count == 6)
             #expect(try reader.health().state == .healthy)
         }
     }
@@ -252,6 +257,10 @@ import Testing
             #expect(results.count == 2)
             #expect(results.allSatisfy { $0.bytesAfter <= $0.bytesBefore })
             #expect(results.contains { $0.bytesAfter < $0.bytesBefore })
+            let dump = try cluster.dumpState(replica: a.id)
+            #expect(dump.count == 400 && dump.allSatisfy { $0.replica == a.id })
+            #expect(try cluster.dumpState().count == 800)
+            #expect(throws: ConcordError.self) { try cluster.dumpState(replica: 9) }
             #expect(try a.read(Key<LWWRegister<String>>("k1")) == "short")
             #expect(try a.read(Key<LWWRegister<String>>("k0"))?.count == 500)
             try a.update(likes, .increment(1))
@@ -294,6 +303,44 @@ import Testing
             #expect(cluster.health().state == .healthy)
             let tight = HealthThresholds(mapDegradedFraction: 0, mapUnhealthyFraction: 1)
             #expect(cluster.replicas[0].health(thresholds: tight).state == .degraded)
+        }
+    }
+}
+
+@Suite struct ScheduledBackupTests {
+    @Test func aBackgroundClusterTakesBackupsOnScheduleAndKeepsTheNewest() throws {
+        try withTemporaryDirectory { root in
+            let backups = root.appendingPathComponent("backups")
+            let configuration = Configuration(
+                durability: .noSync, deliveryMode: .background(latencyMicroseconds: 100),
+                backups: BackupSchedule(directory: backups, intervalSeconds: 0.05, keep: 2))
+            let cluster = try Cluster(
+                directory: root.appendingPathComponent("cluster"), replicas: 2, configuration: configuration)
+            try cluster.replicas[0].update(Key<GCounter>("ticks"), .increment(1))
+            var waited = 0
+            while (cluster.scheduledBackups?.taken ?? 0) < 4 && waited < 400 {
+                usleep(10_000)
+                waited += 1
+            }
+            cluster.close()
+            let state = try #require(cluster.scheduledBackups)
+            #expect(state.taken >= 4, "\(state)")
+            #expect(state.lastError == nil)
+            let left = try Backups(directory: backups).list()
+            #expect(left.count == 2)
+            #expect(state.deleted == state.taken - 2)
+            #expect(try Backups(directory: backups).verify(left[1].name).isIntact)
+        }
+    }
+
+    @Test func aManualClusterRunsNoSchedule() throws {
+        try withTemporaryDirectory { root in
+            let configuration = Configuration(
+                backups: BackupSchedule(directory: root.appendingPathComponent("backups"), intervalSeconds: 0.01))
+            let cluster = try Cluster(
+                directory: root.appendingPathComponent("cluster"), replicas: 1, configuration: configuration)
+            defer { cluster.close() }
+            #expect(cluster.scheduledBackups == nil)
         }
     }
 }

@@ -32,6 +32,8 @@ public final class Cluster: @unchecked Sendable {
     private var handles: [ReplicaID: Replica] = [:]
     /// The owner's lock on the directory, held until `close()`.
     private let directoryLock: DirectoryLock
+    /// Takes `configuration.backups` in background mode (nil otherwise).
+    private var backupScheduler: BackupScheduler?
     /// Power losses simulated in this process, by replica folder (see `bootIdentity(of:)`):
     /// process-wide, so a cluster reopened in this process still counts them, as a machine
     /// that lost power stays in its new boot.
@@ -89,7 +91,17 @@ public final class Cluster: @unchecked Sendable {
             throw error
         }
         network.startBackground()
+        if case .background = configuration.deliveryMode, let schedule = configuration.backups {
+            backupScheduler = BackupScheduler(schedule: schedule) { [weak self] (url) throws(ConcordError) in
+                guard let self else { throw ConcordError(.unavailable, "the cluster was closed") }
+                return try self.backup(to: url)
+            }
+        }
     }
+
+    /// What the backups of `configuration.backups` have done so far (nil: no schedule runs;
+    /// it runs only in background delivery mode).
+    public var scheduledBackups: ScheduledBackups? { backupScheduler?.current }
 
     deinit {
         close()
@@ -340,6 +352,7 @@ public final class Cluster: @unchecked Sendable {
             return Array(handles.values)
         }
         guard let all else { return }
+        backupScheduler?.stop()
         network.shutDown()
         for replica in all { replica.close() }
         directoryLock.release()

@@ -67,6 +67,11 @@ public struct Configuration: Sendable, Hashable {
     /// grow without bound. At least 1 (the newest record also carries the running total).
     /// Default 1000.
     public var conflictRecordBound: Int
+    /// Backups taken on a schedule while the cluster runs in background delivery mode (nil:
+    /// none; ignored in manual mode, where the caller decides when anything happens). Not
+    /// recorded in the cluster manifest: a schedule belongs to the process that runs the
+    /// cluster. See `BackupSchedule` and `Cluster.scheduledBackups`.
+    public var backups: BackupSchedule?
 
     /// Creates a configuration; every parameter has a default.
     public init(
@@ -83,7 +88,8 @@ public struct Configuration: Sendable, Hashable {
         readTimeoutMicroseconds: UInt64 = 2_000_000,
         mapSizeBytes: Int = 64 << 20,
         maximumMapSizeBytes: Int = 64 << 30,
-        conflictRecordBound: Int = 1_000
+        conflictRecordBound: Int = 1_000,
+        backups: BackupSchedule? = nil
     ) {
         self.durability = durability
         self.deliveryMode = deliveryMode
@@ -99,5 +105,6 @@ public struct Configuration: Sendable, Hashable {
         self.mapSizeBytes = mapSizeBytes
         self.maximumMapSizeBytes = max(mapSizeBytes, maximumMapSizeBytes)
         self.conflictRecordBound = max(1, conflictRecordBound)
+        self.backups = backups
     }
 }

@@ -68,6 +68,17 @@ extension Cluster {
         return results
     }
 
+    /// The seed's force-sync: in manual delivery mode, delivers every message until nothing
+    /// more can happen (see `synchronize()`); then flushes every running replica's store to
+    /// the device, so that even under `.noSync` nothing committed so far can be lost.
+    /// - Throws: as `synchronize()`; `.storage` when a flush fails.
+    public func forceSync() throws(ConcordError) {
+        if configuration.deliveryMode == .manual { try synchronize() }
+        for replica in replicas {
+            try replica.storageForReading?.sync("flush the store of replica \(replica.id.rawValue)")
+        }
+    }
+
     /// Restores replica `id` from an older backup of this cluster while its peers keep
     /// their newer data: the replica goes down, its folder is replaced by the backup's copy
     /// (the former folder is moved aside, see `Backups.restore`), and it reopens with a new

@@ -137,6 +137,21 @@ public final class ClusterReader: @unchecked Sendable {
         try store(of: replica).storedObjects(bucket: bucket)
     }
 
+    /// The conflicts every member recorded, and the registers holding several values now
+    /// (see `Replica.conflicts()`), replica by replica.
+    /// - Throws: `.corrupted` naming a record that does not decode; `.storage`.
+    public func conflicts() throws(ConcordError) -> [ConflictRecord] {
+        var all: [ConflictRecord] = []
+        for id in manifest.memberIDs {
+            do {
+                all += try store(of: id).readConflicts(replica: id)
+            } catch where error.code == .unavailable {
+                continue  // No store, no conflicts.
+            }
+        }
+        return all
+    }
+
     /// Verifies every member's store (see `Cluster.verify()`); a member without a store is
     /// a problem.
     public func verify(progress: ((String) -> Void)? = nil) -> VerificationReport {

@@ -244,6 +244,8 @@ struct ConfigurationRecord: Codable, Equatable {
     var readTimeoutMicroseconds: UInt64
     var mapSizeBytes: Int
     var maximumMapSizeBytes: Int
+    /// Absent in manifests written before it existed: the default then.
+    var conflictRecordBound: Int?
 
     init(_ configuration: Configuration) {
         durability =
@@ -270,6 +272,7 @@ struct ConfigurationRecord: Codable, Equatable {
         readTimeoutMicroseconds = configuration.readTimeoutMicroseconds
         mapSizeBytes = configuration.mapSizeBytes
         maximumMapSizeBytes = configuration.maximumMapSizeBytes
+        conflictRecordBound = configuration.conflictRecordBound
     }
 
     /// The configuration this record describes. Throws `.corrupted` for a value no
@@ -308,8 +311,10 @@ struct ConfigurationRecord: Codable, Equatable {
             causalBufferBound: causalBufferBound,
             latencyMicroseconds: latencyMicroseconds.lowerBound...latencyMicroseconds.upperBound,
             readTimeoutMicroseconds: readTimeoutMicroseconds, mapSizeBytes: mapSizeBytes,
-            maximumMapSizeBytes: maximumMapSizeBytes)
-        let normalized = ConfigurationRecord(configuration)
+            maximumMapSizeBytes: maximumMapSizeBytes,
+            conflictRecordBound: conflictRecordBound ?? Configuration().conflictRecordBound)
+        var normalized = ConfigurationRecord(configuration)
+        if conflictRecordBound == nil { normalized.conflictRecordBound = nil }
         guard normalized == self else {
             let stored = Mirror(reflecting: self).children
             let changed = zip(stored, Mirror(reflecting: normalized).children).compactMap { pair in

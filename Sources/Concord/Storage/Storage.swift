@@ -96,6 +96,7 @@ struct Storage: Sendable {
     init(readingAt path: String, replica: ReplicaID, inPlaceCopy: Bool = false) throws(ConcordError) {
         self.replica = replica
         self.faults = nil
+        conflictRecordBound = Configuration().conflictRecordBound
         guard FileManager.default.fileExists(atPath: path + "/data.mdb") else {
             throw ConcordError(.unavailable, "replica \(replica) has no store at \(path)")
         }
@@ -110,6 +111,7 @@ struct Storage: Sendable {
                 objects = try environment.database("objects", create: false)
                 log = try environment.database("log", create: false)
                 meta = try environment.database("meta", create: false)
+                conflicts = try Self.openConflicts(in: environment)
             } catch {
                 environment.close()
                 throw error
@@ -127,6 +129,7 @@ struct Storage: Sendable {
         }
         do {
             try checkStoredIdentity(replica, path: path)
+            try loadConflictCount()
         } catch {
             environment.close()
             throw error

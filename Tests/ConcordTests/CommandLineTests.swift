@@ -1,0 +1,346 @@
+import Concord
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// The `concord` executable, run as a real child process: every command, its exit statuses,
+/// the owner's lock across processes, and SIGKILL crashes of a writing child.
+@Suite(.serialized) struct CommandLineTests {
+    // MARK: Running the executable
+
+    struct Outcome {
+        var status: Int32
+        var output: String
+        var error: String
+
+        var lines: [String] { output.split(separator: "\n").map(String.init) }
+    }
+
+    /// The `concord` binary built beside the test bundle.
+    static let executable: URL = {
+        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = directory.appendingPathComponent("concord")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            directory = directory.deletingLastPathComponent()
+        }
+        return URL(fileURLWithPath: ".build/debug/concord")
+    }()
+
+    @discardableResult
+    static func run(_ arguments: [String]) throws -> Outcome {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        let (output, error) = (Pipe(), Pipe())
+        process.standardOutput = output
+        process.standardError = error
+        try process.run()
+        let out = output.fileHandleForReading.readDataToEndOfFile()
+        let err = error.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Outcome(
+            status: process.terminationStatus, output: String(decoding: out, as: UTF8.self),
+            error: String(decoding: err, as: UTF8.self))
+    }
+
+    static func json(_ text: String) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], "not JSON: \(text)")
+    }
+
+    // MARK: Commands
+
+    @Test func theExecutableIsBuilt() {
+        #expect(
+            FileManager.default.isExecutableFile(atPath: Self.executable.path),
+            "build it first: swift build --build-tests (looked for \(Self.executable.path))")
+    }
+
+    @Test func initUpdateReadStatusVerifyHealthDumpAndConflicts() throws {
+        try withTemporaryDirectory { root in
+            let dir = root.appendingPathComponent("cluster").path
+            #expect(try Self.run(["init", dir, "--replicas", "3", "--durability", "noSync"]).status == 0)
+            #expect(try Self.run(["update", dir, "likes", "pncounter", "increment", "5", "--bucket", "posts"]).status == 0)
+            #expect(try Self.run(["update", dir, "likes", "pncounter", "decrement", "2", "--bucket", "posts", "--replica", "2"]).status == 0)
+            for element in ["swift", "lmdb", "crdt"] {
+                #expect(try Self.run(["update", dir, "tags", "awset", "add", element, "--replica", "3"]).status == 0)
+            }
+            #expect(
+                try Self.run(["update", dir, "profile", "rrmap", "update", "name", "lwwregister", "assign", "Ada"]).status
+                    == 0)
+
+            #expect(try Self.run(["read", dir, "likes", "pncounter", "--bucket", "posts"]).lines == ["3"])
+            #expect(try Self.run(["read", dir, "tags", "awset", "--replica", "2"]).lines == ["crdt", "lmdb", "swift"])
+            let read = try Self.json(try Self.run(["read", dir, "tags", "awset", "--json"]).output)
+            #expect(read["value"] as? [String] == ["crdt", "lmdb", "swift"])
+            let status = try Self.json(try Self.run(["status", dir, "--json"]).output)
+            #expect(status["converged"] as? Bool == true)
+            #expect((status["replicas"] as? [[String: Any]])?.count == 3)
+            #expect(try Self.run(["status", dir]).output.contains("converged  yes"))
+            let verify = try Self.run(["verify", dir])
+            #expect(verify.status == 0 && verify.lines.last == "intact")
+            let health = try Self.json(try Self.run(["health", dir, "--json"]).output)
+            #expect(health["status"] as? String == "healthy")
+            let dump = try Self.json(try Self.run(["dump-state", dir, "--replica", "1", "--json"]).output)
+            let objects = try #require((dump["replicas"] as? [[String: Any]])?.first?["objects"] as? [[String: Any]])
+            #expect(Set(objects.compactMap { $0["key"] as? String }) == ["profile", "tags", "likes"])
+            #expect(try Self.run(["dump-state", dir]).output.contains("metadata"))
+            let conflicts = try Self.run(["show-conflicts", dir, "--json"])
+            #expect(conflicts.status == 0)
+            #expect(try Self.json(conflicts.output)["conflicts"] as? [Any] != nil)
+            #expect(try Self.run(["sync", dir]).status == 0)
+            #expect(try Self.run(["gc", dir]).status == 0)
+            let compact = try Self.run(["compact", dir])
+            #expect(compact.status == 0 && compact.output.contains("total:"))
+            #expect(try Self.run(["wipe", dir, "--replica", "2"]).output.contains("resynced"))
+            #expect(try Self.run(["read", dir, "likes", "pncounter", "--bucket", "posts", "--replica", "2"]).lines == ["3"])
+        }
+    }
+
+    @Test func badUsageAndBadInputExitWithTwoAndOneLine() throws {
+        try withTemporaryDirectory { root in
+            let dir = root.appendingPathComponent("cluster").path
+            #expect(try Self.run(["init", dir, "--replicas", "2"]).status == 0)
+            let unknownType = try Self.run(["update", dir, "k", "hypercounter", "increment", "1"])
+            #expect(unknownType.status == 2 && unknownType.error.contains("unknown type"))
+            let badOperation = try Self.run(["update", dir, "k", "pncounter", "multiply", "2"])
+            #expect(badOperation.status == 2 && badOperation.error.contains("no operation \"multiply\""))
+            let badNumber = try Self.run(["update", dir, "k", "pncounter", "increment", "many"])
+            #expect(badNumber.status == 2)
+            let missing = try Self.run(["read", dir])
+            #expect(missing.status == 2)
+            let notACluster = try Self.run(["status", root.path])
+            #expect(notACluster.status == 2)
+            #expect(notACluster.error.split(separator: "\n").count == 1)
+            let nothing = try Self.run(["verify", root.appendingPathComponent("absent").path])
+            #expect(nothing.status == 2)
+            let nonMember = try Self.run(["read", dir, "k", "pncounter", "--replica", "9"])
+            #expect(nonMember.status == 2 && nonMember.error.contains("not a member"))
+            let again = try Self.run(["init", dir])
+            #expect(again.status == 2)
+            // A damaged manifest: one line, exit 2, never a trap.
+            try Data("{ not json".utf8).write(to: URL(fileURLWithPath: dir).appendingPathComponent("cluster-manifest.json"))
+            let damaged = try Self.run(["status", dir])
+            #expect(damaged.status == 2 && damaged.error.split(separator: "\n").count == 1)
+            for command in ["init", "update", "read", "status", "backup", "simulate"] {
+                let help = try Self.run([command, "--help"])
+                #expect(help.status == 0 && help.output.contains("USAGE"), "\(command) --help")
+            }
+            #expect(try Self.run(["update", "--help"]).output.contains("Example"))
+        }
+    }
+
+    @Test func backupsFromTheCommandLine() throws {
+        try withTemporaryDirectory { root in
+            let dir = root.appendingPathComponent("cluster").path
+            let backups = root.appendingPathComponent("backups").path
+            #expect(try Self.run(["init", dir, "--replicas", "2"]).status == 0)
+            #expect(try Self.run(["update", dir, "likes", "gcounter", "increment", "7"]).status == 0)
+            let created = try Self.run(["backup", "create", dir, "--to", backups, "--name", "one", "--description", "test"])
+            #expect(created.status == 0 && created.output.contains("backup one"))
+            #expect(try Self.run(["update", dir, "likes", "gcounter", "increment", "1"]).status == 0)
+            #expect(try Self.run(["backup", "create", dir, "--to", backups, "--name", "two"]).status == 0)
+            let list = try Self.run(["backup", "list", backups, "--json"])
+            let entries = try #require(try JSONSerialization.jsonObject(with: Data(list.output.utf8)) as? [[String: Any]])
+            #expect(entries.map { $0["name"] as? String } == ["one", "two"])
+            #expect(entries.first?["description"] as? String == "test")
+            #expect(try Self.run(["backup", "stats", backups]).output.contains("backups      2"))
+            #expect(try Self.run(["backup", "verify", "\(backups)/one"]).status == 0)
+
+            let restored = root.appendingPathComponent("restored").path
+            #expect(try Self.run(["backup", "restore", "\(backups)/one", "--to", restored]).status == 0)
+            #expect(try Self.run(["sync", restored]).status == 0)
+            #expect(try Self.run(["read", restored, "likes", "gcounter"]).lines == ["7"])
+            // One replica from the older backup: it catches up, nothing is lost.
+            #expect(try Self.run(["backup", "restore", "\(backups)/one", "--to", dir, "--replica", "1"]).status == 0)
+            #expect(try Self.run(["sync", dir]).status == 0)
+            #expect(try Self.run(["read", dir, "likes", "gcounter", "--replica", "1"]).lines == ["8"])
+
+            // Damage: verify exits 1 and says where; restore refuses and changes nothing.
+            let file = URL(fileURLWithPath: "\(backups)/two/replica-1/data.mdb")
+            var bytes = try Data(contentsOf: file)
+            bytes[bytes.count - 100] ^= 0xFF
+            try bytes.write(to: file)
+            let damaged = try Self.run(["backup", "verify", "\(backups)/two"])
+            #expect(damaged.status == 1 && damaged.output.contains("SHA-256"))
+            let refused = try Self.run(["backup", "restore", "\(backups)/two", "--to", root.appendingPathComponent("x").path])
+            #expect(refused.status == 2 && refused.error.contains("does not verify"))
+
+            #expect(try Self.run(["backup", "cleanup", backups, "--keep", "1"]).output.contains("deleted one"))
+            #expect(try Self.run(["backup", "cleanup", backups]).status == 2)
+            #expect(try Self.run(["backup", "cleanup", backups, "--max-age", "soon"]).status == 2)
+        }
+    }
+
+    @Test func simulateKeepsItsFinalCluster() throws {
+        try withTemporaryDirectory { root in
+            let kept = root.appendingPathComponent("kept").path
+            let run = try Self.run(["simulate", "--seed", "3", "--ops", "200", "--quiet", "--keep", kept])
+            #expect(run.status == 0, "\(run.output)\(run.error)")
+            #expect(try Self.run(["verify", kept]).status == 0)
+            #expect(try Self.json(try Self.run(["status", kept, "--json"]).output)["converged"] as? Bool == true)
+        }
+    }
+
+    // MARK: Another process owns the directory
+
+    /// A `write-loop` child: its standard output, line by line.
+    final class Writer: @unchecked Sendable {
+        let process = Process()
+        private let pipe = Pipe()
+        private var buffer = Data()
+
+        init(directory: String) throws {
+            process.executableURL = CommandLineTests.executable
+            process.arguments = ["write-loop", directory]
+            process.standardOutput = pipe
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+        }
+
+        /// Reads until the child has acknowledged at least `count` transactions; returns the
+        /// last it acknowledged.
+        func waitForAcknowledgement(atLeast count: Int) throws -> Int {
+            var last = 0
+            while last < count {
+                let chunk = pipe.fileHandleForReading.availableData
+                guard !chunk.isEmpty else { throw ConcordError(.unavailable, "the writer exited early") }
+                buffer += chunk
+                let text = String(decoding: buffer, as: UTF8.self)
+                let complete = text.hasSuffix("\n") ? text : String(text[..<(text.lastIndex(of: "\n") ?? text.startIndex)])
+                if let line = complete.split(separator: "\n").last, let number = Int(line) { last = number }
+            }
+            return last
+        }
+
+        /// SIGKILL, then the last transaction it acknowledged (reading what it printed).
+        func kill() -> Int {
+            sendKill(process.processIdentifier)
+            process.waitUntilExit()
+            buffer += pipe.fileHandleForReading.readDataToEndOfFile()
+            let lines = String(decoding: buffer, as: UTF8.self).split(separator: "\n")
+            // A line cut by the kill is not an acknowledgement.
+            let whole = String(decoding: buffer, as: UTF8.self).hasSuffix("\n") ? lines : lines.dropLast()
+            return whole.last.flatMap { Int($0) } ?? 0
+        }
+    }
+
+    @Test func readersWorkWhileAnotherProcessOwnsAndWritesAndWritersAreToldWho() throws {
+        try withTemporaryDirectory { root in
+            let dir = root.appendingPathComponent("cluster").path
+            #expect(try Self.run(["init", dir, "--replicas", "2", "--durability", "noSync"]).status == 0)
+            let writer = try Writer(directory: dir)
+            _ = try writer.waitForAcknowledgement(atLeast: 20)
+            let refused = try Self.run(["update", dir, "k", "gcounter", "increment", "1"])
+            #expect(refused.status == 2)
+            #expect(refused.error.contains("process \(writer.process.processIdentifier)"), "\(refused.error)")
+            for command in [
+                ["read", dir, "acknowledged", "pncounter", "--bucket", "crash"], ["status", dir], ["verify", dir],
+                ["dump-state", dir, "--json"], ["show-conflicts", dir], ["health", dir],
+            ] {
+                let outcome = try Self.run(command)
+                #expect(outcome.status == 0, "\(command): \(outcome.error)")
+            }
+            #expect(try Self.run(["status", dir]).output.contains("process \(writer.process.processIdentifier)"))
+            let backups = root.appendingPathComponent("backups").path
+            #expect(try Self.run(["backup", "create", dir, "--to", backups, "--name", "hot"]).status == 0)
+            _ = writer.kill()
+            #expect(try Self.run(["backup", "verify", "\(backups)/hot"]).status == 0)
+        }
+    }
+
+    // MARK: Real crashes
+
+    /// Kills a writing child with SIGKILL at seeded moments, again and again; after each
+    /// kill the store verifies, and under `.full` every acknowledged transaction is there.
+    @Test(arguments: ["full", "noSync"])
+    func sigkillMidCommitLosesNothingAcknowledged(durability: String) throws {
+        let seed = UInt64.random(in: 1...1_000_000)
+        var generator = SplitMix(seed: seed)
+        try withTemporaryDirectory { root in
+            let dir = root.appendingPathComponent("cluster").path
+            #expect(try Self.run(["init", dir, "--replicas", "2", "--durability", durability]).status == 0)
+            var acknowledged = 0
+            for round in 0..<6 {
+                let writer = try Writer(directory: dir)
+                _ = try writer.waitForAcknowledgement(atLeast: acknowledged + 1 + Int(generator.next() % 40))
+                usleep(UInt32(generator.next() % 3_000))
+                acknowledged = max(acknowledged, writer.kill())
+                let reader = try ClusterReader(directory: URL(fileURLWithPath: dir))
+                let report = reader.verify()
+                #expect(report.isIntact, "seed \(seed) round \(round): \(report.allProblems)")
+                let counter = try reader.read(Key<PNCounter>("acknowledged", bucket: "crash"), at: 1)
+                let elements = try reader.read(Key<AWSet<String>>("elements", bucket: "crash"), at: 1)
+                // Transactions are atomic whatever the durability: both keys moved together.
+                #expect(Int(counter) == elements.count, "seed \(seed) round \(round)")
+                if durability == "full" {
+                    #expect(counter >= Int64(acknowledged), "seed \(seed) round \(round): acknowledged \(acknowledged)")
+                    #expect((1...acknowledged).allSatisfy { elements.contains("e\($0)") }, "seed \(seed)")
+                }
+                reader.close()
+            }
+            // The owner reopens, the replicas converge, and it all verifies.
+            let cluster = try Cluster(directory: URL(fileURLWithPath: dir), replicas: 2)
+            try cluster.synchronize()
+            #expect(cluster.status().isConverged, "seed \(seed)")
+            #expect(cluster.verify().isIntact, "seed \(seed)")
+            cluster.close()
+        }
+    }
+
+    /// A backup taken from this process while a child writes and is killed is whole: it
+    /// verifies, restores, and each restored replica's two keys agree.
+    @Test func aBackupTakenWhileTheWriterIsKilledVerifiesAndRestores() throws {
+        try withTemporaryDirectory { root in
+            let dir = root.appendingPathComponent("cluster").path
+            let backups = root.appendingPathComponent("backups")
+            #expect(try Self.run(["init", dir, "--replicas", "2", "--durability", "noSync"]).status == 0)
+            let writer = try Writer(directory: dir)
+            _ = try writer.waitForAcknowledgement(atLeast: 30)
+            let reader = try ClusterReader(directory: URL(fileURLWithPath: dir))
+            let killer = Thread {
+                usleep(2_000)
+                _ = writer.kill()
+            }
+            killer.start()
+            let taken = try reader.backup(to: backups, name: "during")
+            reader.close()
+            while writer.process.isRunning { usleep(1_000) }
+            #expect(try Backups(directory: backups).verify(taken.name).isIntact)
+            let restored = root.appendingPathComponent("restored")
+            try Backups(directory: backups).restore(taken.name, to: restored)
+            let cluster = try Cluster(directory: restored, replicas: 2)
+            defer { cluster.close() }
+            try cluster.synchronize()
+            for replica in cluster.replicas {
+                let counter = try replica.read(Key<PNCounter>("acknowledged", bucket: "crash"))
+                #expect(Int(counter) == (try replica.read(Key<AWSet<String>>("elements", bucket: "crash"))).count)
+            }
+        }
+    }
+}
+
+/// SIGKILL to `process`.
+private func sendKill(_ process: Int32) {
+    kill(process, SIGKILL)
+}
+
+/// SplitMix64: a small seeded generator for the crash tests' timings.
+struct SplitMix {
+    var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
