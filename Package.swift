@@ -3,8 +3,10 @@
 // Concord: an embedded CRDT database for Swift.
 //
 // Layers (each a target; a lower layer never imports a higher one):
-//   CLMDB  -> LMDB  -> Concord -> ConcordCommand (the `concord` executable)
+//   CLMDB  -> LMDB  -> Concord -> ConcordReports -> ConcordCommand (the `concord` executable)
 //   CRDTs (standard library only) -> Concord
+//   Concord uses swift-log, swift-metrics and swift-crypto; ConcordReports builds the JSON
+//   documents the command and the HTTP server share.
 //
 // `Fuzz/` and `Benchmarks/` are separate packages that depend on this one by path, so an
 // application that links Concord never resolves the fuzzing or benchmarking dependencies.
@@ -64,6 +66,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "ConcordReports",
+            dependencies: ["Concord"],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "ConcordSimulation",
             dependencies: ["Concord"],
             swiftSettings: strictSettings
@@ -72,6 +79,7 @@ let package = Package(
             name: "ConcordCommand",
             dependencies: [
                 "Concord",
+                "ConcordReports",
                 "ConcordSimulation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

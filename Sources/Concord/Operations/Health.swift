@@ -141,3 +141,26 @@ extension Cluster {
         return Health.combining(findings, running: members.filter(\.isRunning).count, members: members.count)
     }
 }
+
+/// How much a replica's store holds and takes.
+public struct StoreUsage: Sendable, Hashable {
+    /// Objects stored.
+    public var objects: Int
+    /// The size of its `data.mdb` in bytes.
+    public var fileBytes: UInt64
+    /// The bytes of its map in use.
+    public var mapUsedBytes: UInt64
+}
+
+extension Replica {
+    /// What the replica's store holds and takes now (nil while down).
+    public func storeUsage() -> StoreUsage? {
+        guard let storage = storageForReading else { return nil }
+        let objects = try? storage.read("count the objects of \(self)") { txn in
+            try txn.statistics(in: storage.objects).entries
+        }
+        return StoreUsage(
+            objects: objects ?? 0, fileBytes: Storage.fileSize(atPath: storage.environment.path + "/data.mdb"),
+            mapUsedBytes: storage.mapUsedBytes() ?? 0)
+    }
+}

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Concord
+import ConcordReports
 import Foundation
 
 /// `concord init`.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Concord
+import ConcordReports
 import Foundation
 
 /// `concord status`.
@@ -23,7 +24,10 @@ struct Status: ParsableCommand {
         let manifest = reader.manifest
         let converged = Set(statuses.filter(\.hasStore).map(\.clock)).count <= 1
         if output.json {
-            print(StatusDocument.status(manifest: manifest, directory: reader.directory, owner: owner, statuses).text)
+            print(
+                StatusDocuments.status(
+                    manifest: manifest, directory: reader.directory, owner: owner, StatusDocuments.reports(statuses)
+                ).text)
             return
         }
         print("cluster    \(reader.directory.path)")
@@ -42,50 +46,6 @@ struct Status: ParsableCommand {
             ]
         }
         print(formatTable(["replica", "incarnation", "clock", "objects", "log", "file", "state"], rows))
-    }
-}
-
-/// The JSON documents of `status` and `health` (the HTTP endpoints serve the same).
-enum StatusDocument {
-    static func status(
-        manifest: ClusterManifest, directory: URL, owner: String?, _ statuses: [StoredReplicaStatus]
-    ) -> JSON {
-        .object([
-            ("directory", .string(directory.path)),
-            ("owner", owner.map(JSON.string) ?? .null),
-            ("epoch", .uint(manifest.epoch)),
-            ("durability", .string("\(manifest.configuration.durability)")),
-            ("converged", .bool(Set(statuses.filter(\.hasStore).map(\.clock)).count <= 1)),
-            (
-                "replicas",
-                .array(
-                    statuses.map { status in
-                        .object([
-                            ("replica", .uint(status.replica.rawValue)), ("hasStore", .bool(status.hasStore)),
-                            ("incarnation", .uint(status.incarnation)), ("clock", JSON.clock(status.clock)),
-                            ("objects", .int(Int64(status.objects))), ("logLength", .int(Int64(status.logLength))),
-                            ("needsState", .bool(status.needsState)), ("fileBytes", .uint(status.fileBytes)),
-                            ("mapUsedBytes", .uint(status.mapUsedBytes)),
-                            (
-                                "peers",
-                                .array(
-                                    status.peers.map { peer in
-                                        .object([
-                                            ("peer", .uint(peer.peer.rawValue)),
-                                            ("acknowledgedClock", JSON.clock(peer.acknowledgedClock)),
-                                            ("lagOperations", .uint(peer.lagOperations)),
-                                            ("lagMilliseconds", .double(peer.lagMilliseconds)),
-                                        ])
-                                    })
-                            ),
-                        ])
-                    })
-            ),
-        ])
-    }
-
-    static func health(_ health: Health) -> JSON {
-        .object([("status", .string(health.state.rawValue)), ("reasons", .array(health.reasons.map(JSON.string)))])
     }
 }
 
@@ -108,7 +68,7 @@ struct HealthCommand: ParsableCommand {
     func run() throws {
         let health = try target.reader().health(thresholds: HealthThresholds(maximumLagMilliseconds: maximumLag))
         if output.json {
-            print(StatusDocument.health(health).text)
+            print(StatusDocuments.health(health).text)
         } else {
             print(health.state.rawValue)
             for reason in health.reasons { print("  - \(reason)") }

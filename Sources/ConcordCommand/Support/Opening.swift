@@ -1,5 +1,6 @@
 import ArgumentParser
 import Concord
+import ConcordReports
 import Foundation
 
 /// The cluster directory argument every command but `backup list|stats|verify` takes.
