@@ -3,10 +3,13 @@
 // Concord: an embedded CRDT database for Swift.
 //
 // Layers (each a target; a lower layer never imports a higher one):
-//   CLMDB  -> LMDB  -> Concord -> ConcordReports -> ConcordCommand (the `concord` executable)
+//   CLMDB  -> LMDB  -> Concord -> ConcordReports -> ConcordServer -> ConcordCommand (the
+//   `concord` executable)
 //   CRDTs (standard library only) -> Concord
 //   Concord uses swift-log, swift-metrics and swift-crypto; ConcordReports builds the JSON
-//   documents the command and the HTTP server share.
+//   documents the command and the HTTP server share; ConcordServer (`concord serve`) is the
+//   only target that uses Hummingbird and swift-prometheus, so an application that links
+//   Concord never resolves a web server.
 //
 // `Fuzz/` and `Benchmarks/` are separate packages that depend on this one by path, so an
 // application that links Concord never resolves the fuzzing or benchmarking dependencies.
@@ -30,6 +33,7 @@ let package = Package(
         .library(name: "CRDTs", targets: ["CRDTs"]),
         .library(name: "LMDB", targets: ["LMDB"]),
         .library(name: "ConcordSimulation", targets: ["ConcordSimulation"]),
+        .library(name: "ConcordServer", targets: ["ConcordServer"]),
         .executable(name: "concord", targets: ["ConcordCommand"]),
     ],
     dependencies: [
@@ -38,6 +42,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
     ],
     targets: [
         .systemLibrary(
@@ -75,11 +81,24 @@ let package = Package(
             dependencies: ["Concord"],
             swiftSettings: strictSettings
         ),
+        .target(
+            name: "ConcordServer",
+            dependencies: [
+                "Concord",
+                "ConcordReports",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "ConcordCommand",
             dependencies: [
                 "Concord",
                 "ConcordReports",
+                "ConcordServer",
                 "ConcordSimulation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
