@@ -4,14 +4,14 @@ import ConcordSimulation
 import Foundation
 
 @main
-struct ConcordCommand: ParsableCommand {
+struct ConcordCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "concord",
         abstract: "Concord: an embedded CRDT database. Operate a cluster directory, or simulate one under faults.",
         discussion: """
             Reading commands (read, status, health, dump-state, show-conflicts, verify, backup \
             create) work while an application owns the directory; commands that write (init, \
-            update, sync, gc, compact, wipe, backup restore) need it closed and name the process \
+            update, sync, gc, compact, wipe, backup restore, serve) need it closed and name the process \
             that holds it otherwise.
             Exit status: 0 on success, 1 when a check finds a problem (verify, health unhealthy, \
             a failed simulation), 2 on bad usage or input (including a directory that is not a \
@@ -19,15 +19,20 @@ struct ConcordCommand: ParsableCommand {
             """,
         subcommands: [
             Init.self, Update.self, Read.self, Status.self, HealthCommand.self, DumpState.self, ShowConflicts.self,
-            Verify.self, Sync.self, GC.self, Compact.self, Wipe.self, Backup.self, Simulate.self, WriteLoop.self,
+            Verify.self, Sync.self, GC.self, Compact.self, Wipe.self, Backup.self, Serve.self, Simulate.self,
+            WriteLoop.self,
         ]
     )
 
     /// Parses and runs the command with the exit statuses the discussion promises.
-    static func main() {
+    static func main() async {
         do {
             var command = try parseAsRoot()
-            try command.run()
+            if var asynchronous = command as? any AsyncParsableCommand {
+                try await asynchronous.run()
+            } else {
+                try command.run()
+            }
         } catch is CheckFailed {
             Foundation.exit(1)
         } catch let error as ConcordError {

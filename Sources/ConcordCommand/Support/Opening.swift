@@ -15,13 +15,14 @@ struct DirectoryArgument: ParsableArguments {
         try ClusterReader(directory: url)
     }
 
-    /// Opens the directory as its owner, in manual delivery mode so that the command
-    /// decides when messages are delivered. Refused while another process owns it.
-    func owner() throws -> Cluster {
+    /// Opens the directory as its owner, in manual delivery mode (unless told otherwise) so
+    /// that the command decides when messages are delivered. Refused while another process
+    /// owns it.
+    func owner(deliveryMode: DeliveryMode = .manual) throws -> Cluster {
         // Read the manifest first: `Cluster` would make a new cluster in a missing directory.
         let manifest = try ClusterDirectory.readManifest(at: url)
         var configuration = manifest.configuration
-        configuration.deliveryMode = .manual
+        configuration.deliveryMode = deliveryMode
         return try Cluster(directory: url, replicas: manifest.members.count, configuration: configuration)
     }
 }
