@@ -8,7 +8,7 @@ SECONDS      ?= 600
 TARGET       ?= decoders
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build test demo lint soak invariants fuzz bench bench-suite clean
+.PHONY: all deps build test demo lint soak invariants fuzz bench bench-suite check-ops clean
 
 all: build
 
@@ -45,6 +45,13 @@ soak: deps
 invariants: deps
 	$(SWIFT) build -c release --scratch-path .build-invariants -Xswiftc -DCONCORD_INVARIANTS --product concord
 	.build-invariants/release/concord simulate --seeds 1...200 --ops 300
+
+# The ops files against real tools and a real `concord serve --workload`: promtool check
+# rules / test rules / check metrics on a scrape, the dashboard's and the alerts' metric
+# names in that scrape, the JSON endpoints, SIGTERM (exit 0). Installs Debian's prometheus
+# package for promtool when it is missing, so it is not part of `make test`.
+check-ops: deps
+	SWIFT=$(SWIFT) CONFIG=$(CONFIG) ops/check-ops.sh
 
 fuzz: deps
 	$(MAKE) -C Fuzz run TARGET=$(TARGET) SECONDS=$(SECONDS)
