@@ -177,6 +177,31 @@ import Testing
         }
     }
 
+    @Test func aDamagedReplicaIsReportedAndWipedBackFromItsPeers() throws {
+        try withTemporaryDirectory { root in
+            let dir = root.appendingPathComponent("shop").path
+            #expect(try Self.run(["init", dir, "--replicas", "3"]).status == 0)
+            #expect(try Self.run(["update", dir, "tags", "awset", "add", "swift", "--replica", "2"]).status == 0)
+            // Both LMDB meta pages of replica 2 zeroed: its file is no LMDB environment any more.
+            let file = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(dir)/replica-2/data.mdb"))
+            try file.write(contentsOf: Data(count: 8_192))
+            try file.close()
+            let status = try Self.run(["status", dir])
+            #expect(status.status == 0 && status.output.contains("DAMAGED"))
+            let verify = try Self.run(["verify", dir])
+            #expect(verify.status == 1 && verify.output.contains("MDB_INVALID"))
+            #expect(try Self.run(["health", dir]).lines.first == "degraded")
+            let refused = try Self.run(["update", dir, "tags", "awset", "add", "lmdb"])
+            #expect(refused.status == 2 && refused.error.contains("concord wipe DIR --replica 2"))
+            let wipe = try Self.run(["wipe", dir, "--replica", "2"])
+            #expect(wipe.status == 0 && wipe.output.contains("resynced"), "\(wipe.error)")
+            #expect(try Self.run(["verify", dir]).status == 0)
+            #expect(try Self.run(["read", dir, "tags", "awset", "--replica", "2"]).lines == ["swift"])
+            // The damaged folder is kept beside the cluster, not deleted.
+            #expect(try FileManager.default.contentsOfDirectory(atPath: root.path).contains { $0.contains(".wiped-") })
+        }
+    }
+
     @Test func simulateKeepsItsFinalCluster() throws {
         try withTemporaryDirectory { root in
             let kept = root.appendingPathComponent("kept").path

@@ -75,6 +75,7 @@ public final class Cluster: @unchecked Sendable {
         try Self.deleteFolders(ofRemoved: clusterDirectory)
         self.clusterDirectory = clusterDirectory
         let members = clusterDirectory.manifest.memberIDs
+        var opening: ReplicaID?
         for id in members {
             handles[id] = Replica(
                 id: id, path: path(of: id), configuration: configuration, transport: network,
@@ -82,13 +83,21 @@ public final class Cluster: @unchecked Sendable {
         }
         do {
             for id in members {
+                opening = id
                 // A replica added to an existing cluster starts empty and asks for state (one
                 // whose files are gone does too: see `ReplicaCore.init`).
                 try open(handles[id]!, members: members, needsState: !fresh && added.contains(id))
             }
+            opening = nil
         } catch {
             for handle in handles.values { handle.close(.crash) }
-            throw error
+            guard error.code == .storage || error.code == .corrupted, let id = opening else { throw error }
+            throw ConcordError(
+                error.code,
+                "\(error.message); the other replicas hold its data: wipe it so that it resyncs from them "
+                    + "(Cluster.wipeReplica(\(id.rawValue), inDirectoryAt:), concord wipe DIR --replica \(id.rawValue)), "
+                    + "or restore it from a backup",
+                underlying: error.underlying)
         }
         network.startBackground()
         if case .background = configuration.deliveryMode, let schedule = configuration.backups {
