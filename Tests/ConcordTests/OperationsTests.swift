@@ -145,7 +145,8 @@ import Testing
             let target = root.appendingPathComponent("restored")
             let report = try Backups(directory: backups).restore("snapshot", to: target)
             #expect(report.replicas == [1, 2, 3] && report.replacedMovedTo == nil)
-            let restored = try Cluster(directory: target, replicas: 3, configuration: Configuration(durability: .noSync))
+            let restored = try Cluster(
+                directory: target, replicas: 3, configuration: Configuration(durability: .noSync))
             defer { restored.close() }
             #expect(restored.replicas.allSatisfy { $0.status().isBootstrapping })
             try restored.synchronize()
@@ -247,7 +248,9 @@ import Testing
     @Test func compactionShrinksTheFileAndKeepsEveryValue() throws {
         try withCluster(replicas: 2) { cluster in
             let a = cluster.replicas[0]
-            for i in 0..<400 { try a.update(Key<LWWRegister<String>>("k\(i)"), .assign(String(repeating: "v", count: 500))) }
+            for i in 0..<400 {
+                try a.update(Key<LWWRegister<String>>("k\(i)"), .assign(String(repeating: "v", count: 500)))
+            }
             for i in 0..<400 where i % 4 != 0 {
                 try a.update(Key<LWWRegister<String>>("k\(i)"), .assign("short"))
             }

@@ -240,7 +240,7 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
             return try storage.read("read \(key)") { txn -> T in
                 try Self.load(key, bytes: bytes, in: objects, txn) ?? T()
             }
-        } catch where storage.environment.isClosed {
+        } catch  where storage.environment.isClosed {
             // Closed between taking the store and reading it: the replica went down, or its
             // store was compacted and reopened (then read the new one).
             if let reopened = readableStorage.withLock({ $0 }), !reopened.environment.isClosed {

@@ -147,7 +147,7 @@ public final class ClusterReader: @unchecked Sendable {
         for id in manifest.memberIDs {
             do {
                 all += try store(of: id).readConflicts(replica: id)
-            } catch where error.code == .unavailable {
+            } catch  where error.code == .unavailable {
                 continue  // No store, no conflicts.
             }
         }
@@ -180,7 +180,7 @@ public final class ClusterReader: @unchecked Sendable {
         for id in manifest.memberIDs {
             do {
                 sources.append(BackupWriter.Source(replica: id, storage: try store(of: id)))
-            } catch where error.code == .unavailable {
+            } catch  where error.code == .unavailable {
                 continue  // No store: recorded as missing.
             }
         }
@@ -204,9 +204,9 @@ public final class ClusterReader: @unchecked Sendable {
             }
             do throws(ConcordError) {
                 return try store(of: id).storedStatus(now: now)
-            } catch where error.code == .unavailable {
+            } catch  where error.code == .unavailable {
                 return unreadable(hasStore: false, nil)
-            } catch where error.code == .directoryInUse {
+            } catch  where error.code == .directoryInUse {
                 return unreadable(hasStore: true, error.message)
             } catch {
                 return unreadable(hasStore: true, "its store cannot be read: \(error)")

@@ -20,10 +20,13 @@ extension Cluster {
             throw ConcordError(.invalidArgument, "replica \(id.rawValue) is not a member of \(directory.path)")
         }
         let others = manifest.memberIDs.filter { $0 != id }
-        guard others.isEmpty || others.contains(where: { other in
-            FileManager.default.fileExists(
-                atPath: ClusterDirectory.replicaURL(of: other, in: directory).appendingPathComponent("data.mdb").path)
-        })
+        guard
+            others.isEmpty
+                || others.contains(where: { other in
+                    FileManager.default.fileExists(
+                        atPath: ClusterDirectory.replicaURL(of: other, in: directory).appendingPathComponent("data.mdb")
+                            .path)
+                })
         else {
             throw ConcordError(
                 .invalidArgument,

@@ -92,10 +92,16 @@ struct Backup: ParsableCommand {
             }
             print("backups      \(statistics.count)")
             print("total size   \(formatBytes(statistics.totalBytes))")
-            if let oldest = statistics.oldest { print("oldest       \(oldest.name) (\(oldest.createdAt.formatted(.iso8601)))") }
-            if let newest = statistics.newest { print("newest       \(newest.name) (\(newest.createdAt.formatted(.iso8601)))") }
+            if let oldest = statistics.oldest {
+                print("oldest       \(oldest.name) (\(oldest.createdAt.formatted(.iso8601)))")
+            }
+            if let newest = statistics.newest {
+                print("newest       \(newest.name) (\(newest.createdAt.formatted(.iso8601)))")
+            }
             print("damaged      \(statistics.damaged.isEmpty ? "none" : statistics.damaged.joined(separator: ", "))")
-            print("interrupted  \(statistics.interrupted.isEmpty ? "none" : statistics.interrupted.joined(separator: ", "))")
+            print(
+                "interrupted  \(statistics.interrupted.isEmpty ? "none" : statistics.interrupted.joined(separator: ", "))"
+            )
         }
     }
 
@@ -144,7 +150,8 @@ struct Backup: ParsableCommand {
 
         func run() throws {
             let report = try Backups.restore(
-                backupAt: URL(fileURLWithPath: backup), to: URL(fileURLWithPath: to), replica: replica.map { ReplicaID($0) },
+                backupAt: URL(fileURLWithPath: backup), to: URL(fileURLWithPath: to),
+                replica: replica.map { ReplicaID($0) },
                 replacing: replace, progress: Terminal.progressReporter)
             Terminal.endProgress()
             print(

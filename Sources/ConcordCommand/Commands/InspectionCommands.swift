@@ -114,8 +114,8 @@ struct DumpState: ParsableCommand {
                                 objects.map { object in
                                     .object([
                                         ("bucket", .string(object.bucket)), ("key", .string(object.name)),
-                                        ("type", .string(object.typeName)), ("value", .raw(object.value.jsonText)),
-                                        ("metadata", .raw(object.metadata.jsonText)),
+                                        ("type", .string(object.typeName)), ("value", .inspected(object.value)),
+                                        ("metadata", .inspected(object.metadata)),
                                     ])
                                 })
                         ),
