@@ -7,6 +7,14 @@ import Foundation
 struct Backup: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Create, list, verify, restore and clean up backups.",
+        discussion: """
+            Examples:
+              concord backup create DIR --to /var/backups/concord --name nightly
+              concord backup list /var/backups/concord
+              concord backup verify /var/backups/concord/nightly
+              concord backup restore /var/backups/concord/nightly --to /srv/restored
+              concord backup cleanup /var/backups/concord --keep 24
+            """,
         subcommands: [Create.self, List.self, Stats.self, VerifyBackup.self, Restore.self, Cleanup.self])
 
     struct Create: ParsableCommand {
