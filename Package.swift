@@ -82,6 +82,7 @@ let package = Package(
                 "ConcordReports",
                 "ConcordSimulation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),
@@ -100,7 +101,11 @@ let package = Package(
         ),
         .testTarget(
             name: "ConcordTests",
-            dependencies: ["Concord", "ConcordSimulation", "LMDB"],
+            dependencies: [
+                "Concord", "ConcordSimulation", "LMDB",
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
     ]
