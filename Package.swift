@@ -101,6 +101,7 @@ let package = Package(
                 "ConcordServer",
                 "ConcordSimulation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),
@@ -119,7 +120,11 @@ let package = Package(
         ),
         .testTarget(
             name: "ConcordTests",
-            dependencies: ["Concord", "ConcordSimulation", "LMDB"],
+            dependencies: [
+                "Concord", "ConcordSimulation", "LMDB",
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
     ]

@@ -18,6 +18,7 @@ let package = Package(
     dependencies: [
         .package(name: "Concord", path: ".."),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
     ],
     targets: [
         .target(
@@ -30,6 +31,7 @@ let package = Package(
                 "RawLMDB",
                 .product(name: "Concord", package: "Concord"),
                 .product(name: "LMDB", package: "Concord"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),

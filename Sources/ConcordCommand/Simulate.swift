@@ -14,6 +14,10 @@ struct Simulate: ParsableCommand {
             checked after every event; at the end everything is healed and every replica must \
             hold the value a sequential model computes from every acknowledged operation. \
             Exits 0 only when every check held; a failure prints the command that replays it.
+            Examples:
+              concord simulate --seed 7
+              concord simulate --seeds 1...200 --quiet
+              concord simulate --seed 3 --keep /tmp/sim && concord status /tmp/sim
             """
     )
 

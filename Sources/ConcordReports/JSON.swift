@@ -20,8 +20,8 @@ public indirect enum JSON: Sendable {
     case array([JSON])
     /// An object, its fields in this order.
     case object([(String, JSON)])
-    /// Text that is JSON already (a CRDT value rendered by `InspectedValue.jsonText`).
-    case raw(String)
+    /// A CRDT value or its metadata, as `InspectedValue.jsonText` renders it.
+    case inspected(InspectedValue)
 
     /// The document as compact JSON text.
     public var text: String {
@@ -38,8 +38,8 @@ public indirect enum JSON: Sendable {
         case .int(let value): output += String(value)
         case .uint(let value): output += String(value)
         case .double(let value): output += value.isFinite ? String(value) : "null"
-        case .string(let value): JSON.quote(value, into: &output)
-        case .raw(let text): output += text
+        case .string(let value): InspectedValue.appendQuoted(value, to: &output)
+        case .inspected(let value): output += value.jsonText
         case .array(let items):
             output += "["
             for (index, item) in items.enumerated() {
@@ -51,31 +51,12 @@ public indirect enum JSON: Sendable {
             output += "{"
             for (index, (key, value)) in fields.enumerated() {
                 if index > 0 { output += "," }
-                JSON.quote(key, into: &output)
+                InspectedValue.appendQuoted(key, to: &output)
                 output += ":"
                 value.write(to: &output)
             }
             output += "}"
         }
-    }
-
-    /// Appends `string` as a JSON string literal to `output`.
-    public static func quote(_ string: String, into output: inout String) {
-        output += "\""
-        for scalar in string.unicodeScalars {
-            switch scalar {
-            case "\"": output += "\\\""
-            case "\\": output += "\\\\"
-            case "\n": output += "\\n"
-            case "\r": output += "\\r"
-            case "\t": output += "\\t"
-            case _ where scalar.value < 0x20:
-                output += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
-                    + String(scalar.value, radix: 16)
-            default: output.unicodeScalars.append(scalar)
-            }
-        }
-        output += "\""
     }
 
     /// A vector clock as an object from replica id to counter.

@@ -38,6 +38,8 @@ public struct ReplicaReport: Sendable, Hashable {
     public var mapUsedBytes: UInt64
     /// Its peers.
     public var peers: [Peer]
+    /// Why it could not be read, if it could not.
+    public var problem: String?
 }
 
 /// The JSON documents of `concord status --json`, `concord health --json` and of `concord
@@ -55,7 +57,7 @@ public enum StatusDocuments {
                     ReplicaReport.Peer(
                         peer: $0.peer, acknowledgedClock: $0.acknowledgedClock, lagOperations: $0.lagOperations,
                         lagMilliseconds: $0.lagMilliseconds, isReachable: nil)
-                })
+                }, problem: status.problem)
         }
     }
 
@@ -73,13 +75,13 @@ public enum StatusDocuments {
                     ReplicaReport.Peer(
                         peer: $0.peer, acknowledgedClock: $0.acknowledgedClock, lagOperations: $0.lagOperations,
                         lagMilliseconds: $0.lagMilliseconds, isReachable: $0.isReachable)
-                })
+                }, problem: status.lastFailure)
         }
     }
 
     /// Whether every replica with a store has the same clock.
     public static func isConverged(_ reports: [ReplicaReport]) -> Bool {
-        Set(reports.filter { $0.hasStore && $0.isRunning != false }.map(\.clock)).count <= 1
+        Set(reports.filter { $0.hasStore && $0.isRunning != false && $0.problem == nil }.map(\.clock)).count <= 1
     }
 
     /// The status document.
@@ -129,6 +131,7 @@ public enum StatusDocuments {
             ("fileBytes", .uint(report.fileBytes)),
             ("mapUsedBytes", .uint(report.mapUsedBytes)),
             ("peers", .array(report.peers.map(peer))),
+            ("problem", report.problem.map(JSON.string) ?? .null),
         ])
     }
 

@@ -65,13 +65,18 @@ import Testing
         try withTemporaryDirectory { root in
             let dir = root.appendingPathComponent("cluster").path
             #expect(try Self.run(["init", dir, "--replicas", "3", "--durability", "noSync"]).status == 0)
-            #expect(try Self.run(["update", dir, "likes", "pncounter", "increment", "5", "--bucket", "posts"]).status == 0)
-            #expect(try Self.run(["update", dir, "likes", "pncounter", "decrement", "2", "--bucket", "posts", "--replica", "2"]).status == 0)
+            #expect(
+                try Self.run(["update", dir, "likes", "pncounter", "increment", "5", "--bucket", "posts"]).status == 0)
+            #expect(
+                try Self.run([
+                    "update", dir, "likes", "pncounter", "decrement", "2", "--bucket", "posts", "--replica", "2",
+                ]).status == 0)
             for element in ["swift", "lmdb", "crdt"] {
                 #expect(try Self.run(["update", dir, "tags", "awset", "add", element, "--replica", "3"]).status == 0)
             }
             #expect(
-                try Self.run(["update", dir, "profile", "rrmap", "update", "name", "lwwregister", "assign", "Ada"]).status
+                try Self.run(["update", dir, "profile", "rrmap", "update", "name", "lwwregister", "assign", "Ada"])
+                    .status
                     == 0)
 
             #expect(try Self.run(["read", dir, "likes", "pncounter", "--bucket", "posts"]).lines == ["3"])
@@ -98,7 +103,8 @@ import Testing
             let compact = try Self.run(["compact", dir])
             #expect(compact.status == 0 && compact.output.contains("total:"))
             #expect(try Self.run(["wipe", dir, "--replica", "2"]).output.contains("resynced"))
-            #expect(try Self.run(["read", dir, "likes", "pncounter", "--bucket", "posts", "--replica", "2"]).lines == ["3"])
+            #expect(
+                try Self.run(["read", dir, "likes", "pncounter", "--bucket", "posts", "--replica", "2"]).lines == ["3"])
         }
     }
 
@@ -124,7 +130,8 @@ import Testing
             let again = try Self.run(["init", dir])
             #expect(again.status == 2)
             // A damaged manifest: one line, exit 2, never a trap.
-            try Data("{ not json".utf8).write(to: URL(fileURLWithPath: dir).appendingPathComponent("cluster-manifest.json"))
+            try Data("{ not json".utf8).write(
+                to: URL(fileURLWithPath: dir).appendingPathComponent("cluster-manifest.json"))
             let damaged = try Self.run(["status", dir])
             #expect(damaged.status == 2 && damaged.error.split(separator: "\n").count == 1)
             for command in ["init", "update", "read", "status", "backup", "simulate"] {
@@ -141,12 +148,15 @@ import Testing
             let backups = root.appendingPathComponent("backups").path
             #expect(try Self.run(["init", dir, "--replicas", "2"]).status == 0)
             #expect(try Self.run(["update", dir, "likes", "gcounter", "increment", "7"]).status == 0)
-            let created = try Self.run(["backup", "create", dir, "--to", backups, "--name", "one", "--description", "test"])
+            let created = try Self.run([
+                "backup", "create", dir, "--to", backups, "--name", "one", "--description", "test",
+            ])
             #expect(created.status == 0 && created.output.contains("backup one"))
             #expect(try Self.run(["update", dir, "likes", "gcounter", "increment", "1"]).status == 0)
             #expect(try Self.run(["backup", "create", dir, "--to", backups, "--name", "two"]).status == 0)
             let list = try Self.run(["backup", "list", backups, "--json"])
-            let entries = try #require(try JSONSerialization.jsonObject(with: Data(list.output.utf8)) as? [[String: Any]])
+            let entries = try #require(
+                try JSONSerialization.jsonObject(with: Data(list.output.utf8)) as? [[String: Any]])
             #expect(entries.map { $0["name"] as? String } == ["one", "two"])
             #expect(entries.first?["description"] as? String == "test")
             #expect(try Self.run(["backup", "stats", backups]).output.contains("backups      2"))
@@ -168,12 +178,39 @@ import Testing
             try bytes.write(to: file)
             let damaged = try Self.run(["backup", "verify", "\(backups)/two"])
             #expect(damaged.status == 1 && damaged.output.contains("SHA-256"))
-            let refused = try Self.run(["backup", "restore", "\(backups)/two", "--to", root.appendingPathComponent("x").path])
+            let refused = try Self.run([
+                "backup", "restore", "\(backups)/two", "--to", root.appendingPathComponent("x").path,
+            ])
             #expect(refused.status == 2 && refused.error.contains("does not verify"))
 
             #expect(try Self.run(["backup", "cleanup", backups, "--keep", "1"]).output.contains("deleted one"))
             #expect(try Self.run(["backup", "cleanup", backups]).status == 2)
             #expect(try Self.run(["backup", "cleanup", backups, "--max-age", "soon"]).status == 2)
+        }
+    }
+
+    @Test func aDamagedReplicaIsReportedAndWipedBackFromItsPeers() throws {
+        try withTemporaryDirectory { root in
+            let dir = root.appendingPathComponent("shop").path
+            #expect(try Self.run(["init", dir, "--replicas", "3"]).status == 0)
+            #expect(try Self.run(["update", dir, "tags", "awset", "add", "swift", "--replica", "2"]).status == 0)
+            // Both LMDB meta pages of replica 2 zeroed: its file is no LMDB environment any more.
+            let file = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(dir)/replica-2/data.mdb"))
+            try file.write(contentsOf: Data(count: 8_192))
+            try file.close()
+            let status = try Self.run(["status", dir])
+            #expect(status.status == 0 && status.output.contains("DAMAGED"))
+            let verify = try Self.run(["verify", dir])
+            #expect(verify.status == 1 && verify.output.contains("MDB_INVALID"))
+            #expect(try Self.run(["health", dir]).lines.first == "degraded")
+            let refused = try Self.run(["update", dir, "tags", "awset", "add", "lmdb"])
+            #expect(refused.status == 2 && refused.error.contains("concord wipe DIR --replica 2"))
+            let wipe = try Self.run(["wipe", dir, "--replica", "2"])
+            #expect(wipe.status == 0 && wipe.output.contains("resynced"), "\(wipe.error)")
+            #expect(try Self.run(["verify", dir]).status == 0)
+            #expect(try Self.run(["read", dir, "tags", "awset", "--replica", "2"]).lines == ["swift"])
+            // The damaged folder is kept beside the cluster, not deleted.
+            #expect(try FileManager.default.contentsOfDirectory(atPath: root.path).contains { $0.contains(".wiped-") })
         }
     }
 
@@ -212,7 +249,8 @@ import Testing
                 guard !chunk.isEmpty else { throw ConcordError(.unavailable, "the writer exited early") }
                 buffer += chunk
                 let text = String(decoding: buffer, as: UTF8.self)
-                let complete = text.hasSuffix("\n") ? text : String(text[..<(text.lastIndex(of: "\n") ?? text.startIndex)])
+                let complete =
+                    text.hasSuffix("\n") ? text : String(text[..<(text.lastIndex(of: "\n") ?? text.startIndex)])
                 if let line = complete.split(separator: "\n").last, let number = Int(line) { last = number }
             }
             return last
@@ -261,7 +299,7 @@ import Testing
     @Test(arguments: ["full", "noSync"])
     func sigkillMidCommitLosesNothingAcknowledged(durability: String) throws {
         let seed = UInt64.random(in: 1...1_000_000)
-        var generator = SplitMix(seed: seed)
+        var generator = SeededRandom(seed: seed)
         try withTemporaryDirectory { root in
             let dir = root.appendingPathComponent("cluster").path
             #expect(try Self.run(["init", dir, "--replicas", "2", "--durability", durability]).status == 0)
@@ -328,19 +366,4 @@ import Testing
 /// SIGKILL to `process`.
 private func sendKill(_ process: Int32) {
     kill(process, SIGKILL)
-}
-
-/// SplitMix64: a small seeded generator for the crash tests' timings.
-struct SplitMix {
-    var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }

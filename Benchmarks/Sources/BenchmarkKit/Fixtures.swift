@@ -66,11 +66,12 @@ public final class ConcordFixture: @unchecked Sendable {
     public var stamps: [UInt64]
 
     public init(setting: Setting, replicas: Int = 1, keyCount: Int, valueBytes: Int,
-                configuration: Configuration? = nil) throws {
+                configuration: Configuration? = nil, observability: Observability = Observability()) throws {
         directory = makeScratchDirectory("concord")
         var configuration = configuration ?? Configuration()
         configuration.durability = setting.durability
-        cluster = try Cluster(directory: directory, replicas: replicas, configuration: configuration)
+        cluster = try Cluster(
+            directory: directory, replicas: replicas, configuration: configuration, observability: observability)
         self.keyCount = keyCount
         self.valueBytes = valueBytes
         // 32-byte storage keys: bucket "bench" (6 bytes with its length), type code, name.

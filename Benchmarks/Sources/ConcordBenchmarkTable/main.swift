@@ -61,7 +61,8 @@ let onlyReplication = arguments.contains("--only-replication")
 func verdict(_ holds: Bool, _ text: String) -> String { (holds ? "met: " : "NOT met: ") + text }
 
 let machineStart = Date()
-for setting in onlyReplication ? [] : settings {
+let onlyMetrics = arguments.contains("--only-metrics")
+for setting in onlyReplication || onlyMetrics ? [] : settings {
     let plan = Plan.forSetting(setting, quick: quick)
     let r = try measureSingleOperations(
         setting: setting, keyCount: keyCount, valueBytes: valueBytes, plan: plan, log: log)
@@ -113,7 +114,7 @@ for setting in onlyReplication ? [] : settings {
 // Replication and garbage collection (no fsync: a full-fsync cluster spends its time in
 // the device flush of each applied interval, which the rows above already show).
 let replicationSetting: Setting = settings.contains(.noSyncWriteMap) ? .noSyncWriteMap : (settings.first ?? .noSync)
-for setting in skipReplication ? [] : [replicationSetting] {
+for setting in skipReplication || onlyMetrics ? [] : [replicationSetting] {
     let s = setting.rawValue
     let convergenceSizes = option("--converge-updates").map { [Int($0) ?? 33_334] }
         ?? (quick ? [1_000, 10_000] : [1_000, 3_000, 5_000, 10_000, 33_334])
@@ -153,13 +154,37 @@ for setting in skipReplication ? [] : [replicationSetting] {
         target: String(format: "state %.0f B → %.0f B", gc.stateBytesBefore, gc.stateBytesAfter)))
 }
 
+// The cost of metrics: no backend (swift-metrics' no-op factory) against swift-prometheus's,
+// two clusters side by side, their rounds interleaved (`--only-metrics` runs only this).
+let metricsSetting: Setting = settings.contains(.noSyncWriteMap) ? .noSyncWriteMap : (settings.first ?? .noSync)
+if !arguments.contains("--skip-metrics") {
+    let overhead = try measureMetricsOverhead(
+        setting: metricsSetting, keyCount: min(keyCount, 20_000), valueBytes: valueBytes,
+        samplesPerRound: quick ? 4_000 : 20_000, rounds: quick ? 3 : 6, log: log)
+    let s = metricsSetting.rawValue
+    let growth = (overhead.meteredWrite.p50 / overhead.plainWrite.p50 - 1) * 100
+    rows.append(Row(
+        shape: "write p50, no metrics backend", setting: s, concord: microseconds(overhead.plainWrite.p50),
+        raw: microseconds(overhead.rawWrite.p50), ratio: ratio(overhead.plainWrite.p50, overhead.rawWrite.p50),
+        seed: "", target: "20K keys, rounds interleaved"))
+    rows.append(Row(
+        shape: "write p50, swift-prometheus backend", setting: s, concord: microseconds(overhead.meteredWrite.p50),
+        raw: microseconds(overhead.rawWrite.p50), ratio: ratio(overhead.meteredWrite.p50, overhead.rawWrite.p50),
+        seed: "", target: verdict(growth < 5, String(format: "%+.1f%% (< 5%%)", growth))))
+    rows.append(Row(
+        shape: "read p50, no metrics backend → swift-prometheus", setting: s,
+        concord: microseconds(overhead.plainRead.p50) + " → " + microseconds(overhead.meteredRead.p50),
+        raw: "—", ratio: "—", seed: "",
+        target: String(format: "%+.1f%%", (overhead.meteredRead.p50 / overhead.plainRead.p50 - 1) * 100)))
+}
+
 // Allocations per operation, counted by package-benchmark's malloc interposer.
 #if canImport(MallocInterposerSwift)
     let interposed = ProcessInfo.processInfo.environment["LD_PRELOAD"]?.contains("MallocInterposer") ?? false
 #else
     let interposed = false
 #endif
-if interposed, let setting = settings.first(where: { $0 != .full }) {
+if interposed, !onlyMetrics, let setting = settings.first(where: { $0 != .full }) {
     #if canImport(MallocInterposerSwift)
         log("[\(setting.rawValue)] allocations")
         let allocations = try measureAllocations(setting: setting, keyCount: keyCount, valueBytes: valueBytes) { body in

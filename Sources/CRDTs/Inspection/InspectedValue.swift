@@ -93,8 +93,9 @@ public enum InspectedValue: Sendable, Hashable {
         }
     }
 
-    /// Appends `string` as a JSON string literal.
-    static func appendQuoted(_ string: String, to text: inout String) {
+    /// Appends `string` as a JSON string literal (quotes, backslashes and control characters
+    /// escaped).
+    public static func appendQuoted(_ string: String, to text: inout String) {
         text += "\""
         for scalar in string.unicodeScalars {
             switch scalar {

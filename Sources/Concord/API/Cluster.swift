@@ -1,5 +1,7 @@
 import Foundation
 import LMDB
+import Logging
+import Metrics
 import Synchronization
 
 /// Several replicas in one process, each in its own LMDB environment under one directory,
@@ -34,6 +36,10 @@ public final class Cluster: @unchecked Sendable {
     private let directoryLock: DirectoryLock
     /// Takes `configuration.backups` in background mode (nil otherwise).
     private var backupScheduler: BackupScheduler?
+    /// Where metrics and the log go.
+    public let observability: Observability
+    /// `concord_replicas_up`.
+    private let replicasUp: Gauge
     /// Power losses simulated in this process, by replica folder (see `bootIdentity(of:)`):
     /// process-wide, so a cluster reopened in this process still counts them, as a machine
     /// that lost power stays in its new boot.
@@ -54,14 +60,18 @@ public final class Cluster: @unchecked Sendable {
     ///   not a Concord cluster; `.directoryInUse` when another process owns it; `.storage`,
     ///   `.corrupted` or `.formatVersionMismatch` when the manifest or a replica's store
     ///   cannot be opened.
-    public init(directory: URL, replicas count: Int, configuration: Configuration = Configuration())
-        throws(ConcordError)
-    {
+    public init(
+        directory: URL, replicas count: Int, configuration: Configuration = Configuration(),
+        observability: Observability = Observability()
+    ) throws(ConcordError) {
         guard count >= 1 else {
             throw ConcordError(.invalidArgument, "a cluster needs at least one replica, not \(count)")
         }
         self.directory = directory
         self.configuration = configuration
+        self.observability = observability
+        replicasUp = Gauge(
+            label: MetricName.replicasUp, factory: observability.metricsFactory ?? MetricsSystem.factory)
         network = Network(configuration: configuration)
         directoryLock = try ClusterDirectory.lock(at: directory, for: "open the cluster")
         var clusterDirectory = try ClusterDirectory.open(at: directory, creating: configuration)
@@ -75,28 +85,48 @@ public final class Cluster: @unchecked Sendable {
         try Self.deleteFolders(ofRemoved: clusterDirectory)
         self.clusterDirectory = clusterDirectory
         let members = clusterDirectory.manifest.memberIDs
+        var opening: ReplicaID?
         for id in members {
             handles[id] = Replica(
                 id: id, path: path(of: id), configuration: configuration, transport: network,
-                storageFaults: storageFaults)
+                storageFaults: storageFaults, observability: observability)
         }
         do {
             for id in members {
+                opening = id
                 // A replica added to an existing cluster starts empty and asks for state (one
                 // whose files are gone does too: see `ReplicaCore.init`).
                 try open(handles[id]!, members: members, needsState: !fresh && added.contains(id))
             }
+            opening = nil
         } catch {
             for handle in handles.values { handle.close(.crash) }
-            throw error
+            guard error.code == .storage || error.code == .corrupted, let id = opening else { throw error }
+            throw ConcordError(
+                error.code,
+                "\(error.message); the other replicas hold its data: wipe it so that it resyncs from them "
+                    + "(Cluster.wipeReplica(\(id.rawValue), inDirectoryAt:), concord wipe DIR --replica \(id.rawValue)), "
+                    + "or restore it from a backup",
+                underlying: error.underlying)
         }
         network.startBackground()
+        noteReplicasUp()
         if case .background = configuration.deliveryMode, let schedule = configuration.backups {
             backupScheduler = BackupScheduler(schedule: schedule) { [weak self] (url) throws(ConcordError) in
                 guard let self else { throw ConcordError(.unavailable, "the cluster was closed") }
                 return try self.backup(to: url)
             }
         }
+    }
+
+    /// Sets `concord_replicas_up`, and logs a membership or lifecycle `event` if given.
+    private func noteReplicasUp(_ event: String? = nil, replica: ReplicaID? = nil) {
+        if let event {
+            var metadata: Logger.Metadata = [:]
+            if let replica { metadata["replica"] = "\(replica.rawValue)" }
+            observability.logger.notice("\(event)", metadata: metadata)
+        }
+        replicasUp.record(replicas.filter(\.isRunning).count)
     }
 
     /// What the backups of `configuration.backups` have done so far (nil: no schedule runs;
@@ -234,6 +264,7 @@ public final class Cluster: @unchecked Sendable {
     public func crash(_ id: ReplicaID, losingUnsyncedCommits: Bool) throws(ConcordError) {
         let replica = try member(id)
         let unsynced = replica.close(.crash)
+        noteReplicasUp()
         guard losingUnsyncedCommits else { return }
         Self.simulatedPowerLosses.withLock { $0[replica.path, default: 0] += 1 }
         guard unsynced, configuration.durability != .full else { return }
@@ -258,6 +289,7 @@ public final class Cluster: @unchecked Sendable {
         guard !replica.isRunning else { return }
         try open(replica, members: memberIDs, needsState: false)
         network.wakeAll()
+        noteReplicasUp()
     }
 
     /// Crashes a replica, deletes its files, and reopens it empty: it refuses writes until
@@ -277,6 +309,7 @@ public final class Cluster: @unchecked Sendable {
         }
         try open(replica, members: memberIDs, needsState: true)
         network.wakeAll()
+        noteReplicasUp("wiped a replica: it resyncs from its peers", replica: id)
     }
 
     /// Adds a replica with a new id; it starts empty and catches up by state transfer.
@@ -293,7 +326,8 @@ public final class Cluster: @unchecked Sendable {
             return id
         }
         let replica = Replica(
-            id: id, path: path(of: id), configuration: configuration, transport: network, storageFaults: storageFaults)
+            id: id, path: path(of: id), configuration: configuration, transport: network, storageFaults: storageFaults,
+            observability: observability)
         lock.withLock { handles[id] = replica }
         let members = memberIDs
         do {
@@ -311,6 +345,7 @@ public final class Cluster: @unchecked Sendable {
             other.ifRunning { $0.setMembers(members, epoch: epoch) }
         }
         network.wakeAll()
+        noteReplicasUp("added a replica: it catches up by state transfer", replica: id)
         return replica
     }
 
@@ -337,6 +372,7 @@ public final class Cluster: @unchecked Sendable {
             other.ifRunning { $0.setMembers(members, epoch: epoch) }
         }
         network.wakeAll()
+        noteReplicasUp("removed a replica", replica: id)
         do {
             try FileManager.default.removeItem(atPath: replica.path)
         } catch {
@@ -355,6 +391,7 @@ public final class Cluster: @unchecked Sendable {
         backupScheduler?.stop()
         network.shutDown()
         for replica in all { replica.close() }
+        replicasUp.record(0)
         directoryLock.release()
     }
 }

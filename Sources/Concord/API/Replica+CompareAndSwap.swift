@@ -24,16 +24,27 @@ extension Replica {
         _ key: Key<LWWRegister<V>>, expected: V?, new: V
     ) throws(ConcordError) -> Bool {
         var swapped = false
+        let start = metrics.start()
+        var failure: ConcordError?
+        defer {
+            if let failure {
+                metrics.failed(.cas, failure, startedAt: start)
+            } else {
+                metrics.succeeded(.cas, type: LWWRegister<V>.self, startedAt: start)
+            }
+        }
         do {
-            try transaction { transaction in
+            try runTransaction { transaction in
                 guard try transaction.read(key) == expected else { return }
                 try transaction.update(key, .assign(new))
                 swapped = true
             }
         } catch let error as ConcordError {
+            failure = error
             throw error
         } catch {
-            throw ConcordError(.operationRejected, "\(key): \(error)")
+            failure = ConcordError(.operationRejected, "\(key): \(error)")
+            throw failure!
         }
         return swapped
     }

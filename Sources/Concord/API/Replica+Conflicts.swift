@@ -34,6 +34,7 @@ extension Transaction {
             try storage.recordConflicts([
                 Storage.encodeConflict(refusal, key: key, timeMicroseconds: context.timeMicroseconds)
             ])
+            recordedConflicts.append(refusal.kind)
             return nil
         } catch {
             return "the refusal could not be recorded as a conflict: \(error)"

@@ -34,12 +34,15 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
     /// Whether a commit since the last flush could vanish in a power loss (guarded by
     /// `condition`).
     private var committedSinceSync = false
+    /// Metrics and log (see `Observability`).
+    let metrics: ReplicaMetrics
 
     init(
         id: ReplicaID, path: String, configuration: Configuration, transport: any Transport,
-        storageFaults: StorageFaults? = nil
+        storageFaults: StorageFaults? = nil, observability: Observability = Observability()
     ) {
         self.id = id
+        metrics = ReplicaMetrics(replica: id, observability: observability)
         self.storageFaults = storageFaults
         self.path = path
         self.configuration = configuration
@@ -79,6 +82,13 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
             store = storage
             readableStorage.withLock { $0 = storage }
             transport.attach(self, as: id)
+            metrics.lifecycle(
+                up: true,
+                opened.isBootstrapping
+                    ? (opened.recoversFromPowerLoss
+                        ? "opened; recovers what its last opening may have lost before it writes"
+                        : "opened empty; waits for a peer's state before it writes")
+                    : "opened", incarnation: opened.incarnation)
             finish(step, .success(()), on: opened, storage, nowMicroseconds: transport.nowMicroseconds)
         }
     }
@@ -105,6 +115,7 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
             transport.detach(id)
             readableStorage.withLock { $0 = nil }
             store?.environment.close()
+            if store != nil { metrics.lifecycle(up: false, shutdown == .clean ? "closed" : "crashed") }
             let unsynced = store != nil && committedSinceSync
             store = nil
             core = nil
@@ -163,7 +174,10 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
     /// the lock held.
     func run(_ step: ReplicaCore.Step, on core: ReplicaCore, _ store: Storage, nowMicroseconds now: UInt64) {
         let result = Result { () throws(ConcordError) in try store.commit(step.batch, step.what) }
-        if case .success = result, !step.batch.isEmpty { committedSinceSync = true }
+        if case .success = result, !step.batch.isEmpty {
+            committedSinceSync = true
+            metrics.detected(step.batch.conflictKinds)
+        }
         finish(step, result, on: core, store, nowMicroseconds: now)
     }
 
@@ -178,6 +192,13 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
         }
         for message in output.messages { transport.send(message.bytes, from: id, to: message.to) }
         if let time = output.wakeAtMicroseconds { transport.scheduleTick(for: id, at: time) }
+        metrics.publish(core.counters, lastFailure: core.lastFailure)
+        if step.purpose == .collection && metrics.isEnabled {
+            let status = core.status(nowMicroseconds: now) { [transport, id] peer in
+                transport.canReach(from: id, to: peer)
+            }
+            metrics.sample(status, mapUsedBytes: store.mapUsedBytes(), configuration: configuration)
+        }
     }
 
     // MARK: Reading
@@ -189,7 +210,15 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
     ///   stored bytes do not decode; `.storage` on an LMDB failure.
     /// - Complexity: one LMDB lookup and one decode of the object's state.
     public func read<T: CRDT>(_ key: Key<T>) throws(ConcordError) -> T.Value {
-        try state(of: key).value
+        let start = metrics.start()
+        do {
+            let value = try state(of: key).value
+            metrics.succeeded(.read, type: T.self, startedAt: start)
+            return value
+        } catch {
+            metrics.failed(.read, error, startedAt: start)
+            throw error
+        }
     }
 
     /// Reads `key` once this replica has seen `clock` (typically a clock returned by a
@@ -240,7 +269,7 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
             return try storage.read("read \(key)") { txn -> T in
                 try Self.load(key, bytes: bytes, in: objects, txn) ?? T()
             }
-        } catch where storage.environment.isClosed {
+        } catch  where storage.environment.isClosed {
             // Closed between taking the store and reading it: the replica went down, or its
             // store was compacted and reopened (then read the new one).
             if let reopened = readableStorage.withLock({ $0 }), !reopened.environment.isClosed {
@@ -281,7 +310,17 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
     /// - Complexity: one LMDB write transaction (one fsync under `.full` durability).
     @discardableResult
     public func update<T: CRDT>(_ key: Key<T>, _ operation: T.Operation) throws(ConcordError) -> VectorClock {
-        try typedTransaction { (transaction) throws(ConcordError) in try transaction.update(key, operation) }
+        let start = metrics.start()
+        do {
+            let clock = try typedTransaction { (transaction) throws(ConcordError) in
+                try transaction.update(key, operation)
+            }
+            metrics.succeeded(.update, type: T.self, startedAt: start)
+            return clock
+        } catch {
+            metrics.failed(.update, error, startedAt: start)
+            throw error
+        }
     }
 
     /// Runs `body` as one atomic multi-key transaction and returns the commit's clock.
@@ -293,6 +332,20 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
     /// - Throws: whatever `body` throws (nothing is written), or the errors of `update`.
     @discardableResult
     public func transaction(_ body: (Transaction) throws -> Void) throws -> VectorClock {
+        let start = metrics.start()
+        do {
+            let clock = try runTransaction(body)
+            metrics.succeeded(.transaction, type: Transaction.self, startedAt: start)
+            return clock
+        } catch {
+            metrics.failed(.transaction, error, startedAt: start)
+            throw error
+        }
+    }
+
+    /// `transaction(_:)` without its metrics (`update` and `compareAndSwap` count as
+    /// themselves).
+    func runTransaction(_ body: (Transaction) throws -> Void) throws -> VectorClock {
         try checkNotInsideTransaction("transaction")
         condition.lock()
         defer { condition.unlock() }
@@ -305,6 +358,7 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
         defer {
             transactionThread.store(0, ordering: .relaxed)
             transaction.isOpen = false
+            metrics.detected(transaction.recordedConflicts)
         }
         try body(transaction)
         let step = try core.commit(transaction.working, nowMicroseconds: now)
@@ -321,7 +375,7 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
         _ body: (Transaction) throws(ConcordError) -> Void
     ) throws(ConcordError) -> VectorClock {
         do {
-            return try transaction { (transaction: Transaction) throws in try body(transaction) }
+            return try runTransaction { (transaction: Transaction) throws in try body(transaction) }
         } catch let error as ConcordError {
             throw error
         } catch {
@@ -333,6 +387,7 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
 
     /// Takes one message from a peer (`TransportEndpoint`).
     func receive(_ bytes: [UInt8]) {
+        metrics.received(bytes: bytes.count)
         condition.withLock {
             guard let core, let store else { return }
             let now = transport.nowMicroseconds
@@ -373,6 +428,8 @@ public final class Transaction {
     /// meanwhile: the transaction holds the replica's lock, which remote applies take too.
     var readStates: [ObjectKey: any CRDT] = [:]
     var isOpen = true
+    /// The kinds of the conflicts recorded while it ran (refused operations), for metrics.
+    var recordedConflicts: [ConflictKind] = []
 
     init(replica: ReplicaID, storage: Storage, time: UInt64) {
         self.storage = storage

@@ -45,9 +45,10 @@ public struct BackupManifest: Sendable, Hashable, Codable {
         /// `clock` as a `VectorClock`.
         public var vectorClock: VectorClock {
             VectorClock(
-                Dictionary(uniqueKeysWithValues: clock.compactMap { key, value in
-                    UInt64(key).map { (ReplicaID($0), value) }
-                }))
+                Dictionary(
+                    uniqueKeysWithValues: clock.compactMap { key, value in
+                        UInt64(key).map { (ReplicaID($0), value) }
+                    }))
         }
     }
 

@@ -90,14 +90,7 @@ extension Cluster {
     ///   `id`; `.storage` when a file call or the reopening fails.
     @discardableResult
     public func restore(replica id: ReplicaID, fromBackupAt url: URL) throws(ConcordError) -> RestoreReport {
-        let verification = try Backups.verify(backupAt: url)
-        guard verification.isIntact else {
-            throw ConcordError(
-                .corrupted,
-                "the backup \(url.path) does not verify, so nothing was restored: "
-                    + verification.allProblems.prefix(5).joined(separator: "; "))
-        }
-        let backup = try BackupManifest.read(in: url)
+        let backup = try Backups.requireIntact(backupAt: url)
         try Backups.checkReplicaRestore(id, of: backup, into: manifest, directory: directory)
         try crash(id)
         let aside = try Backups.installReplica(

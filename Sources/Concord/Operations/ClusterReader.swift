@@ -41,6 +41,8 @@ public struct StoredReplicaStatus: Sendable, Hashable {
     public var mapUsedBytes: UInt64
     /// Its peers, by id.
     public var peers: [Peer]
+    /// Why its store could not be read (nil: it was read): damaged, or of another format.
+    public var problem: String? = nil
 }
 
 /// A cluster directory opened for reading only, from any process, while its owner (an
@@ -145,7 +147,7 @@ public final class ClusterReader: @unchecked Sendable {
         for id in manifest.memberIDs {
             do {
                 all += try store(of: id).readConflicts(replica: id)
-            } catch where error.code == .unavailable {
+            } catch  where error.code == .unavailable {
                 continue  // No store, no conflicts.
             }
         }
@@ -161,7 +163,8 @@ public final class ClusterReader: @unchecked Sendable {
             do {
                 report.replicas.append(try store(of: id).verify())
             } catch {
-                report.problems.append("replica \(id.rawValue): \(error.message)")
+                report.problems.append(
+                    "replica \(id.rawValue): \(error.message)" + (error.underlying.map { " (\($0))" } ?? ""))
             }
         }
         return report
@@ -177,7 +180,7 @@ public final class ClusterReader: @unchecked Sendable {
         for id in manifest.memberIDs {
             do {
                 sources.append(BackupWriter.Source(replica: id, storage: try store(of: id)))
-            } catch where error.code == .unavailable {
+            } catch  where error.code == .unavailable {
                 continue  // No store: recorded as missing.
             }
         }
@@ -189,37 +192,41 @@ public final class ClusterReader: @unchecked Sendable {
             comment: comment, progress: progress)
     }
 
-    /// Every member's state as its store records it.
-    /// - Throws: `.corrupted` or `.storage` when a store cannot be read.
-    public func status(now: Date = Date()) throws(ConcordError) -> [StoredReplicaStatus] {
-        var statuses: [StoredReplicaStatus] = []
-        for id in manifest.memberIDs {
-            let storage: Storage
-            do {
-                storage = try store(of: id)
-            } catch where error.code == .unavailable {
-                statuses.append(
-                    StoredReplicaStatus(
-                        replica: id, hasStore: false, incarnation: manifest.incarnation(of: id) ?? 0,
-                        clock: VectorClock(), logLength: 0, objects: 0, needsState: true, leftOpen: false,
-                        fileBytes: 0, mapUsedBytes: 0, peers: []))
-                continue
+    /// Every member's state as its store records it. A store that cannot be read (damaged,
+    /// of another format) is reported with its `problem`, not thrown.
+    public func status(now: Date = Date()) -> [StoredReplicaStatus] {
+        manifest.memberIDs.map { id in
+            func unreadable(hasStore: Bool, _ problem: String?) -> StoredReplicaStatus {
+                StoredReplicaStatus(
+                    replica: id, hasStore: hasStore, incarnation: manifest.incarnation(of: id) ?? 0,
+                    clock: VectorClock(), logLength: 0, objects: 0, needsState: !hasStore, leftOpen: false,
+                    fileBytes: 0, mapUsedBytes: 0, peers: [], problem: problem)
             }
-            statuses.append(try storage.storedStatus(now: now))
+            do throws(ConcordError) {
+                return try store(of: id).storedStatus(now: now)
+            } catch  where error.code == .unavailable {
+                return unreadable(hasStore: false, nil)
+            } catch  where error.code == .directoryInUse {
+                return unreadable(hasStore: true, error.message)
+            } catch {
+                return unreadable(hasStore: true, "its store cannot be read: \(error)")
+            }
         }
-        return statuses
     }
 
     /// The cluster's health from what its stores record (see `Cluster.health()` for the
     /// owner's view, which also knows about reachability and failures): a member without a
     /// store or waiting for a state, a replica lagging behind a peer over the threshold, a
-    /// log or a map near its bound.
-    /// - Throws: as `status()`.
-    public func health(thresholds: HealthThresholds = HealthThresholds()) throws(ConcordError) -> Health {
+    /// log or a map near its bound, a store that cannot be read.
+    public func health(thresholds: HealthThresholds = HealthThresholds()) -> Health {
         let configuration = manifest.configuration
         var findings: [(Health.State, String)] = []
-        for status in try status() {
+        for status in status() {
             let name = "replica \(status.replica.rawValue)"
+            if let problem = status.problem {
+                findings.append((.degraded, "\(name): \(problem)"))
+                continue
+            }
             guard status.hasStore else {
                 findings.append((.degraded, "\(name) has no store: it rejoins empty when the cluster opens"))
                 continue

@@ -22,6 +22,7 @@ public struct Health: Sendable, Hashable {
             }
         }
 
+        /// Healthy before degraded before unhealthy.
         public static func < (lhs: State, rhs: State) -> Bool { lhs.rank < rhs.rank }
     }
 

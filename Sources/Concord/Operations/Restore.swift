@@ -50,6 +50,21 @@ extension Backups {
         progress: ((String) -> Void)? = nil
     ) throws(ConcordError) -> RestoreReport {
         progress?("verify the backup")
+        let manifest = try requireIntact(backupAt: url, progress: progress)
+        let cluster = try ClusterDirectory.decodeManifest(
+            atPath: url.appendingPathComponent(ClusterDirectory.manifestFileName).path)
+        if let replica {
+            return try restoreReplica(replica, of: manifest, cluster: cluster, from: url, into: directory, progress)
+        }
+        return try restoreCluster(manifest, cluster: cluster, from: url, into: directory, replacing, progress)
+    }
+
+    /// Verifies the backup at `url` and returns its manifest.
+    /// - Throws: `.corrupted` listing the first problems when it does not verify; as
+    ///   `verify(backupAt:)`.
+    static func requireIntact(backupAt url: URL, progress: ((String) -> Void)? = nil) throws(ConcordError)
+        -> BackupManifest
+    {
         let verification = try verify(backupAt: url, progress: progress)
         guard verification.isIntact else {
             throw ConcordError(
@@ -57,13 +72,7 @@ extension Backups {
                 "the backup \(url.path) does not verify, so nothing was restored: "
                     + verification.allProblems.prefix(5).joined(separator: "; "))
         }
-        let manifest = try BackupManifest.read(in: url)
-        let cluster = try ClusterDirectory.decodeManifest(
-            atPath: url.appendingPathComponent(ClusterDirectory.manifestFileName).path)
-        if let replica {
-            return try restoreReplica(replica, of: manifest, cluster: cluster, from: url, into: directory, progress)
-        }
-        return try restoreCluster(manifest, cluster: cluster, from: url, into: directory, replacing, progress)
+        return try BackupManifest.read(in: url)
     }
 
     private static func restoreCluster(
@@ -181,7 +190,8 @@ extension Backups {
         let folder = ClusterDirectory.replicaURL(of: id, in: directory)
         var aside: URL?
         if FileManager.default.fileExists(atPath: folder.path) {
-            let moved = sibling(of: directory, "\(directory.lastPathComponent).replica-\(id.rawValue).replaced-\(stamp())")
+            let moved = sibling(
+                of: directory, "\(directory.lastPathComponent).replica-\(id.rawValue).replaced-\(stamp())")
             try move(folder, to: moved)
             aside = moved
         }

@@ -62,7 +62,7 @@ extension ClusterReader {
         for id in replica.map({ [$0] }) ?? manifest.memberIDs {
             do {
                 dumps += try objects(at: id, bucket: bucket).map { ObjectDump(replica: id, $0) }
-            } catch where error.code == .unavailable && replica == nil {
+            } catch  where error.code == .unavailable && replica == nil {
                 continue  // A member without a store holds nothing.
             }
         }

@@ -8,8 +8,8 @@ struct FoundConflicts {
     let knowledge: JoinKnowledge
     /// When the step runs.
     let nowMicroseconds: UInt64
-    /// The encoded records, in the order found.
-    private(set) var records: [[UInt8]] = []
+    /// The encoded records and their kinds, in the order found.
+    private(set) var records: [(bytes: [UInt8], kind: ConflictKind)] = []
 
     init(knowledge: JoinKnowledge, nowMicroseconds: UInt64) {
         self.knowledge = knowledge
@@ -22,7 +22,8 @@ struct FoundConflicts {
     mutating func detect(in state: (any CRDT)?, joining delta: ObjectDelta) {
         let local = state ?? type(of: delta.state).init()
         for conflict in DetectedConflict.conflicts(in: local, joining: delta.state, knowledge: knowledge) {
-            records.append(Storage.encodeConflict(conflict, key: delta.key, timeMicroseconds: nowMicroseconds))
+            records.append(
+                (Storage.encodeConflict(conflict, key: delta.key, timeMicroseconds: nowMicroseconds), conflict.kind))
         }
     }
 }

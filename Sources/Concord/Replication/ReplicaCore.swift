@@ -378,7 +378,7 @@ final class ReplicaCore {
         var conflicts = FoundConflicts(
             knowledge: JoinKnowledge(localClock: next, incomingClock: interval.to), nowMicroseconds: now)
         states = try Self.join(interval.objects, into: states, reading: store, conflicts: &conflicts)
-        for record in conflicts.records { step.batch.appendConflict(record) }
+        for record in conflicts.records { step.batch.appendConflict(record.bytes, kind: record.kind) }
         next.merge(interval.to)
         var logged = interval
         logged.timeMicroseconds = now
@@ -447,7 +447,7 @@ final class ReplicaCore {
         var conflicts = FoundConflicts(
             knowledge: JoinKnowledge(localClock: next, incomingClock: reported), nowMicroseconds: now)
         let states = try Self.join(objects, into: [], reading: store, conflicts: &conflicts)
-        for record in conflicts.records { step.batch.appendConflict(record) }
+        for record in conflicts.records { step.batch.appendConflict(record.bytes, kind: record.kind) }
         let grew = !next.dominates(reported)
         next.merge(reported)
         let floor = log.floor.merging(reported)

@@ -142,7 +142,8 @@ struct Storage: Sendable {
             (try txn.get(MetaKey.format, in: meta), try txn.get(MetaKey.replica, in: meta))
         }
         guard let format else {
-            throw ConcordError(.corrupted, "the store at \(path) records no format version; it is not a replica's store")
+            throw ConcordError(
+                .corrupted, "the store at \(path) records no format version; it is not a replica's store")
         }
         let version = try Self.decode("the format version", format) { (r: inout ByteReader) throws(CodecError) in
             try r.readVarUInt()

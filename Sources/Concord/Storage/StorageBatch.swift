@@ -1,3 +1,5 @@
+import CRDTs
+
 /// The writes of one step of a replica, committed together in one LMDB write transaction.
 ///
 /// The replica core never writes: it describes what to write as a batch, the driver commits
@@ -18,8 +20,11 @@ struct StorageBatch {
     }
 
     private(set) var writes: [Write] = []
-    /// How many `appendConflict` writes the batch holds (so a commit without any pays nothing).
-    private(set) var conflictCount = 0
+    /// The kinds of the `appendConflict` writes the batch holds, in order (for metrics; a
+    /// commit without any pays nothing).
+    private(set) var conflictKinds: [ConflictKind] = []
+    /// How many `appendConflict` writes the batch holds.
+    var conflictCount: Int { conflictKinds.count }
 
     init() {}
 
@@ -28,7 +33,7 @@ struct StorageBatch {
     init(capacity: Int, appending other: StorageBatch = StorageBatch()) {
         writes.reserveCapacity(capacity)
         writes.append(contentsOf: other.writes)
-        conflictCount = other.conflictCount
+        conflictKinds = other.conflictKinds
     }
 
     var isEmpty: Bool { writes.isEmpty }
@@ -43,11 +48,11 @@ struct StorageBatch {
 
     mutating func append(contentsOf other: StorageBatch) {
         writes.append(contentsOf: other.writes)
-        conflictCount += other.conflictCount
+        conflictKinds += other.conflictKinds
     }
 
-    mutating func appendConflict(_ value: [UInt8]) {
+    mutating func appendConflict(_ value: [UInt8], kind: ConflictKind) {
         writes.append(.appendConflict(value: value))
-        conflictCount += 1
+        conflictKinds.append(kind)
     }
 }

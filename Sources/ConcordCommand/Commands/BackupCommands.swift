@@ -7,6 +7,14 @@ import Foundation
 struct Backup: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Create, list, verify, restore and clean up backups.",
+        discussion: """
+            Examples:
+              concord backup create DIR --to /var/backups/concord --name nightly
+              concord backup list /var/backups/concord
+              concord backup verify /var/backups/concord/nightly
+              concord backup restore /var/backups/concord/nightly --to /srv/restored
+              concord backup cleanup /var/backups/concord --keep 24
+            """,
         subcommands: [Create.self, List.self, Stats.self, VerifyBackup.self, Restore.self, Cleanup.self])
 
     struct Create: ParsableCommand {
@@ -92,10 +100,16 @@ struct Backup: ParsableCommand {
             }
             print("backups      \(statistics.count)")
             print("total size   \(formatBytes(statistics.totalBytes))")
-            if let oldest = statistics.oldest { print("oldest       \(oldest.name) (\(oldest.createdAt.formatted(.iso8601)))") }
-            if let newest = statistics.newest { print("newest       \(newest.name) (\(newest.createdAt.formatted(.iso8601)))") }
+            if let oldest = statistics.oldest {
+                print("oldest       \(oldest.name) (\(oldest.createdAt.formatted(.iso8601)))")
+            }
+            if let newest = statistics.newest {
+                print("newest       \(newest.name) (\(newest.createdAt.formatted(.iso8601)))")
+            }
             print("damaged      \(statistics.damaged.isEmpty ? "none" : statistics.damaged.joined(separator: ", "))")
-            print("interrupted  \(statistics.interrupted.isEmpty ? "none" : statistics.interrupted.joined(separator: ", "))")
+            print(
+                "interrupted  \(statistics.interrupted.isEmpty ? "none" : statistics.interrupted.joined(separator: ", "))"
+            )
         }
     }
 
@@ -144,7 +158,8 @@ struct Backup: ParsableCommand {
 
         func run() throws {
             let report = try Backups.restore(
-                backupAt: URL(fileURLWithPath: backup), to: URL(fileURLWithPath: to), replica: replica.map { ReplicaID($0) },
+                backupAt: URL(fileURLWithPath: backup), to: URL(fileURLWithPath: to),
+                replica: replica.map { ReplicaID($0) },
                 replacing: replace, progress: Terminal.progressReporter)
             Terminal.endProgress()
             print(

@@ -110,7 +110,7 @@ struct Read: ParsableCommand {
             print(
                 JSON.object([
                     ("key", .string(key)), ("bucket", .string(bucket)), ("type", .string(entry.name)),
-                    ("replica", .uint(id.rawValue)), ("value", .raw(value.jsonText)),
+                    ("replica", .uint(id.rawValue)), ("value", .inspected(value)),
                 ]).text)
         } else {
             for line in value.plainLines { print(line) }

@@ -19,10 +19,10 @@ struct Status: ParsableCommand {
 
     func run() throws {
         let reader = try target.reader()
-        let statuses = try reader.status()
+        let statuses = reader.status()
         let owner = reader.owner
         let manifest = reader.manifest
-        let converged = Set(statuses.filter(\.hasStore).map(\.clock)).count <= 1
+        let converged = StatusDocuments.isConverged(StatusDocuments.reports(statuses))
         if output.json {
             print(
                 StatusDocuments.status(
@@ -37,6 +37,9 @@ struct Status: ParsableCommand {
         print("converged  \(converged ? "yes" : "no: the replicas' clocks differ")")
         print("")
         let rows = statuses.map { status -> [String] in
+            if let problem = status.problem {
+                return ["\(status.replica.rawValue)", "-", "-", "-", "-", "-", "DAMAGED: \(problem)"]
+            }
             guard status.hasStore else { return ["\(status.replica.rawValue)", "-", "-", "-", "-", "-", "no store"] }
             let lag = status.peers.map { "\($0.peer.rawValue):\($0.lagOperations)" }.joined(separator: " ")
             return [
@@ -96,7 +99,7 @@ struct DumpState: ParsableCommand {
     func run() throws {
         let reader = try target.reader()
         let ids = replica.replica == nil ? reader.manifest.memberIDs : [try replica.id(in: reader.manifest)]
-        let clocks = Dictionary(uniqueKeysWithValues: try reader.status().map { ($0.replica, $0.clock) })
+        let clocks = Dictionary(uniqueKeysWithValues: reader.status().map { ($0.replica, $0.clock) })
         var documents: [JSON] = []
         for id in ids {
             let objects = try reader.dumpState(replica: id, bucket: bucket)
@@ -111,8 +114,8 @@ struct DumpState: ParsableCommand {
                                 objects.map { object in
                                     .object([
                                         ("bucket", .string(object.bucket)), ("key", .string(object.name)),
-                                        ("type", .string(object.typeName)), ("value", .raw(object.value.jsonText)),
-                                        ("metadata", .raw(object.metadata.jsonText)),
+                                        ("type", .string(object.typeName)), ("value", .inspected(object.value)),
+                                        ("metadata", .inspected(object.metadata)),
                                     ])
                                 })
                         ),

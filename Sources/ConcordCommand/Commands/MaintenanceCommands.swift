@@ -96,8 +96,9 @@ struct Wipe: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Recover a damaged replica: delete its files and resync it from its peers.",
         discussion: """
-            The seed's "partial recovery of one node". The replica reopens empty with a new \
-            incarnation and takes a full state from a peer. The directory must not be open in \
+            The seed's "partial recovery of one node". The replica's folder is moved aside (not \
+            deleted), even when its store is too damaged to open; the replica reopens empty with a \
+            new incarnation and takes a full state from a peer. The directory must not be open in \
             another process.
             Example:
               concord wipe DIR --replica 2
@@ -107,17 +108,18 @@ struct Wipe: ParsableCommand {
     @Option(help: "The replica to wipe.") var replica: UInt64
 
     func run() throws {
+        let id = ReplicaID(replica)
+        let aside = try Cluster.wipeReplica(id, inDirectoryAt: target.url)
+        if let aside { print("replica \(replica)'s files were moved to \(aside.path)") }
         let cluster = try target.owner()
         defer { cluster.close() }
-        let id = ReplicaID(replica)
-        try cluster.wipe(id)
         try cluster.synchronize()
         let status = try cluster.replica(id).map { $0.status() }.unwrap("replica \(replica) is not a member")
         print(
-            "replica \(replica) wiped and "
+            "replica \(replica) "
                 + (status.isBootstrapping
-                    ? "still catching up (a peer must be reachable)"
-                    : "resynced: clock \(formatClock(status.clock))"))
+                    ? "is still catching up (a peer must be reachable)"
+                    : "resynced from its peers: clock \(formatClock(status.clock))"))
     }
 }
 

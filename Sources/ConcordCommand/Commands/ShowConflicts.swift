@@ -24,7 +24,7 @@ struct ShowConflicts: ParsableCommand {
     func run() throws {
         let conflicts = try target.reader().conflicts()
         if output.json {
-            print(JSON.object([("conflicts", .array(conflicts.map { .raw($0.inspected.jsonText) }))]).text)
+            print(JSON.object([("conflicts", .array(conflicts.map { .inspected($0.inspected) }))]).text)
             return
         }
         if conflicts.isEmpty { print("no conflicts recorded") }

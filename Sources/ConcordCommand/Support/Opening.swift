@@ -2,6 +2,7 @@ import ArgumentParser
 import Concord
 import ConcordReports
 import Foundation
+import Logging
 
 /// The cluster directory argument every command but `backup list|stats|verify` takes.
 struct DirectoryArgument: ParsableArguments {
@@ -23,7 +24,17 @@ struct DirectoryArgument: ParsableArguments {
         let manifest = try ClusterDirectory.readManifest(at: url)
         var configuration = manifest.configuration
         configuration.deliveryMode = deliveryMode
-        return try Cluster(directory: url, replicas: manifest.members.count, configuration: configuration)
+        return try Cluster(
+            directory: url, replicas: manifest.members.count, configuration: configuration,
+            observability: Observability(logger: Self.logger))
+    }
+
+    /// Warnings and errors of the engine (a refused message, a failed replication step) go
+    /// to standard error.
+    static var logger: Logger {
+        var logger = Logger(label: "concord") { StreamLogHandler.standardError(label: $0) }
+        logger.logLevel = .warning
+        return logger
     }
 }
 

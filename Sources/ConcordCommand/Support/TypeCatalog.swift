@@ -101,6 +101,38 @@ enum Words {
     }
 }
 
+/// The counters spell `increment N` and `decrement N` alike.
+private func counterOperation<Operation>(
+    _ words: [String], _ name: String, _ usage: String, increment: (Int64) -> Operation,
+    decrement: (Int64) -> Operation
+) throws(UsageError) -> Operation {
+    switch words.first {
+    case "increment":
+        try Words.expect(words, count: 1, usage)
+        return increment(try Words.integer(words[1]))
+    case "decrement":
+        try Words.expect(words, count: 1, usage)
+        return decrement(try Words.integer(words[1]))
+    default: throw Words.unknown(words, name, usage)
+    }
+}
+
+/// EWFlag and DWFlag spell their operations alike.
+private func flagOperation<Operation>(
+    _ words: [String], _ name: String, enable: Operation, disable: Operation, reset: Operation
+) throws(UsageError) -> Operation {
+    let usage = "enable | disable | reset"
+    let operation: Operation
+    switch words.first {
+    case "enable": operation = enable
+    case "disable": operation = disable
+    case "reset": operation = reset
+    default: throw Words.unknown(words, name, usage)
+    }
+    try Words.expect(words, count: 0, usage)
+    return operation
+}
+
 extension GCounter: CommandLineType {
     static var commandName: String { "gcounter" }
     static var operationUsage: String { "increment N" }
@@ -115,15 +147,8 @@ extension PNCounter: CommandLineType {
     static var commandName: String { "pncounter" }
     static var operationUsage: String { "increment N | decrement N" }
     static func operation(from words: [String]) throws(UsageError) -> Operation {
-        switch words.first {
-        case "increment":
-            try Words.expect(words, count: 1, operationUsage)
-            return .increment(try Words.integer(words[1]))
-        case "decrement":
-            try Words.expect(words, count: 1, operationUsage)
-            return .decrement(try Words.integer(words[1]))
-        default: throw Words.unknown(words, commandName, operationUsage)
-        }
+        try counterOperation(
+            words, commandName, operationUsage, increment: { .increment($0) }, decrement: { .decrement($0) })
     }
 }
 
@@ -131,18 +156,12 @@ extension ResettableCounter: CommandLineType {
     static var commandName: String { "resettablecounter" }
     static var operationUsage: String { "increment N | decrement N | reset" }
     static func operation(from words: [String]) throws(UsageError) -> Operation {
-        switch words.first {
-        case "increment":
-            try Words.expect(words, count: 1, operationUsage)
-            return .increment(try Words.integer(words[1]))
-        case "decrement":
-            try Words.expect(words, count: 1, operationUsage)
-            return .decrement(try Words.integer(words[1]))
-        case "reset":
+        if words.first == "reset" {
             try Words.expect(words, count: 0, operationUsage)
             return .reset
-        default: throw Words.unknown(words, commandName, operationUsage)
         }
+        return try counterOperation(
+            words, commandName, operationUsage, increment: { .increment($0) }, decrement: { .decrement($0) })
     }
 }
 
@@ -150,18 +169,12 @@ extension BoundedCounter: CommandLineType {
     static var commandName: String { "boundedcounter" }
     static var operationUsage: String { "increment N | decrement N | transfer N REPLICA" }
     static func operation(from words: [String]) throws(UsageError) -> Operation {
-        switch words.first {
-        case "increment":
-            try Words.expect(words, count: 1, operationUsage)
-            return .increment(try Words.integer(words[1]))
-        case "decrement":
-            try Words.expect(words, count: 1, operationUsage)
-            return .decrement(try Words.integer(words[1]))
-        case "transfer":
+        if words.first == "transfer" {
             try Words.expect(words, count: 2, operationUsage)
             return .transfer(try Words.integer(words[1]), to: ReplicaID(try Words.unsigned(words[2])))
-        default: throw Words.unknown(words, commandName, operationUsage)
         }
+        return try counterOperation(
+            words, commandName, operationUsage, increment: { .increment($0) }, decrement: { .decrement($0) })
     }
 }
 
@@ -195,13 +208,7 @@ extension EWFlag: CommandLineType {
     static var commandName: String { "ewflag" }
     static var operationUsage: String { "enable | disable | reset" }
     static func operation(from words: [String]) throws(UsageError) -> Operation {
-        try Words.expect(words, count: 0, operationUsage)
-        switch words.first {
-        case "enable": return .enable
-        case "disable": return .disable
-        case "reset": return .reset
-        default: throw Words.unknown(words, commandName, operationUsage)
-        }
+        try flagOperation(words, commandName, enable: .enable, disable: .disable, reset: .reset)
     }
 }
 
@@ -209,13 +216,7 @@ extension DWFlag: CommandLineType {
     static var commandName: String { "dwflag" }
     static var operationUsage: String { "enable | disable | reset" }
     static func operation(from words: [String]) throws(UsageError) -> Operation {
-        try Words.expect(words, count: 0, operationUsage)
-        switch words.first {
-        case "enable": return .enable
-        case "disable": return .disable
-        case "reset": return .reset
-        default: throw Words.unknown(words, commandName, operationUsage)
-        }
+        try flagOperation(words, commandName, enable: .enable, disable: .disable, reset: .reset)
     }
 }
 
@@ -257,7 +258,9 @@ private func setOperation<Operation>(
 
 extension AWSet: CommandLineType where E == String {
     static var commandName: String { "awset" }
-    static var operationUsage: String { "add ELEMENT | addAll ELEMENT... | remove ELEMENT | removeAll ELEMENT... | reset" }
+    static var operationUsage: String {
+        "add ELEMENT | addAll ELEMENT... | remove ELEMENT | removeAll ELEMENT... | reset"
+    }
     static func operation(from words: [String]) throws(UsageError) -> Operation {
         try setOperation(
             words, commandName, add: { .add($0) }, addAll: { .addAll($0) }, remove: { .remove($0) },
@@ -267,7 +270,9 @@ extension AWSet: CommandLineType where E == String {
 
 extension RWSet: CommandLineType where E == String {
     static var commandName: String { "rwset" }
-    static var operationUsage: String { "add ELEMENT | addAll ELEMENT... | remove ELEMENT | removeAll ELEMENT... | reset" }
+    static var operationUsage: String {
+        "add ELEMENT | addAll ELEMENT... | remove ELEMENT | removeAll ELEMENT... | reset"
+    }
     static func operation(from words: [String]) throws(UsageError) -> Operation {
         try setOperation(
             words, commandName, add: { .add($0) }, addAll: { .addAll($0) }, remove: { .remove($0) },
