@@ -21,7 +21,7 @@ import Synchronization
 /// ```swift
 /// let export = MetricsExport.bootstrap()           // before the cluster opens
 /// let cluster = try Cluster(directory: url, replicas: 3, configuration: configuration)
-/// let server = ClusterServer(cluster: cluster, export: export, host: "127.0.0.1", port: 9187)
+/// let server = try ClusterServer(cluster: cluster, export: export, host: "127.0.0.1", port: 9187)
 /// try await server.run { url in print("listening on \(url)") }   // until SIGINT or SIGTERM
 /// cluster.close()
 /// ```
@@ -51,18 +51,20 @@ public struct ClusterServer: Sendable {
     /// - Parameters:
     ///   - workloadTransactionsPerSecond: runs a seeded mixed workload of about this many
     ///     transactions per second over the replicas while serving (0: none). See `run`.
+    /// - Throws: what `ClusterReader(directory:)` throws when the cluster's manifest cannot be
+    ///   read (the status document names the directory's owner from it).
     public init(
         cluster: Cluster, export: MetricsExport, host: String = "127.0.0.1", port: Int = ClusterServer.defaultPort,
         workloadTransactionsPerSecond: Int = 0, workloadSeed: UInt64 = 1
-    ) {
+    ) throws(ConcordError) {
         self.cluster = cluster
         self.export = export
         self.host = host
         self.port = port
         self.workloadTransactionsPerSecond = max(0, workloadTransactionsPerSecond)
         self.workloadSeed = workloadSeed
-        // Only the lock file is read: a reader opens no store until asked to.
-        owner = (try? ClusterReader(directory: cluster.directory))?.owner
+        // Only the manifest and the lock file are read: a reader opens no store until asked to.
+        owner = try ClusterReader(directory: cluster.directory).owner
     }
 
     /// Listens, calls `onListening` with the server's URL once it accepts connections, starts

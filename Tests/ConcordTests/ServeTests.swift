@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 #if canImport(FoundationNetworking)
@@ -83,29 +84,33 @@ import Testing
         }
     }
 
-    /// One request with URLSession.
-    static func request(_ url: URL, method: String = "GET") async throws -> Answer {
+    /// One request with URLSession, waited for on this thread: the suite's tests are
+    /// synchronous so that, once running, they do not wait for a cooperative thread behind the
+    /// CPU-bound tests that run beside them.
+    static func request(_ url: URL, method: String = "GET") throws -> Answer {
         var request = URLRequest(url: url)
         request.httpMethod = method
         request.timeoutInterval = 10
         let session = URLSession(configuration: .ephemeral)
         defer { session.finishTasksAndInvalidate() }
-        return try await withCheckedThrowingContinuation { continuation in
-            session.dataTask(with: request) { data, response, error in
-                guard let response = response as? HTTPURLResponse else {
-                    continuation.resume(throwing: error ?? ServeTestError("no HTTP response from \(url)"))
-                    return
-                }
-                var headers: [String: String] = [:]
-                for (key, value) in response.allHeaderFields {
-                    headers["\(key)"] = "\(value)"
-                }
-                continuation.resume(
-                    returning: Answer(
-                        status: response.statusCode, headers: headers,
-                        body: String(decoding: data ?? Data(), as: UTF8.self)))
-            }.resume()
-        }
+        let done = DispatchSemaphore(value: 0)
+        let result = Mutex<Result<Answer, any Error>?>(nil)
+        session.dataTask(with: request) { data, response, error in
+            defer { done.signal() }
+            guard let response = response as? HTTPURLResponse else {
+                result.withLock { $0 = .failure(error ?? ServeTestError("no HTTP response from \(url)")) }
+                return
+            }
+            var headers: [String: String] = [:]
+            for (key, value) in response.allHeaderFields {
+                headers["\(key)"] = "\(value)"
+            }
+            let answer = Answer(
+                status: response.statusCode, headers: headers, body: String(decoding: data ?? Data(), as: UTF8.self))
+            result.withLock { $0 = .success(answer) }
+        }.resume()
+        done.wait()
+        return try result.withLock { $0! }.get()
     }
 
     /// Whether two JSON documents have the same shape: the same keys at every level, the same
@@ -131,14 +136,14 @@ import Testing
         /[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="[^"]*",?)*\})? [-+0-9.eEInfNa]+/
     }
 
-    @Test func servesMetricsHealthStatusLagAndJSONErrorsThenStopsOnSIGTERM() async throws {
-        try await withTemporaryDirectoryAsync { root in
+    @Test func servesMetricsHealthStatusLagAndJSONErrorsThenStopsOnSIGTERM() throws {
+        try withTemporaryDirectory { root in
             let dir = root.appendingPathComponent("cluster").path
             #expect(try CommandLineTests.run(["init", dir, "--replicas", "3", "--durability", "noSync"]).status == 0)
             let server = try Server(directory: dir, ["--workload", "400", "--seed", "3"])
-            try await Task.sleep(for: .milliseconds(700))
+            usleep(700_000)
 
-            let metrics = try await Self.request(server.url.appendingPathComponent("metrics"))
+            let metrics = try Self.request(server.url.appendingPathComponent("metrics"))
             #expect(metrics.status == 200)
             #expect(metrics.header("Content-Type")?.hasPrefix("text/plain; version=0.0.4") == true)
             let lines = metrics.body.split(separator: "\n")
@@ -153,28 +158,28 @@ import Testing
             #expect(samples.contains { $0.hasPrefix("concord_workload_transactions_total{outcome=\"committed\"}") })
             #expect(samples.contains { $0.hasPrefix("concord_replicas_up 3") })
 
-            let health = try await Self.request(server.url.appendingPathComponent("health"))
+            let health = try Self.request(server.url.appendingPathComponent("health"))
             #expect(health.status == 200)
             #expect(health.header("Content-Type") == "application/json")
             #expect(["healthy", "degraded"].contains(try health.json()["status"] as? String))
 
-            let status = try await Self.request(server.url.appendingPathComponent("cluster/status"))
+            let status = try Self.request(server.url.appendingPathComponent("cluster/status"))
             #expect(status.status == 200)
             let served = try status.json()
             #expect((served["replicas"] as? [[String: Any]])?.count == 3)
             #expect((served["owner"] as? String)?.contains("process \(server.process.processIdentifier)") == true)
             #expect((served["replicas"] as? [[String: Any]])?.allSatisfy { $0["running"] as? Bool == true } == true)
 
-            let lag = try await Self.request(server.url.appendingPathComponent("replication/lag"))
+            let lag = try Self.request(server.url.appendingPathComponent("replication/lag"))
             #expect(lag.status == 200)
             let lagReplicas = try #require(try lag.json()["replicas"] as? [[String: Any]])
             #expect(lagReplicas.count == 3)
             #expect(lagReplicas.allSatisfy { ($0["peers"] as? [[String: Any]])?.count == 2 })
 
-            let missing = try await Self.request(server.url.appendingPathComponent("no/such/thing"))
+            let missing = try Self.request(server.url.appendingPathComponent("no/such/thing"))
             #expect(missing.status == 404)
             #expect((try missing.json()["error"] as? String)?.contains("/no/such/thing") == true)
-            let wrongMethod = try await Self.request(server.url.appendingPathComponent("health"), method: "POST")
+            let wrongMethod = try Self.request(server.url.appendingPathComponent("health"), method: "POST")
             #expect(wrongMethod.status == 405)
             #expect(wrongMethod.header("Allow") == "GET")
             #expect((try wrongMethod.json()["error"] as? String)?.contains("POST") == true)
@@ -185,8 +190,9 @@ import Testing
             #expect(second.error.contains("process \(server.process.processIdentifier)"), "\(second.error)")
             #expect(second.error.split(separator: "\n").count == 1, "\(second.error)")
 
-            // After the served metrics moved on, the workload counter has grown.
-            let later = try await Self.request(server.url.appendingPathComponent("metrics"))
+            // Meanwhile the workload went on: its counter has grown.
+            usleep(300_000)
+            let later = try Self.request(server.url.appendingPathComponent("metrics"))
             #expect(Self.committed(in: later.body) > Self.committed(in: metrics.body))
 
             let (exitStatus, error) = server.terminate()
@@ -202,8 +208,8 @@ import Testing
         }
     }
 
-    @Test func aPortInUseAndABadDirectoryExitWithTwoAndOneLine() async throws {
-        try await withTemporaryDirectoryAsync { root in
+    @Test func aPortInUseAndABadDirectoryExitWithTwoAndOneLine() throws {
+        try withTemporaryDirectory { root in
             let first = root.appendingPathComponent("first").path
             let other = root.appendingPathComponent("other").path
             #expect(try CommandLineTests.run(["init", first, "--replicas", "1", "--durability", "noSync"]).status == 0)
@@ -237,12 +243,4 @@ import Testing
         }
         return 0
     }
-}
-
-/// `withTemporaryDirectory` for async bodies.
-func withTemporaryDirectoryAsync<R>(_ body: (URL) async throws -> R) async throws -> R {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("concord-tests-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: url) }
-    return try await body(url)
 }

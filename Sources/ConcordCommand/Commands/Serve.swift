@@ -44,7 +44,7 @@ struct Serve: AsyncParsableCommand {
         let export = MetricsExport.bootstrap()
         let cluster = try target.owner(deliveryMode: .background(latencyMicroseconds: latencyMicroseconds))
         defer { cluster.close() }
-        let server = ClusterServer(
+        let server = try ClusterServer(
             cluster: cluster, export: export, host: host, port: port,
             workloadTransactionsPerSecond: workloadTransactionsPerSecond, workloadSeed: seed)
         let directory = target.url.path
