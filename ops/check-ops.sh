@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make check-ops: checks the ops files against real tools and a real `concord serve`.
 #
-#  1. installs Debian's prometheus package (for promtool) when promtool is missing;
+#  1. installs Debian's prometheus package (for promtool), and curl, when missing;
 #  2. promtool check rules / test rules on ops/prometheus, promtool check config;
 #  3. the dashboard JSON is what ops/grafana/concord-dashboard.py writes;
 #  4. builds concord, makes a 3-replica cluster, runs `concord serve --workload` on a free
@@ -22,13 +22,17 @@ started=$(date +%s)
 step() { printf '\n== %s\n' "$*"; }
 fail() { printf 'check-ops: FAILED: %s\n' "$*" >&2; exit 1; }
 
-step "promtool"
-if ! command -v promtool >/dev/null; then
+step "promtool and curl"
+missing=""
+command -v promtool >/dev/null || missing="$missing prometheus"
+command -v curl >/dev/null || missing="$missing curl"
+if [ -n "$missing" ]; then
     sudo=""
     [ "$(id -u)" = 0 ] || sudo=sudo
-    echo "promtool is missing: installing Debian's prometheus package"
+    echo "installing Debian's$missing (for promtool and curl)"
     $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq prometheus >/dev/null
+    # shellcheck disable=SC2086
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing >/dev/null
 fi
 promtool --version 2>&1 | head -1
 
