@@ -19,7 +19,9 @@ struct ConcordCommand: ParsableCommand {
             """,
         subcommands: [
             Init.self, Update.self, Read.self, Status.self, HealthCommand.self, DumpState.self, ShowConflicts.self,
-            Verify.self, Sync.self, GC.self, Compact.self, Wipe.self, Backup.self, Simulate.self, WriteLoop.self,
+            Verify.self, Sync.self, GC.self, Compact.self, Wipe.self, Backup.self, RekeyCommand.self, Audit.self,
+            Simulate.self,
+            WriteLoop.self,
         ]
     )
 

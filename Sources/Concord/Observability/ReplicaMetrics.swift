@@ -25,7 +25,7 @@ final class ReplicaMetrics: @unchecked Sendable {
     private let errors = Mutex<[ErrorKey: Counter]>([:])
     private let conflicts = Mutex<[UInt8: Counter]>([:])
     private let lag = Mutex<[ReplicaID: (milliseconds: Gauge, operations: Gauge)]>([:])
-    private let messagesSent, messagesReceived, bytesSent, bytesReceived: Counter
+    private let messagesSent, messagesReceived, bytesSent, bytesReceived, messagesUnauthenticated: Counter
     private let statesSent, statesApplied, logEntriesCollected, compactions, objectsCompacted: Counter
     private let logLength, logBound, bufferedIntervals, bootstrapping, up, mapUsed, mapMaximum: Gauge
     /// The core's counters as last published (guarded by the replica's lock).
@@ -70,6 +70,7 @@ final class ReplicaMetrics: @unchecked Sendable {
         messagesReceived = counter(MetricName.messagesReceived)
         bytesSent = counter(MetricName.bytesSent)
         bytesReceived = counter(MetricName.bytesReceived)
+        messagesUnauthenticated = counter(MetricName.messagesUnauthenticated)
         statesSent = counter(MetricName.stateTransfers, [("direction", "sent")])
         statesApplied = counter(MetricName.stateTransfers, [("direction", "applied")])
         logEntriesCollected = counter(MetricName.logEntriesCollected)
@@ -144,6 +145,13 @@ final class ReplicaMetrics: @unchecked Sendable {
                 return counter
             }.increment()
         }
+    }
+
+    /// Counts and logs a message dropped because its MAC did not check.
+    func unauthenticated(bytes: Int) {
+        logger.warning("dropped a message whose authentication failed", metadata: ["bytes": "\(bytes)"])
+        guard isEnabled else { return }
+        messagesUnauthenticated.increment()
     }
 
     /// Counts a message of `bytes` bytes received.
