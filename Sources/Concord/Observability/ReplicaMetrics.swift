@@ -14,13 +14,24 @@ final class ReplicaMetrics: @unchecked Sendable {
     /// The operations timed and counted.
     enum Operation: String, CaseIterable {
         case read, update, transaction, cas
+
+        /// Its position in `allCases`.
+        var index: Int {
+            switch self {
+            case .read: 0
+            case .update: 1
+            case .transaction: 2
+            case .cas: 3
+            }
+        }
     }
 
     let isEnabled: Bool
     let logger: Logger
     private let factory: any MetricsFactory
     private let replica: String
-    private let latency: [Operation: Metrics.Timer]
+    /// Indexed by `Operation.allCases` order.
+    private let latency: [Metrics.Timer]
     private let operations = Mutex<[OperationKey: Counter]>([:])
     private let errors = Mutex<[ErrorKey: Counter]>([:])
     private let conflicts = Mutex<[UInt8: Counter]>([:])
@@ -56,16 +67,11 @@ final class ReplicaMetrics: @unchecked Sendable {
             Counter(label: label, dimensions: dimensions + more, factory: factory)
         }
         func gauge(_ label: String) -> Gauge { Gauge(label: label, dimensions: dimensions, factory: factory) }
-        latency = Dictionary(
-            uniqueKeysWithValues: Operation.allCases.map { operation in
-                (
-                    operation,
-                    Metrics.Timer(
-                        label: MetricName.operationLatency,
-                        dimensions: dimensions + [("operation", operation.rawValue)],
-                        preferredDisplayUnit: .seconds, factory: factory)
-                )
-            })
+        latency = Operation.allCases.map { operation in
+            Metrics.Timer(
+                label: MetricName.operationLatency, dimensions: dimensions + [("operation", operation.rawValue)],
+                preferredDisplayUnit: .seconds, factory: factory)
+        }
         messagesSent = counter(MetricName.messagesSent)
         messagesReceived = counter(MetricName.messagesReceived)
         bytesSent = counter(MetricName.bytesSent)
@@ -96,7 +102,7 @@ final class ReplicaMetrics: @unchecked Sendable {
     /// Counts an operation on an object of `type` that succeeded, and its latency.
     func succeeded(_ operation: Operation, type: Any.Type, startedAt start: UInt64) {
         guard isEnabled else { return }
-        latency[operation]?.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds &- start))
+        latency[operation.index].recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds &- start))
         let key = OperationKey(operation: operation, type: ObjectIdentifier(type))
         let counter = operations.withLock { counters in
             if let counter = counters[key] { return counter }
@@ -114,7 +120,7 @@ final class ReplicaMetrics: @unchecked Sendable {
     /// Counts an operation that threw `error`, and its latency.
     func failed(_ operation: Operation, _ error: any Error, startedAt start: UInt64) {
         guard isEnabled else { return }
-        latency[operation]?.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds &- start))
+        latency[operation.index].recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds &- start))
         let code = (error as? ConcordError)?.code ?? .operationRejected
         let key = ErrorKey(operation: operation, code: code.rawValue)
         let counter = errors.withLock { counters in
