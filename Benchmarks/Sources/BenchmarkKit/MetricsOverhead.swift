@@ -35,7 +35,7 @@ public func measureMetricsOverhead(
     return result
 }
 
-/// Encryption at rest: plain stores against sealed ones (AES-GCM per record).
+/// Encryption at rest: plain stores against sealed ones (ChaCha20-Poly1305 per record).
 public func measureEncryptionCost(
     setting: Setting, keyCount: Int, valueBytes: Int, samplesPerRound: Int, rounds: Int, log: (String) -> Void
 ) throws -> SideBySide {

@@ -187,7 +187,7 @@ if !arguments.contains("--skip-metrics") {
         ("write", sealed.baseWrite.p50, sealed.variantWrite.p50), ("read", sealed.baseRead.p50, sealed.variantRead.p50),
     ] {
         rows.append(Row(
-            shape: "\(name) p50, plain → encrypted (AES-GCM)", setting: s,
+            shape: "\(name) p50, plain → encrypted (ChaCha20-Poly1305)", setting: s,
             concord: microseconds(base) + " → " + microseconds(variant), raw: "—", ratio: "—", seed: "",
             target: verdict(variant / base <= 1.5, String(format: "%.2fx (≤ 1.5x)", variant / base))))
     }

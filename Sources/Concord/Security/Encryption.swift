@@ -2,14 +2,14 @@ import Crypto
 import Foundation
 
 /// Encryption at rest: every record a replica stores — object states, log entries, the
-/// replication metadata, conflict records — sealed with AES-GCM under `key`.
+/// replication metadata, conflict records — sealed with ChaCha20-Poly1305 under `key`.
 ///
 /// ```swift
 /// let key = try Encryption(keyFile: URL(fileURLWithPath: "/etc/app/concord.key"), keyID: "2026-12")
 /// let cluster = try Cluster(directory: url, replicas: 3, configuration: Configuration(encryption: key))
 /// ```
 ///
-/// Each record gets a fresh random 96-bit nonce; its associated data is the record's table,
+/// Each record gets a nonce of its own (see `Sealer`); its associated data is the record's table,
 /// its LMDB key, the replica's id and the format version, so a sealed record copied under
 /// another key, into another table or into another replica's store fails to open. A record
 /// that fails to open is `.corrupted`, naming the object: never a wrong value.

@@ -1,11 +1,16 @@
 import CRDTs
 import Crypto
 import Foundation
+import Synchronization
 
 /// Seals and opens the records of an encrypted store (see `Encryption`).
 ///
 /// A sealed record is `C5 EA 1D 01`, the sealing key's 4-byte tag, a 12-byte nonce, the
-/// AES-GCM ciphertext and its 16-byte tag: 40 bytes over the plaintext. Its associated data
+/// ChaCha20-Poly1305 ciphertext and its 16-byte tag: 40 bytes over the plaintext.
+/// (ChaCha20-Poly1305 rather than AES-GCM: swift-crypto sets up an AES key schedule for
+/// every call, which made a sealed write cost 2.6 times a plain one; see BENCHMARKS.md.)
+/// Nonces are unique per key: 8 random bytes drawn when the store opens (and again every
+/// 2^32 records) and a 4-byte counter. Its associated data
 /// binds it to its place: `concord-record`, the format version, the replica's id, the table
 /// and the record's LMDB key. The key tag lets a store being rekeyed hold records of two
 /// keys, each opened with its own.
@@ -51,6 +56,8 @@ struct Sealer: Sendable {
     let previous: SealingKey?
     /// Whether records may still be in the clear (a rekey from a plain store in progress).
     let acceptsPlain: Bool
+    /// Where nonces come from.
+    private let nonces = NonceSource()
 
     init(replica: ReplicaID, current: Encryption, previous: Encryption? = nil, acceptsPlain: Bool = false) {
         self.replica = replica
@@ -76,9 +83,9 @@ struct Sealer: Sendable {
     /// `plaintext`, sealed for `key` in `table`.
     func seal(_ plaintext: [UInt8], _ table: Table, key: [UInt8]) -> [UInt8] {
         if isPlain(table, key) { return plaintext }
-        // Sealing with a fresh random nonce cannot fail for a 256-bit key.
-        let box = try! AES.GCM.seal(
-            plaintext, using: current.key, nonce: AES.GCM.Nonce(), authenticating: associatedData(table, key))
+        // Sealing with a 256-bit key and a 12-byte nonce cannot fail.
+        let box = try! ChaChaPoly.seal(
+            plaintext, using: current.key, nonce: nonces.next(), authenticating: associatedData(table, key))
         var record = Self.magic
         record.reserveCapacity(plaintext.count + Self.overheadBytes)
         record += current.tag
@@ -117,10 +124,10 @@ struct Sealer: Sendable {
                 .corrupted, "\(what()) is sealed with a key other than '\(current.keyID)' (tag \(Self.hex(tag)))")
         }
         do {
-            let box = try AES.GCM.SealedBox(
-                nonce: AES.GCM.Nonce(data: record[8..<20]), ciphertext: record[20..<(record.count - 16)],
+            let box = try ChaChaPoly.SealedBox(
+                nonce: ChaChaPoly.Nonce(data: record[8..<20]), ciphertext: record[20..<(record.count - 16)],
                 tag: record[(record.count - 16)...])
-            return Array(try AES.GCM.open(box, using: sealing.key, authenticating: associatedData(table, key)))
+            return Array(try ChaChaPoly.open(box, using: sealing.key, authenticating: associatedData(table, key)))
         } catch {
             if acceptsPlain && tag != current.tag { return record }
             throw ConcordError(
@@ -130,6 +137,25 @@ struct Sealer: Sendable {
     }
 
     static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+}
+
+/// Unique nonces: a random 8-byte prefix and a 4-byte counter; a new prefix when the counter
+/// wraps. Two sources (two openings, two replicas under one key) repeat a nonce only if they
+/// draw the same 64-bit prefix.
+final class NonceSource: Sendable {
+    private let state = Mutex<(prefix: UInt64, counter: UInt32)>((UInt64.random(in: .min ... .max), 0))
+
+    func next() -> ChaChaPoly.Nonce {
+        let (prefix, counter) = state.withLock { state -> (UInt64, UInt32) in
+            if state.counter == .max { state = (UInt64.random(in: .min ... .max), 0) }
+            state.counter += 1
+            return (state.prefix, state.counter)
+        }
+        var bytes = [UInt8](repeating: 0, count: 12)
+        withUnsafeBytes(of: prefix.bigEndian) { bytes.replaceSubrange(0..<8, with: $0) }
+        withUnsafeBytes(of: counter.bigEndian) { bytes.replaceSubrange(8..<12, with: $0) }
+        return try! ChaChaPoly.Nonce(data: bytes)
+    }
 }
 
 // MARK: The key check

@@ -12,7 +12,7 @@ struct Init: ParsableCommand {
               concord init /var/lib/app/cluster --replicas 3 --durability noSync
               head -c 32 /dev/urandom > cluster.key && concord init DIR --replicas 3 --key-file cluster.key
             The directory must be missing or empty. With --key-file, every store is encrypted \
-            (AES-GCM) and every message between replicas authenticated; every later command \
+            (ChaCha20-Poly1305) and every message between replicas authenticated; every later command \
             on the directory then needs the key. Replica i lives in DIR/replica-<i>/ and \
             DIR/cluster-manifest.json describes the cluster.
             """)
