@@ -124,6 +124,7 @@ let package = Package(
                 "Concord", "ConcordSimulation", "LMDB",
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strictSettings
         ),

@@ -37,6 +37,7 @@ let package = Package(
             dependencies: [
                 .product(name: "Concord", package: "Concord"),
                 .product(name: "ConcordSimulation", package: "Concord"),
+                .product(name: "LMDB", package: "Concord"),
             ],
             swiftSettings: strictSettings
         ),
@@ -44,5 +45,6 @@ let package = Package(
         fuzzTarget("wire"),
         fuzzTarget("operations"),
         fuzzTarget("cluster"),
+        fuzzTarget("sealed"),
     ]
 )

@@ -19,7 +19,8 @@ struct ConcordCommand: AsyncParsableCommand {
             """,
         subcommands: [
             Init.self, Update.self, Read.self, Status.self, HealthCommand.self, DumpState.self, ShowConflicts.self,
-            Verify.self, Sync.self, GC.self, Compact.self, Wipe.self, Backup.self, Serve.self, Simulate.self,
+            Verify.self, Sync.self, GC.self, Compact.self, Wipe.self, Backup.self, RekeyCommand.self, Audit.self,
+            Serve.self, Simulate.self,
             WriteLoop.self,
         ]
     )

@@ -19,6 +19,7 @@ public enum MetricCatalog {
         "concord_state_transfers_total": "Full state transfers, sent or applied.",
         "concord_messages_sent_total": "Messages a replica sent.",
         "concord_messages_received_total": "Messages a replica received.",
+        "concord_messages_unauthenticated_total": "Messages dropped as their HMAC did not verify (encrypted clusters).",
         "concord_bytes_sent_total": "Bytes of the messages a replica sent.",
         "concord_bytes_received_total": "Bytes of the messages a replica received.",
         "concord_gc_log_entries_collected_total": "Log entries garbage-collected once stable.",

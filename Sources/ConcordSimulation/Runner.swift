@@ -41,6 +41,9 @@ struct Runner {
             durability: .noSync, deliveryMode: .manual, seed: options.seed, deltaIntervalTransactions: 4,
             logBound: options.logBound)
         configuration.latencyMicroseconds = 100...1_000
+        // Thousands of crashes and restarts per run: an audit line (and an fsync) each would
+        // only slow the search for bugs.
+        configuration.auditLog = false
         cluster = try Cluster(directory: directory, replicas: options.replicas, configuration: configuration)
         cluster.network.faults = .init(
             drop: options.dropRate, duplicate: options.duplicateRate, reorder: options.reorder,

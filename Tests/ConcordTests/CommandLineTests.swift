@@ -214,6 +214,59 @@ import Testing
         }
     }
 
+    @Test func anEncryptedClusterFromTheCommandLineWithRekeyAndAudit() throws {
+        try withTemporaryDirectory { root in
+            let dir = root.appendingPathComponent("vault").path
+            let first = root.appendingPathComponent("first.key")
+            let second = root.appendingPathComponent("second.key")
+            try Data((0..<32).map { UInt8($0) }).write(to: first)
+            try Data((0..<32).map { UInt8(255 - $0) }).write(to: second)
+            let made = try Self.run(["init", dir, "--replicas", "2", "--key-file", first.path, "--key-id", "first"])
+            #expect(made.status == 0 && made.output.contains("encrypted with key 'first'"))
+            #expect(
+                try Self.run(["update", dir, "secret", "lwwregister", "assign", "hunter2", "--key-file", first.path])
+                    .status
+                    == 0)
+            let missing = try Self.run(["read", dir, "secret", "lwwregister"])
+            #expect(missing.status == 2 && missing.error.contains("--key-file"))
+            let wrong = try Self.run(["read", dir, "secret", "lwwregister", "--key-file", second.path])
+            #expect(wrong.status == 2 && wrong.error.contains("key mismatch"), "\(wrong.error)")
+            #expect(
+                try Self.run(["read", dir, "secret", "lwwregister", "--key-file", first.path]).lines == ["hunter2"])
+            let short = root.appendingPathComponent("short.key")
+            try Data([1, 2, 3]).write(to: short)
+            #expect(try Self.run(["read", dir, "secret", "lwwregister", "--key-file", short.path]).status == 2)
+
+            let rekey = try Self.run(["rekey", dir, "--from", first.path, "--to", second.path, "--key-id", "second"])
+            #expect(rekey.status == 0 && rekey.output.contains("rekeyed 2 stores"), "\(rekey.error)")
+            #expect(
+                try Self.run(["read", dir, "secret", "lwwregister", "--key-file", second.path]).lines == ["hunter2"])
+            #expect(try Self.run(["verify", dir, "--key-file", second.path]).status == 0)
+            let backups = root.appendingPathComponent("backups").path
+            #expect(
+                try Self.run(["backup", "create", dir, "--to", backups, "--name", "b", "--key-file", second.path])
+                    .status == 0)
+            #expect(try Self.run(["backup", "verify", "\(backups)/b", "--key-file", second.path]).status == 0)
+            #expect(try Self.run(["backup", "verify", "\(backups)/b"]).status == 1)
+
+            let audit = try Self.run(["audit", "show", dir])
+            for action in ["init", "open", "close", "rekey", "backup", "verify"] {
+                #expect(audit.output.contains("  \(action)  "), "\(action) missing from\n\(audit.output)")
+            }
+            #expect(audit.output.contains("key mismatch"))
+            #expect(try Self.run(["audit", "verify", dir]).status == 0)
+            let folder = URL(fileURLWithPath: dir).appendingPathComponent("audit")
+            let file = folder.appendingPathComponent(
+                try #require(
+                    try FileManager.default.contentsOfDirectory(atPath: folder.path).first { $0.hasSuffix(".jsonl") }))
+            var lines = try String(contentsOf: file, encoding: .utf8).split(separator: "\n").map(String.init)
+            lines.remove(at: 1)
+            try (lines.joined(separator: "\n") + "\n").write(to: file, atomically: true, encoding: .utf8)
+            let tampered = try Self.run(["audit", "verify", dir])
+            #expect(tampered.status == 1 && tampered.output.contains("NOT INTACT"))
+        }
+    }
+
     @Test func simulateKeepsItsFinalCluster() throws {
         try withTemporaryDirectory { root in
             let kept = root.appendingPathComponent("kept").path

@@ -52,6 +52,8 @@ import Testing
 
     @Test func clusterSchedulesConverge() { Self.replay("cluster", ClusterCheck.check) }
 
+    @Test func sealedRecordsThatAreNotGenuineNeverOpen() { Self.replay("sealed", SealedCheck.check) }
+
     /// The decoder seeds are valid encodings (a seed that no longer decodes starts the
     /// fuzzer at the first check again: regenerate with `make -C Fuzz corpus`).
     @Test func decoderSeedsDecode() throws {

@@ -62,7 +62,8 @@ panel("State transfers", [(f"sum by (replica, direction) (increase(concord_state
 panel("Messages", [
     (f"sum by (replica) (rate(concord_messages_sent_total{{{I}}}[{R}]))", "sent {{replica}}"),
     (f"sum by (replica) (rate(concord_messages_received_total{{{I}}}[{R}]))", "received {{replica}}"),
-], unit="ops", description="Messages between replicas per second.")
+    (f"sum by (replica) (rate(concord_messages_unauthenticated_total{{{I}}}[{R}]))", "unauthenticated {{replica}}"),
+], unit="ops", description="Messages between replicas per second; unauthenticated: dropped because their HMAC did not verify (encrypted clusters).")
 panel("Bytes sent / received", [
     (f"sum by (replica) (rate(concord_bytes_sent_total{{{I}}}[{R}]))", "sent {{replica}}"),
     (f"sum by (replica) (rate(concord_bytes_received_total{{{I}}}[{R}]))", "received {{replica}}"),

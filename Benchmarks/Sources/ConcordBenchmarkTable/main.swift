@@ -154,28 +154,43 @@ for setting in skipReplication || onlyMetrics ? [] : [replicationSetting] {
         target: String(format: "state %.0f B → %.0f B", gc.stateBytesBefore, gc.stateBytesAfter)))
 }
 
-// The cost of metrics: no backend (swift-metrics' no-op factory) against swift-prometheus's,
-// two clusters side by side, their rounds interleaved (`--only-metrics` runs only this).
-let metricsSetting: Setting = settings.contains(.noSyncWriteMap) ? .noSyncWriteMap : (settings.first ?? .noSync)
+// The cost of metrics (no backend against swift-prometheus's) and of encryption at rest
+// (plain against sealed stores): each pair of clusters side by side, rounds interleaved
+// (`--only-metrics` runs only these, `--skip-metrics` skips them).
+let sideSetting: Setting = settings.contains(.noSyncWriteMap) ? .noSyncWriteMap : (settings.first ?? .noSync)
 if !arguments.contains("--skip-metrics") {
-    let overhead = try measureMetricsOverhead(
-        setting: metricsSetting, keyCount: min(keyCount, 20_000), valueBytes: valueBytes,
-        samplesPerRound: quick ? 4_000 : 20_000, rounds: quick ? 3 : 6, log: log)
-    let s = metricsSetting.rawValue
-    let growth = (overhead.meteredWrite.p50 / overhead.plainWrite.p50 - 1) * 100
+    let s = sideSetting.rawValue
+    let keys = min(keyCount, 20_000)
+    let samples = quick ? 4_000 : 30_000
+    let rounds = quick ? 3 : 9
+    func percent(_ variant: Double, _ base: Double) -> Double { (variant / base - 1) * 100 }
+    let metrics = try measureMetricsOverhead(
+        setting: sideSetting, keyCount: keys, valueBytes: valueBytes, samplesPerRound: samples, rounds: rounds, log: log)
     rows.append(Row(
-        shape: "write p50, no metrics backend", setting: s, concord: microseconds(overhead.plainWrite.p50),
-        raw: microseconds(overhead.rawWrite.p50), ratio: ratio(overhead.plainWrite.p50, overhead.rawWrite.p50),
-        seed: "", target: "20K keys, rounds interleaved"))
+        shape: "write p50, no metrics backend", setting: s, concord: microseconds(metrics.baseWrite.p50),
+        raw: microseconds(metrics.rawWrite.p50), ratio: ratio(metrics.baseWrite.p50, metrics.rawWrite.p50),
+        seed: "", target: "\(keys / 1000)K keys, rounds interleaved"))
     rows.append(Row(
-        shape: "write p50, swift-prometheus backend", setting: s, concord: microseconds(overhead.meteredWrite.p50),
-        raw: microseconds(overhead.rawWrite.p50), ratio: ratio(overhead.meteredWrite.p50, overhead.rawWrite.p50),
-        seed: "", target: verdict(growth < 5, String(format: "%+.1f%% (< 5%%)", growth))))
+        shape: "write p50, swift-prometheus backend", setting: s, concord: microseconds(metrics.variantWrite.p50),
+        raw: microseconds(metrics.rawWrite.p50), ratio: ratio(metrics.variantWrite.p50, metrics.rawWrite.p50),
+        seed: "", target: verdict(
+            percent(metrics.variantWrite.p50, metrics.baseWrite.p50) < 5,
+            String(format: "%+.1f%% (< 5%%)", percent(metrics.variantWrite.p50, metrics.baseWrite.p50)))))
     rows.append(Row(
         shape: "read p50, no metrics backend → swift-prometheus", setting: s,
-        concord: microseconds(overhead.plainRead.p50) + " → " + microseconds(overhead.meteredRead.p50),
+        concord: microseconds(metrics.baseRead.p50) + " → " + microseconds(metrics.variantRead.p50),
         raw: "—", ratio: "—", seed: "",
-        target: String(format: "%+.1f%%", (overhead.meteredRead.p50 / overhead.plainRead.p50 - 1) * 100)))
+        target: String(format: "%+.1f%%", percent(metrics.variantRead.p50, metrics.baseRead.p50))))
+    let sealed = try measureEncryptionCost(
+        setting: sideSetting, keyCount: keys, valueBytes: valueBytes, samplesPerRound: samples, rounds: rounds, log: log)
+    for (name, base, variant) in [
+        ("write", sealed.baseWrite.p50, sealed.variantWrite.p50), ("read", sealed.baseRead.p50, sealed.variantRead.p50),
+    ] {
+        rows.append(Row(
+            shape: "\(name) p50, plain → encrypted (ChaCha20-Poly1305)", setting: s,
+            concord: microseconds(base) + " → " + microseconds(variant), raw: "—", ratio: "—", seed: "",
+            target: verdict(variant / base <= 1.5, String(format: "%.2fx (≤ 1.5x)", variant / base))))
+    }
 }
 
 // Allocations per operation, counted by package-benchmark's malloc interposer.

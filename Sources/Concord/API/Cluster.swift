@@ -40,6 +40,10 @@ public final class Cluster: @unchecked Sendable {
     public let observability: Observability
     /// `concord_replicas_up`.
     private let replicasUp: Gauge
+    /// The directory's audit log (nil: `Configuration.auditLog` is off).
+    let audit: AuditLog?
+    /// Whether the initializer finished (a failed one records no close).
+    private var opened = false
     /// Power losses simulated in this process, by replica folder (see `bootIdentity(of:)`):
     /// process-wide, so a cluster reopened in this process still counts them, as a machine
     /// that lost power stays in its new boot.
@@ -73,50 +77,89 @@ public final class Cluster: @unchecked Sendable {
         replicasUp = Gauge(
             label: MetricName.replicasUp, factory: observability.metricsFactory ?? MetricsSystem.factory)
         network = Network(configuration: configuration)
-        directoryLock = try ClusterDirectory.lock(at: directory, for: "open the cluster")
-        var clusterDirectory = try ClusterDirectory.open(at: directory, creating: configuration)
-        let fresh = clusterDirectory.manifest.members.isEmpty
-        var added: Set<ReplicaID> = []
-        while clusterDirectory.manifest.members.count < count {
-            let id = clusterDirectory.manifest.nextReplicaID
-            try clusterDirectory.addMember(id)
-            added.insert(id)
-        }
-        try Self.deleteFolders(ofRemoved: clusterDirectory)
-        self.clusterDirectory = clusterDirectory
-        let members = clusterDirectory.manifest.memberIDs
-        var opening: ReplicaID?
-        for id in members {
-            handles[id] = Replica(
-                id: id, path: path(of: id), configuration: configuration, transport: network,
-                storageFaults: storageFaults, observability: observability)
-        }
-        do {
-            for id in members {
-                opening = id
-                // A replica added to an existing cluster starts empty and asks for state (one
-                // whose files are gone does too: see `ReplicaCore.init`).
-                try open(handles[id]!, members: members, needsState: !fresh && added.contains(id))
+        let audit = configuration.auditLog ? AuditLog(clusterDirectory: directory) : nil
+        self.audit = audit
+        let openArguments = [
+            "replicas": "\(count)", "durability": "\(configuration.durability)",
+            "key": configuration.encryption?.keyID ?? "none",
+        ]
+        let fresh: Bool
+        do throws(ConcordError) {
+            directoryLock = try ClusterDirectory.lock(at: directory, for: "open the cluster")
+            var clusterDirectory = try ClusterDirectory.open(at: directory, creating: configuration)
+            fresh = clusterDirectory.manifest.members.isEmpty
+            var added: Set<ReplicaID> = []
+            while clusterDirectory.manifest.members.count < count {
+                let id = clusterDirectory.manifest.nextReplicaID
+                try clusterDirectory.addMember(id)
+                added.insert(id)
             }
-            opening = nil
+            try Self.deleteFolders(ofRemoved: clusterDirectory)
+            self.clusterDirectory = clusterDirectory
+            let members = clusterDirectory.manifest.memberIDs
+            var opening: ReplicaID?
+            for id in members {
+                handles[id] = Replica(
+                    id: id, path: path(of: id), configuration: configuration, transport: network,
+                    storageFaults: storageFaults, observability: observability)
+            }
+            do {
+                for id in members {
+                    opening = id
+                    // A replica added to an existing cluster starts empty and asks for state (one
+                    // whose files are gone does too: see `ReplicaCore.init`).
+                    try open(handles[id]!, members: members, needsState: !fresh && added.contains(id))
+                }
+                opening = nil
+            } catch {
+                for handle in handles.values { handle.close(.crash) }
+                guard error.code == .storage || error.code == .corrupted, let id = opening else { throw error }
+                throw ConcordError(
+                    error.code,
+                    "\(error.message); the other replicas hold its data: wipe it so that it resyncs from them "
+                        + "(Cluster.wipeReplica(\(id.rawValue), inDirectoryAt:), concord wipe DIR --replica \(id.rawValue)), "
+                        + "or restore it from a backup",
+                    underlying: error.underlying)
+            }
+        } catch {
+            // Recorded only in a cluster directory: a stranger's directory gets no audit folder.
+            if let audit, FileManager.default.fileExists(atPath: ClusterDirectory.manifestURL(in: directory).path) {
+                do {
+                    try audit.record("open", arguments: openArguments, result: "error: \(error)")
+                } catch let failure {
+                    throw ConcordError(
+                        error.code, "\(error.message); the audit log could not record it: \(failure)",
+                        underlying: error.underlying)
+                }
+            }
+            throw error
+        }
+        do throws(ConcordError) {
+            if fresh { try audit?.record("init", arguments: openArguments) }
+            try audit?.record("open", arguments: openArguments)
         } catch {
             for handle in handles.values { handle.close(.crash) }
-            guard error.code == .storage || error.code == .corrupted, let id = opening else { throw error }
-            throw ConcordError(
-                error.code,
-                "\(error.message); the other replicas hold its data: wipe it so that it resyncs from them "
-                    + "(Cluster.wipeReplica(\(id.rawValue), inDirectoryAt:), concord wipe DIR --replica \(id.rawValue)), "
-                    + "or restore it from a backup",
-                underlying: error.underlying)
+            directoryLock.release()
+            throw error
         }
         network.startBackground()
         noteReplicasUp()
+        lock.withLock { opened = true }
         if case .background = configuration.deliveryMode, let schedule = configuration.backups {
             backupScheduler = BackupScheduler(schedule: schedule) { [weak self] (url) throws(ConcordError) in
                 guard let self else { throw ConcordError(.unavailable, "the cluster was closed") }
                 return try self.backup(to: url)
             }
         }
+    }
+
+    /// Runs the administrative action `body` and records it, with its outcome, in the audit
+    /// log (when it is on). A failure to record fails the action.
+    func audited<R>(_ action: String, _ arguments: [String: String] = [:], _ body: () throws(ConcordError) -> R)
+        throws(ConcordError) -> R
+    {
+        guard let audit else { return try body() }
+        return try audit.recording(action, arguments, body)
     }
 
     /// Sets `concord_replicas_up`, and logs a membership or lifecycle `event` if given.
@@ -262,16 +305,19 @@ public final class Cluster: @unchecked Sendable {
     /// - Throws: `ConcordError.invalidArgument` for a non-member; `.storage` when the files
     ///   cannot be rolled back (the replica is down all the same).
     public func crash(_ id: ReplicaID, losingUnsyncedCommits: Bool) throws(ConcordError) {
-        let replica = try member(id)
-        let unsynced = replica.close(.crash)
-        noteReplicasUp()
-        guard losingUnsyncedCommits else { return }
-        Self.simulatedPowerLosses.withLock { $0[replica.path, default: 0] += 1 }
-        guard unsynced, configuration.durability != .full else { return }
-        do {
-            try Environment.discardLastCommit(atPath: replica.path)
-        } catch {
-            throw .storage(error, "cannot roll back the files of replica \(id) as a power loss would")
+        try audited("crash", ["replica": "\(id.rawValue)", "losingUnsyncedCommits": "\(losingUnsyncedCommits)"]) {
+            () throws(ConcordError) -> Void in
+            let replica = try member(id)
+            let unsynced = replica.close(.crash)
+            noteReplicasUp()
+            guard losingUnsyncedCommits else { return }
+            Self.simulatedPowerLosses.withLock { $0[replica.path, default: 0] += 1 }
+            guard unsynced, configuration.durability != .full else { return }
+            do throws(LMDBError) {
+                try Environment.discardLastCommit(atPath: replica.path)
+            } catch {
+                throw .storage(error, "cannot roll back the files of replica \(id) as a power loss would")
+            }
         }
     }
 
@@ -285,11 +331,13 @@ public final class Cluster: @unchecked Sendable {
     /// Reopens a crashed replica from its files; it tells its peers its clock and catches up.
     /// - Throws: as opening the replica's store.
     public func restart(_ id: ReplicaID) throws(ConcordError) {
-        let replica = try member(id)
-        guard !replica.isRunning else { return }
-        try open(replica, members: memberIDs, needsState: false)
-        network.wakeAll()
-        noteReplicasUp()
+        try audited("restart", ["replica": "\(id.rawValue)"]) { () throws(ConcordError) -> Void in
+            let replica = try member(id)
+            guard !replica.isRunning else { return }
+            try open(replica, members: memberIDs, needsState: false)
+            network.wakeAll()
+            noteReplicasUp()
+        }
     }
 
     /// Crashes a replica, deletes its files, and reopens it empty: it refuses writes until
@@ -299,17 +347,19 @@ public final class Cluster: @unchecked Sendable {
     ///   and bootstrapping itself (none could ever send it a state); `.storage` when its
     ///   files cannot be deleted.
     public func wipe(_ id: ReplicaID) throws(ConcordError) {
-        let replica = try member(id)
-        try requireAnotherServingMember(besides: id, toBe: "wiped")
-        try crash(id)
-        do {
-            try FileManager.default.removeItem(atPath: replica.path)
-        } catch {
-            throw ConcordError(.storage, "cannot delete the files of replica \(id)", underlying: "\(error)")
+        try audited("wipe", ["replica": "\(id.rawValue)"]) { () throws(ConcordError) -> Void in
+            let replica = try member(id)
+            try requireAnotherServingMember(besides: id, toBe: "wiped")
+            try crash(id)
+            do {
+                try FileManager.default.removeItem(atPath: replica.path)
+            } catch {
+                throw ConcordError(.storage, "cannot delete the files of replica \(id)", underlying: "\(error)")
+            }
+            try open(replica, members: memberIDs, needsState: true)
+            network.wakeAll()
+            noteReplicasUp("wiped a replica: it resyncs from its peers", replica: id)
         }
-        try open(replica, members: memberIDs, needsState: true)
-        network.wakeAll()
-        noteReplicasUp("wiped a replica: it resyncs from its peers", replica: id)
     }
 
     /// Adds a replica with a new id; it starts empty and catches up by state transfer.
@@ -320,33 +370,36 @@ public final class Cluster: @unchecked Sendable {
     ///   store cannot be opened.
     @discardableResult
     public func addReplica() throws(ConcordError) -> Replica {
-        let id = try withDirectory { (directory) throws(ConcordError) -> ReplicaID in
-            let id = directory.manifest.nextReplicaID
-            try directory.addMember(id)
-            return id
-        }
-        let replica = Replica(
-            id: id, path: path(of: id), configuration: configuration, transport: network, storageFaults: storageFaults,
-            observability: observability)
-        lock.withLock { handles[id] = replica }
-        let members = memberIDs
-        do {
-            try open(replica, members: members, needsState: members.count > 1)
-        } catch {
-            _ = lock.withLock { handles.removeValue(forKey: id) }
-            // Leave no member behind that cannot open; the error that matters is the first.
-            _ = Result { () throws(ConcordError) in
-                try withDirectory { (directory) throws(ConcordError) in try directory.removeMember(id) }
+        return try audited("add replica", [:]) { () throws(ConcordError) -> Replica in
+            let id = try withDirectory { (directory) throws(ConcordError) -> ReplicaID in
+                let id = directory.manifest.nextReplicaID
+                try directory.addMember(id)
+                return id
             }
-            throw error
+            let replica = Replica(
+                id: id, path: path(of: id), configuration: configuration, transport: network,
+                storageFaults: storageFaults,
+                observability: observability)
+            lock.withLock { handles[id] = replica }
+            let members = memberIDs
+            do throws(ConcordError) {
+                try open(replica, members: members, needsState: members.count > 1)
+            } catch {
+                _ = lock.withLock { handles.removeValue(forKey: id) }
+                // Leave no member behind that cannot open; the error that matters is the first.
+                _ = Result { () throws(ConcordError) in
+                    try withDirectory { (directory) throws(ConcordError) in try directory.removeMember(id) }
+                }
+                throw error
+            }
+            let epoch = lock.withLock { clusterDirectory.manifest.epoch }
+            for other in replicas where other.id != id {
+                other.ifRunning { $0.setMembers(members, epoch: epoch) }
+            }
+            network.wakeAll()
+            noteReplicasUp("added a replica: it catches up by state transfer", replica: id)
+            return replica
         }
-        let epoch = lock.withLock { clusterDirectory.manifest.epoch }
-        for other in replicas where other.id != id {
-            other.ifRunning { $0.setMembers(members, epoch: epoch) }
-        }
-        network.wakeAll()
-        noteReplicasUp("added a replica: it catches up by state transfer", replica: id)
-        return replica
     }
 
     /// Removes a replica: it leaves the cluster, its files are deleted, and it no longer
@@ -361,37 +414,45 @@ public final class Cluster: @unchecked Sendable {
     ///   removal cannot be recorded or the replica's files cannot be deleted (it has left the
     ///   cluster then, and the next open deletes them).
     public func removeReplica(_ id: ReplicaID) throws(ConcordError) {
-        let replica = try member(id)
-        try requireAnotherServingMember(besides: id, toBe: "removed")
-        try withDirectory { (directory) throws(ConcordError) in try directory.removeMember(id) }
-        replica.close(.crash)
-        _ = lock.withLock { handles.removeValue(forKey: id) }
-        let members = memberIDs
-        let epoch = lock.withLock { clusterDirectory.manifest.epoch }
-        for other in replicas {
-            other.ifRunning { $0.setMembers(members, epoch: epoch) }
-        }
-        network.wakeAll()
-        noteReplicasUp("removed a replica", replica: id)
-        do {
-            try FileManager.default.removeItem(atPath: replica.path)
-        } catch {
-            throw ConcordError(.storage, "cannot delete the files of replica \(id)", underlying: "\(error)")
+        try audited("remove replica", ["replica": "\(id.rawValue)"]) { () throws(ConcordError) -> Void in
+            let replica = try member(id)
+            try requireAnotherServingMember(besides: id, toBe: "removed")
+            try withDirectory { (directory) throws(ConcordError) in try directory.removeMember(id) }
+            replica.close(.crash)
+            _ = lock.withLock { handles.removeValue(forKey: id) }
+            let members = memberIDs
+            let epoch = lock.withLock { clusterDirectory.manifest.epoch }
+            for other in replicas {
+                other.ifRunning { $0.setMembers(members, epoch: epoch) }
+            }
+            network.wakeAll()
+            noteReplicasUp("removed a replica", replica: id)
+            do {
+                try FileManager.default.removeItem(atPath: replica.path)
+            } catch {
+                throw ConcordError(.storage, "cannot delete the files of replica \(id)", underlying: "\(error)")
+            }
         }
     }
 
     /// Closes every replica's environment and stops the network. Idempotent.
     public func close() {
-        let all: [Replica]? = lock.withLock {
-            if closed { return nil }
+        let (all, wasOpen): ([Replica]?, Bool) = lock.withLock {
+            if closed { return (nil, false) }
             closed = true
-            return Array(handles.values)
+            return (Array(handles.values), opened)
         }
         guard let all else { return }
         backupScheduler?.stop()
         network.shutDown()
         for replica in all { replica.close() }
         replicasUp.record(0)
+        do {
+            if wasOpen { try audit?.record("close") }
+        } catch {
+            // `close()` cannot throw (deinit calls it): the failure goes to the log instead.
+            observability.logger.error("the audit log could not record the close", metadata: ["error": "\(error)"])
+        }
         directoryLock.release()
     }
 }

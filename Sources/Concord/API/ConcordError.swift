@@ -38,6 +38,9 @@ public struct ConcordError: Error, Hashable, Sendable, CustomStringConvertible {
         /// The cluster directory is owned by another process (or another `Cluster` of this
         /// one); the message names it. Reading it works meanwhile (`ClusterReader`).
         public static let directoryInUse = Code(rawValue: 12)
+        /// The key given does not fit the store: a wrong key, no key for an encrypted store,
+        /// a key for a plain one, or an unfinished rekey. Nothing was read or written.
+        public static let keyMismatch = Code(rawValue: 13)
 
         /// The code's name.
         public var description: String {
@@ -54,6 +57,7 @@ public struct ConcordError: Error, Hashable, Sendable, CustomStringConvertible {
             case .didNotQuiesce: "did not quiesce"
             case .reentrantCall: "reentrant call"
             case .directoryInUse: "directory in use"
+            case .keyMismatch: "key mismatch"
             default: "code \(rawValue)"
             }
         }

@@ -72,6 +72,12 @@ public struct Configuration: Sendable, Hashable {
     /// recorded in the cluster manifest: a schedule belongs to the process that runs the
     /// cluster. See `BackupSchedule` and `Cluster.scheduledBackups`.
     public var backups: BackupSchedule?
+    /// Encryption at rest and authenticated messages (nil: plain). The manifest records the
+    /// key's identifier, never the key. See `Encryption`.
+    public var encryption: Encryption?
+    /// Whether administrative actions (open, close, crash, backup, …) are recorded in the
+    /// directory's audit log (see `AuditLog`). Default true; the simulator turns it off.
+    public var auditLog: Bool
 
     /// Creates a configuration; every parameter has a default.
     public init(
@@ -89,7 +95,9 @@ public struct Configuration: Sendable, Hashable {
         mapSizeBytes: Int = 64 << 20,
         maximumMapSizeBytes: Int = 64 << 30,
         conflictRecordBound: Int = 1_000,
-        backups: BackupSchedule? = nil
+        backups: BackupSchedule? = nil,
+        encryption: Encryption? = nil,
+        auditLog: Bool = true
     ) {
         self.durability = durability
         self.deliveryMode = deliveryMode
@@ -106,5 +114,7 @@ public struct Configuration: Sendable, Hashable {
         self.maximumMapSizeBytes = max(mapSizeBytes, maximumMapSizeBytes)
         self.conflictRecordBound = max(1, conflictRecordBound)
         self.backups = backups
+        self.encryption = encryption
+        self.auditLog = auditLog
     }
 }

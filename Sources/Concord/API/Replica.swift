@@ -36,6 +36,10 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
     private var committedSinceSync = false
     /// Metrics and log (see `Observability`).
     let metrics: ReplicaMetrics
+    /// Signs and checks messages when the cluster has a key (see `MessageAuthenticator`).
+    let authenticator: MessageAuthenticator?
+    /// Messages dropped because their MAC did not check.
+    let messagesUnauthenticated = Atomic<UInt64>(0)
 
     init(
         id: ReplicaID, path: String, configuration: Configuration, transport: any Transport,
@@ -43,6 +47,7 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
     ) {
         self.id = id
         metrics = ReplicaMetrics(replica: id, observability: observability)
+        authenticator = configuration.encryption.map(MessageAuthenticator.init)
         self.storageFaults = storageFaults
         self.path = path
         self.configuration = configuration
@@ -190,7 +195,9 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
         let output = core.finish(step, result: result, nowMicroseconds: now, reading: store) {
             [transport, id] peer in transport.canReach(from: id, to: peer)
         }
-        for message in output.messages { transport.send(message.bytes, from: id, to: message.to) }
+        for message in output.messages {
+            transport.send(authenticator?.signed(message.bytes) ?? message.bytes, from: id, to: message.to)
+        }
         if let time = output.wakeAtMicroseconds { transport.scheduleTick(for: id, at: time) }
         metrics.publish(core.counters, lastFailure: core.lastFailure)
         if step.purpose == .collection && metrics.isEnabled {
@@ -263,11 +270,10 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
         guard let storage = readableStorage.withLock({ $0 }) else {
             throw ConcordError(.unavailable, "\(self) is down (crashed, removed or closed); restart it first")
         }
-        let objects = storage.objects
         let bytes = key.object.bytes
         do {
             return try storage.read("read \(key)") { txn -> T in
-                try Self.load(key, bytes: bytes, in: objects, txn) ?? T()
+                try Self.load(key, bytes: bytes, in: storage, txn) ?? T()
             }
         } catch  where storage.environment.isClosed {
             // Closed between taking the store and reading it: the replica went down, or its
@@ -283,11 +289,18 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
     /// written). Decoding as the key's own type checks the stored type code, with no
     /// registry lookup and no existential.
     static func load<T: CRDT>(
-        _ key: Key<T>, bytes: [UInt8], in objects: Database, _ txn: borrowing some ReadableTransaction & ~Copyable
+        _ key: Key<T>, bytes: [UInt8], in storage: Storage, _ txn: borrowing some ReadableTransaction & ~Copyable
     ) throws -> T? {
-        try txn.withValue(forKey: bytes, in: objects) { buffer throws(ConcordError) -> T in
+        let sealer = storage.sealer
+        return try txn.withValue(forKey: bytes, in: storage.objects) { buffer throws(ConcordError) -> T in
+            let plain: [UInt8]
+            if let sealer {
+                plain = try sealer.open(Array(buffer), .objects, key: bytes, what: "the state of \(key)")
+            } else {
+                plain = Array(buffer)
+            }
             do throws(CodecError) {
-                return try T(serialized: Array(buffer))
+                return try T(serialized: plain)
             } catch {
                 throw .corrupted(error, "the state of \(key)")
             }
@@ -388,10 +401,19 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
     /// Takes one message from a peer (`TransportEndpoint`).
     func receive(_ bytes: [UInt8]) {
         metrics.received(bytes: bytes.count)
+        var message = bytes
+        if let authenticator {
+            guard let verified = authenticator.verified(bytes) else {
+                messagesUnauthenticated.add(1, ordering: .relaxed)
+                metrics.unauthenticated(bytes: bytes.count)
+                return
+            }
+            message = verified
+        }
         condition.withLock {
             guard let core, let store else { return }
             let now = transport.nowMicroseconds
-            run(core.receive(bytes, nowMicroseconds: now, reading: store), on: core, store, nowMicroseconds: now)
+            run(core.receive(message, nowMicroseconds: now, reading: store), on: core, store, nowMicroseconds: now)
         }
         condition.broadcast()
     }
@@ -455,10 +477,9 @@ public final class Transaction {
             }
             return state
         }
-        let objects = storage.objects
         let bytes = key.object.bytes
         let state = try storage.read("read \(key)") { txn -> T in
-            try Replica.load(key, bytes: bytes, in: objects, txn) ?? T()
+            try Replica.load(key, bytes: bytes, in: storage, txn) ?? T()
         }
         if remember { readStates[key.object] = state }
         return state

@@ -66,6 +66,8 @@ public struct ReplicaStatus: Sendable, Hashable {
     /// Replication failures (storage errors while applying, building or collecting; each
     /// is retried). `lastFailure` holds the latest.
     public var failures: UInt64 = 0
+    /// Messages dropped because their MAC did not check (an encrypted cluster only).
+    public var messagesUnauthenticated: UInt64 = 0
     /// Conflicts this replica has recorded, ever (see `Replica.conflicts()`); kept in its
     /// store, so it survives a restart. 0 while the replica is down.
     public var conflictsDetected: UInt64 = 0
@@ -103,6 +105,7 @@ extension Replica {
         return snapshot.map { running in
             var status = running
             status.conflictsDetected = readableStorage.withLock { $0?.conflictCounter.value } ?? 0
+            status.messagesUnauthenticated = messagesUnauthenticated.load(ordering: .relaxed)
             return status
         }
             ?? ReplicaStatus(

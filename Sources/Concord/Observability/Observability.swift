@@ -66,6 +66,8 @@ public enum MetricName {
     public static let messagesSent = "concord_messages_sent_total"
     /// Counter: messages received.
     public static let messagesReceived = "concord_messages_received_total"
+    /// Counter: messages dropped because their MAC did not check (see `Encryption`).
+    public static let messagesUnauthenticated = "concord_messages_unauthenticated_total"
     /// Counter: bytes sent.
     public static let bytesSent = "concord_bytes_sent_total"
     /// Counter: bytes received.

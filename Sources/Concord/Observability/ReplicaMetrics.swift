@@ -14,18 +14,29 @@ final class ReplicaMetrics: @unchecked Sendable {
     /// The operations timed and counted.
     enum Operation: String, CaseIterable {
         case read, update, transaction, cas
+
+        /// Its position in `allCases`.
+        var index: Int {
+            switch self {
+            case .read: 0
+            case .update: 1
+            case .transaction: 2
+            case .cas: 3
+            }
+        }
     }
 
     let isEnabled: Bool
     let logger: Logger
     private let factory: any MetricsFactory
     private let replica: String
-    private let latency: [Operation: Metrics.Timer]
+    /// Indexed by `Operation.allCases` order.
+    private let latency: [Metrics.Timer]
     private let operations = Mutex<[OperationKey: Counter]>([:])
     private let errors = Mutex<[ErrorKey: Counter]>([:])
     private let conflicts = Mutex<[UInt8: Counter]>([:])
     private let lag = Mutex<[ReplicaID: (milliseconds: Gauge, operations: Gauge)]>([:])
-    private let messagesSent, messagesReceived, bytesSent, bytesReceived: Counter
+    private let messagesSent, messagesReceived, bytesSent, bytesReceived, messagesUnauthenticated: Counter
     private let statesSent, statesApplied, logEntriesCollected, compactions, objectsCompacted: Counter
     private let logLength, logBound, bufferedIntervals, bootstrapping, up, mapUsed, mapMaximum: Gauge
     /// The core's counters as last published (guarded by the replica's lock).
@@ -56,20 +67,16 @@ final class ReplicaMetrics: @unchecked Sendable {
             Counter(label: label, dimensions: dimensions + more, factory: factory)
         }
         func gauge(_ label: String) -> Gauge { Gauge(label: label, dimensions: dimensions, factory: factory) }
-        latency = Dictionary(
-            uniqueKeysWithValues: Operation.allCases.map { operation in
-                (
-                    operation,
-                    Metrics.Timer(
-                        label: MetricName.operationLatency,
-                        dimensions: dimensions + [("operation", operation.rawValue)],
-                        preferredDisplayUnit: .seconds, factory: factory)
-                )
-            })
+        latency = Operation.allCases.map { operation in
+            Metrics.Timer(
+                label: MetricName.operationLatency, dimensions: dimensions + [("operation", operation.rawValue)],
+                preferredDisplayUnit: .seconds, factory: factory)
+        }
         messagesSent = counter(MetricName.messagesSent)
         messagesReceived = counter(MetricName.messagesReceived)
         bytesSent = counter(MetricName.bytesSent)
         bytesReceived = counter(MetricName.bytesReceived)
+        messagesUnauthenticated = counter(MetricName.messagesUnauthenticated)
         statesSent = counter(MetricName.stateTransfers, [("direction", "sent")])
         statesApplied = counter(MetricName.stateTransfers, [("direction", "applied")])
         logEntriesCollected = counter(MetricName.logEntriesCollected)
@@ -95,7 +102,7 @@ final class ReplicaMetrics: @unchecked Sendable {
     /// Counts an operation on an object of `type` that succeeded, and its latency.
     func succeeded(_ operation: Operation, type: Any.Type, startedAt start: UInt64) {
         guard isEnabled else { return }
-        latency[operation]?.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds &- start))
+        latency[operation.index].recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds &- start))
         let key = OperationKey(operation: operation, type: ObjectIdentifier(type))
         let counter = operations.withLock { counters in
             if let counter = counters[key] { return counter }
@@ -113,7 +120,7 @@ final class ReplicaMetrics: @unchecked Sendable {
     /// Counts an operation that threw `error`, and its latency.
     func failed(_ operation: Operation, _ error: any Error, startedAt start: UInt64) {
         guard isEnabled else { return }
-        latency[operation]?.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds &- start))
+        latency[operation.index].recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds &- start))
         let code = (error as? ConcordError)?.code ?? .operationRejected
         let key = ErrorKey(operation: operation, code: code.rawValue)
         let counter = errors.withLock { counters in
@@ -144,6 +151,13 @@ final class ReplicaMetrics: @unchecked Sendable {
                 return counter
             }.increment()
         }
+    }
+
+    /// Counts and logs a message dropped because its MAC did not check.
+    func unauthenticated(bytes: Int) {
+        logger.warning("dropped a message whose authentication failed", metadata: ["bytes": "\(bytes)"])
+        guard isEnabled else { return }
+        messagesUnauthenticated.increment()
     }
 
     /// Counts a message of `bytes` bytes received.

@@ -111,7 +111,9 @@ enum BackupWriter {
                     underlying: "\(error)")
             }
             try FileCalls.synchronizeFile(atPath: folder.appendingPathComponent("data.mdb").path)
-            let copy = try Storage(readingAt: folder.path, replica: source.replica, inPlaceCopy: true)
+            let copy = try Storage(
+                readingAt: folder.path, replica: source.replica, inPlaceCopy: true,
+                encryption: source.storage.sealer.map { Encryption.unchecked($0.current) })
             let verified = copy.verify()
             copy.environment.close()
             guard verified.isIntact else {
@@ -135,7 +137,7 @@ enum BackupWriter {
             clusterCreatedAtMicroseconds: clusterManifest.createdAtMicroseconds, source: clusterDirectory.path,
             epoch: clusterManifest.epoch, members: members,
             missing: clusterManifest.memberIDs.filter { !copied.contains($0) }.map(\.rawValue),
-            clusterManifest: clusterFile, keyID: nil)
+            clusterManifest: clusterFile, keyID: sources.first?.storage.sealer?.current.keyID)
         try manifest.write(in: staging)
         return manifest
     }

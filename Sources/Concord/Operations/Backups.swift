@@ -84,9 +84,9 @@ public struct Backups: Sendable {
             interrupted: try folderNames().filter { $0.hasPrefix(".") && $0.contains(".partial") })
     }
 
-    /// Verifies the backup `name` (see `Backups.verify(backupAt:)`).
-    public func verify(_ name: String) throws(ConcordError) -> VerificationReport {
-        try Self.verify(backupAt: try url(of: name))
+    /// Verifies the backup `name` (see `Backups.verify(backupAt:encryption:)`).
+    public func verify(_ name: String, encryption: Encryption? = nil) throws(ConcordError) -> VerificationReport {
+        try Self.verify(backupAt: try url(of: name), encryption: encryption)
     }
 
     /// Deletes backups beyond the newest `count` and those older than `maximumAge`
@@ -175,17 +175,22 @@ extension Backups {
     /// reads; every file it lists is there with its size and SHA-256; the cluster manifest
     /// decodes and is the cluster's the backup says; each replica's copy opens, every object
     /// decodes as its type, every log entry decodes and lies within the clock, and clock and
-    /// counts agree with the manifest.
+    /// counts agree with the manifest. The copies of an encrypted cluster open with
+    /// `encryption` (without it, only the checksums are verified, and that is a problem).
     ///
     /// - Throws: only when the backup cannot be examined at all (`.invalidArgument`: not a
     ///   backup; `.formatVersionMismatch`; `.corrupted`: its manifest does not decode).
     ///   Everything else found wrong is in the report.
     /// - Complexity: reads every file once for its checksum and decodes every record once.
-    public static func verify(backupAt url: URL, progress: ((String) -> Void)? = nil) throws(ConcordError)
-        -> VerificationReport
-    {
+    public static func verify(
+        backupAt url: URL, encryption: Encryption? = nil, progress: ((String) -> Void)? = nil
+    ) throws(ConcordError) -> VerificationReport {
         let manifest = try BackupManifest.read(in: url)
         var report = VerificationReport(replicas: [], problems: [])
+        if let keyID = manifest.keyID, encryption == nil {
+            report.problems.append(
+                "the backup is encrypted with key '\(keyID)': without the key only its checksums were verified")
+        }
         for file in manifest.files {
             progress?("checksum \(file.path)")
             let path = url.appendingPathComponent(file.path).path
@@ -221,8 +226,9 @@ extension Backups {
             let id = ReplicaID(member.id)
             let folder = url.appendingPathComponent(member.file.path).deletingLastPathComponent().path
             var store: StoreVerification
+            if manifest.keyID != nil && encryption == nil { continue }
             do {
-                let storage = try Storage(readingAt: folder, replica: id, inPlaceCopy: true)
+                let storage = try Storage(readingAt: folder, replica: id, inPlaceCopy: true, encryption: encryption)
                 defer { storage.environment.close() }
                 store = storage.verify()
             } catch {

@@ -26,9 +26,12 @@ extension Cluster {
         guard !sources.isEmpty else {
             throw ConcordError(.invalidArgument, "no replica of \(directory.path) is running, so none can be backed up")
         }
-        return try BackupWriter.write(
-            sources, clusterManifest: manifest, clusterDirectory: directory, to: backups, name: name,
-            comment: comment, progress: progress)
+        return try audited("backup", ["to": backups.path, "name": name ?? "(default)"]) {
+            () throws(ConcordError) -> BackupManifest in
+            try BackupWriter.write(
+                sources, clusterManifest: manifest, clusterDirectory: directory, to: backups, name: name,
+                comment: comment, progress: progress)
+        }
     }
 
     /// Verifies every running replica's store (see `Storage.verify`: every object decodes
@@ -44,28 +47,38 @@ extension Cluster {
             progress?("verify replica \(replica.id.rawValue)")
             report.replicas.append(storage.verify())
         }
+        do {
+            try audit?.record("verify", result: report.isIntact ? "ok" : "\(report.allProblems.count) problems")
+        } catch {
+            // `verify()` does not throw: the failure goes to the log.
+            observability.logger.error("the audit log could not record a verification", metadata: ["error": "\(error)"])
+        }
         return report
     }
 
     /// Compacts every running replica's store file (see `Replica.compactStore()`).
     /// - Throws: the first replica's error (those before it are compacted).
     public func compact(progress: ((String) -> Void)? = nil) throws(ConcordError) -> [StoreCompaction] {
-        var results: [StoreCompaction] = []
-        for replica in replicas where replica.isRunning {
-            progress?("compact replica \(replica.id.rawValue)")
-            results.append(try replica.compactStore())
+        return try audited("compact", [:]) { () throws(ConcordError) -> [StoreCompaction] in
+            var results: [StoreCompaction] = []
+            for replica in replicas where replica.isRunning {
+                progress?("compact replica \(replica.id.rawValue)")
+                results.append(try replica.compactStore())
+            }
+            return results
         }
-        return results
     }
 
     /// Collects garbage at every running replica now (see `Replica.collectGarbage()`).
     /// - Throws: the first replica's error.
     public func collectGarbage() throws(ConcordError) -> [GarbageCollection] {
-        var results: [GarbageCollection] = []
-        for replica in replicas where replica.isRunning {
-            results.append(try replica.collectGarbage())
+        return try audited("gc", [:]) { () throws(ConcordError) -> [GarbageCollection] in
+            var results: [GarbageCollection] = []
+            for replica in replicas where replica.isRunning {
+                results.append(try replica.collectGarbage())
+            }
+            return results
         }
-        return results
     }
 
     /// The seed's force-sync: in manual delivery mode, delivers every message until nothing
@@ -90,13 +103,16 @@ extension Cluster {
     ///   `id`; `.storage` when a file call or the reopening fails.
     @discardableResult
     public func restore(replica id: ReplicaID, fromBackupAt url: URL) throws(ConcordError) -> RestoreReport {
-        let backup = try Backups.requireIntact(backupAt: url)
-        try Backups.checkReplicaRestore(id, of: backup, into: manifest, directory: directory)
-        try crash(id)
-        let aside = try Backups.installReplica(
-            id, from: url, backup: backup.name, into: directory, configuration: configuration)
-        try restart(id)
-        return RestoreReport(
-            backup: backup.name, directory: directory, replicas: [id], rejoiningEmpty: [], replacedMovedTo: aside)
+        return try audited("restore", ["replica": "\(id.rawValue)", "backup": url.path]) {
+            () throws(ConcordError) -> RestoreReport in
+            let backup = try Backups.requireIntact(backupAt: url, encryption: configuration.encryption)
+            try Backups.checkReplicaRestore(id, of: backup, into: manifest, directory: directory)
+            try crash(id)
+            let aside = try Backups.installReplica(
+                id, from: url, backup: backup.name, into: directory, configuration: configuration)
+            try restart(id)
+            return RestoreReport(
+                backup: backup.name, directory: directory, replicas: [id], rejoiningEmpty: [], replacedMovedTo: aside)
+        }
     }
 }

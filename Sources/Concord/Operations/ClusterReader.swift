@@ -67,15 +67,21 @@ public final class ClusterReader: @unchecked Sendable {
     public let directory: URL
     /// The cluster's manifest as it was when the reader opened.
     public let manifest: ClusterManifest
+    /// The key its stores are encrypted with (nil: plain).
+    public let encryption: Encryption?
     private let lock = NSLock()
     private var stores: [ReplicaID: Storage] = [:]
 
-    /// Opens the cluster directory `directory` for reading.
+    /// Opens the cluster directory `directory` for reading, with the key of an encrypted
+    /// cluster (`manifest.encryptionKeyID` names it).
     /// - Throws: `.invalidArgument` when it is not a Concord cluster directory;
     ///   `.formatVersionMismatch` or `.corrupted` for a manifest of another format or a
     ///   damaged one; `.storage` when it cannot be read.
-    public init(directory: URL) throws(ConcordError) {
+    ///   A wrong key, or none for an encrypted cluster, is `.keyMismatch` at the first
+    ///   read of a store.
+    public init(directory: URL, encryption: Encryption? = nil) throws(ConcordError) {
         self.directory = directory
+        self.encryption = encryption
         manifest = try ClusterDirectory.readManifest(at: directory)
     }
 
@@ -104,9 +110,19 @@ public final class ClusterReader: @unchecked Sendable {
         if let open = stores[id], !open.environment.isClosed { return open }
         let path = ClusterDirectory.replicaURL(of: id, in: directory).path
         do {
-            let storage = try Storage(readingAt: path, replica: id)
+            let storage = try Storage(readingAt: path, replica: id, encryption: encryption)
             stores[id] = storage
             return storage
+        } catch let error where error.code == .keyMismatch {
+            // A refused key is an administrative event: recorded, and the refusal thrown.
+            do {
+                try AuditLog(clusterDirectory: directory).record(
+                    "open for reading", arguments: ["replica": "\(id.rawValue)", "key": encryption?.keyID ?? "none"],
+                    result: "error: \(error)")
+            } catch let failure {
+                throw ConcordError(error.code, "\(error.message); the audit log could not record it: \(failure)")
+            }
+            throw error
         } catch let error where error.code == .storage && error.underlying?.contains("open already") == true {
             throw ConcordError(
                 .directoryInUse,
@@ -126,9 +142,8 @@ public final class ClusterReader: @unchecked Sendable {
     /// The full state of `key` at replica `replica` (a key never written: the initial state).
     public func state<T: CRDT>(of key: Key<T>, at replica: ReplicaID) throws(ConcordError) -> T {
         let storage = try store(of: replica)
-        let objects = storage.objects
         return try storage.read("read \(key) at replica \(replica.rawValue)") { txn -> T in
-            try Replica.load(key, bytes: key.object.bytes, in: objects, txn) ?? T()
+            try Replica.load(key, bytes: key.object.bytes, in: storage, txn) ?? T()
         }
     }
 
@@ -155,17 +170,24 @@ public final class ClusterReader: @unchecked Sendable {
     }
 
     /// Verifies every member's store (see `Cluster.verify()`); a member without a store is
-    /// a problem.
+    /// a problem. The verification is recorded in the audit log; a failure to record it is a
+    /// problem of the report.
     public func verify(progress: ((String) -> Void)? = nil) -> VerificationReport {
         var report = VerificationReport(replicas: [], problems: [])
         for id in manifest.memberIDs {
             progress?("verify replica \(id.rawValue)")
-            do {
+            do throws(ConcordError) {
                 report.replicas.append(try store(of: id).verify())
             } catch {
                 report.problems.append(
                     "replica \(id.rawValue): \(error.message)" + (error.underlying.map { " (\($0))" } ?? ""))
             }
+        }
+        do {
+            try AuditLog(clusterDirectory: directory).record(
+                "verify", result: report.isIntact ? "ok" : "\(report.allProblems.count) problems")
+        } catch {
+            report.problems.append("the audit log could not record this verification: \(error)")
         }
         return report
     }
@@ -187,9 +209,13 @@ public final class ClusterReader: @unchecked Sendable {
         guard !sources.isEmpty else {
             throw ConcordError(.invalidArgument, "no member of \(directory.path) has a store to back up")
         }
-        return try BackupWriter.write(
-            sources, clusterManifest: manifest, clusterDirectory: directory, to: backups, name: name,
-            comment: comment, progress: progress)
+        return try AuditLog(clusterDirectory: directory).recording(
+            "backup", ["to": backups.path, "name": name ?? "(default)"]
+        ) { () throws(ConcordError) -> BackupManifest in
+            try BackupWriter.write(
+                sources, clusterManifest: manifest, clusterDirectory: directory, to: backups, name: name,
+                comment: comment, progress: progress)
+        }
     }
 
     /// Every member's state as its store records it. A store that cannot be read (damaged,

@@ -35,6 +35,14 @@ extension Cluster {
         }
         let lock = try DirectoryLock.acquire(in: directory, for: "wipe replica \(id.rawValue)")
         defer { lock.release() }
+        return try AuditLog(clusterDirectory: directory).recording(
+            "wipe", ["replica": "\(id.rawValue)", "offline": "true"]
+        ) {
+            () throws(ConcordError) -> URL? in try moveAside(id, in: directory)
+        }
+    }
+
+    private static func moveAside(_ id: ReplicaID, in directory: URL) throws(ConcordError) -> URL? {
         let folder = ClusterDirectory.replicaURL(of: id, in: directory)
         guard FileManager.default.fileExists(atPath: folder.path) else { return nil }
         let stamp = String(BackupWriter.defaultName(at: Date()).dropFirst("backup-".count))

@@ -19,10 +19,12 @@ public struct RestoreReport: Sendable, Hashable {
 
 extension Backups {
     /// Restores the backup `name` (see `Backups.restore(backupAt:to:replica:replacing:)`).
-    public func restore(_ name: String, to directory: URL, replica: ReplicaID? = nil, replacing: Bool = false)
-        throws(ConcordError) -> RestoreReport
-    {
-        try Self.restore(backupAt: try url(of: name), to: directory, replica: replica, replacing: replacing)
+    public func restore(
+        _ name: String, to directory: URL, replica: ReplicaID? = nil, replacing: Bool = false,
+        encryption: Encryption? = nil
+    ) throws(ConcordError) -> RestoreReport {
+        try Self.restore(
+            backupAt: try url(of: name), to: directory, replica: replica, replacing: replacing, encryption: encryption)
     }
 
     /// Restores a backup, after verifying it (a backup that does not verify changes nothing).
@@ -41,31 +43,42 @@ extension Backups {
     /// the replicas tell each other their clocks and are done (in manual delivery mode,
     /// `synchronize()` before writing).
     ///
+    /// The backup of an encrypted cluster needs its key (`encryption`): it is verified
+    /// with it, and the restored stores stay sealed under it.
+    ///
     /// - Throws: `.corrupted` when the backup does not verify; `.invalidArgument` for a
     ///   target that is not what the mode needs, a backup of another cluster or without a
     ///   copy of `replica`; `.directoryInUse` when a process has the directory open;
     ///   `.storage` when a file call fails (what was there is then still there).
     public static func restore(
         backupAt url: URL, to directory: URL, replica: ReplicaID? = nil, replacing: Bool = false,
-        progress: ((String) -> Void)? = nil
+        encryption: Encryption? = nil, progress: ((String) -> Void)? = nil
     ) throws(ConcordError) -> RestoreReport {
         progress?("verify the backup")
-        let manifest = try requireIntact(backupAt: url, progress: progress)
-        let cluster = try ClusterDirectory.decodeManifest(
+        let manifest = try requireIntact(backupAt: url, encryption: encryption, progress: progress)
+        var cluster = try ClusterDirectory.decodeManifest(
             atPath: url.appendingPathComponent(ClusterDirectory.manifestFileName).path)
+        cluster.configuration.encryption = encryption
+        let arguments = ["backup": url.path, "replica": replica.map { "\($0.rawValue)" } ?? "all"]
         if let replica {
-            return try restoreReplica(replica, of: manifest, cluster: cluster, from: url, into: directory, progress)
+            return try AuditLog(clusterDirectory: directory).recording("restore", arguments) {
+                () throws(ConcordError) -> RestoreReport in
+                try restoreReplica(replica, of: manifest, cluster: cluster, from: url, into: directory, progress)
+            }
         }
-        return try restoreCluster(manifest, cluster: cluster, from: url, into: directory, replacing, progress)
+        let report = try restoreCluster(manifest, cluster: cluster, from: url, into: directory, replacing, progress)
+        // The restored directory starts a log of its own (the replaced one keeps its log).
+        try AuditLog(clusterDirectory: directory).record("restore", arguments: arguments)
+        return report
     }
 
     /// Verifies the backup at `url` and returns its manifest.
     /// - Throws: `.corrupted` listing the first problems when it does not verify; as
     ///   `verify(backupAt:)`.
-    static func requireIntact(backupAt url: URL, progress: ((String) -> Void)? = nil) throws(ConcordError)
-        -> BackupManifest
-    {
-        let verification = try verify(backupAt: url, progress: progress)
+    static func requireIntact(
+        backupAt url: URL, encryption: Encryption? = nil, progress: ((String) -> Void)? = nil
+    ) throws(ConcordError) -> BackupManifest {
+        let verification = try verify(backupAt: url, encryption: encryption, progress: progress)
         guard verification.isIntact else {
             throw ConcordError(
                 .corrupted,
@@ -145,8 +158,10 @@ extension Backups {
         let lock = try DirectoryLock.acquire(in: directory, for: "restore replica \(id.rawValue) into it")
         defer { lock.release() }
         progress?("restore replica \(id.rawValue)")
+        var configuration = target.configuration
+        configuration.encryption = cluster.configuration.encryption
         let aside = try installReplica(
-            id, from: url, backup: manifest.name, into: directory, configuration: target.configuration)
+            id, from: url, backup: manifest.name, into: directory, configuration: configuration)
         return RestoreReport(
             backup: manifest.name, directory: directory, replicas: [id], rejoiningEmpty: [], replacedMovedTo: aside)
     }

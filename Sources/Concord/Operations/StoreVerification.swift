@@ -64,40 +64,40 @@ extension Storage {
                 omitted += 1
             }
         }
-        let (objects, log, meta) = (objects, log, meta)
+        let (objects, log) = (objects, log)
         do {
             try read("verify the store of replica \(replica)") { txn in
                 var floor = VectorClock()
                 for (key, what) in [
                     (MetaKey.clock, "the clock"), (MetaKey.logFloor, "the log floor"),
                 ] {
-                    guard let bytes = try txn.get(key, in: meta) else { continue }
-                    do throws(ConcordError) {
+                    do {
+                        guard let bytes = try value(key, in: .meta, txn, what: what) else { continue }
                         let clock = try Self.decode(what, bytes) { (r: inout ByteReader) throws(CodecError) in
                             try VectorClock(from: &r)
                         }
                         if key == MetaKey.clock { report.clock = clock } else { floor = clock }
                     } catch {
-                        note("\(what) does not decode: \(error.message)")
+                        note("\(what) does not decode: \(Self.describe(error))")
                     }
                 }
-                if let bytes = try txn.get(MetaKey.incarnation, in: meta) {
-                    do throws(ConcordError) {
+                do {
+                    if let bytes = try value(MetaKey.incarnation, in: .meta, txn, what: "the incarnation") {
                         report.incarnation = try Self.decode("the incarnation", bytes) {
                             (r: inout ByteReader) throws(CodecError) in try r.readVarUInt()
                         }
-                    } catch {
-                        note("the incarnation does not decode: \(error.message)")
                     }
+                } catch {
+                    note("the incarnation does not decode: \(Self.describe(error))")
                 }
-                if let bytes = try txn.get(MetaKey.peers, in: meta) {
-                    do throws(ConcordError) {
+                do {
+                    if let bytes = try value(MetaKey.peers, in: .meta, txn, what: "the peers' clocks") {
                         _ = try Self.decode("the peers' clocks", bytes) { (r: inout ByteReader) throws(CodecError) in
                             try Self.decodePeers(&r)
                         }
-                    } catch {
-                        note("the peers' clocks do not decode: \(error.message)")
                     }
+                } catch {
+                    note("the peers' clocks do not decode: \(Self.describe(error))")
                 }
                 if !report.clock.dominates(floor) {
                     note("the log floor \(floor) lies beyond the clock \(report.clock)")
@@ -106,7 +106,9 @@ extension Storage {
                     report.objects += 1
                     do throws(ConcordError) {
                         let objectKey = try Self.objectKey(Array(key))
-                        _ = try Self.decodeObject(objectKey, Array(value))
+                        let plain = try opened(
+                            Array(value), .objects, key: objectKey.bytes, what: "the state of \(objectKey)")
+                        _ = try Self.decodeObject(objectKey, plain)
                     } catch {
                         note("object #\(report.objects): \(error.message)")
                     }
@@ -116,7 +118,8 @@ extension Storage {
                     report.logEntries += 1
                     do throws(ConcordError) {
                         let index = try Self.logIndex(key)
-                        let entry = try Self.decode("log entry \(index)", Array(value)) {
+                        let plain = try opened(Array(value), .log, key: Array(key), what: "log entry \(index)")
+                        let entry = try Self.decode("log entry \(index)", plain) {
                             (r: inout ByteReader) throws(CodecError) in try DeltaInterval(from: &r)
                         }
                         if !report.clock.dominates(entry.to) {
@@ -133,6 +136,11 @@ extension Storage {
         }
         if omitted > 0 { report.problems.append("and \(omitted) more problems") }
         return report
+    }
+
+    /// An error's message for a problem line.
+    static func describe(_ error: any Error) -> String {
+        (error as? ConcordError)?.message ?? "\(error)"
     }
 
     /// The size of the file at `path` in bytes (0 when it cannot be examined).

@@ -245,6 +245,14 @@ public struct ClusterDirectory: Sendable {
     /// - Throws: `ConcordError.invalidArgument` when `id` is not a member, or the epoch is at
     ///   its maximum; `.storage` when the manifest cannot be written (then `id` stays a member).
     /// - Complexity: one manifest write (two fsyncs).
+    /// Records the identifier of the key the stores are now encrypted with (after a rekey).
+    mutating func recordEncryptionKeyID(_ keyID: String?) throws(ConcordError) {
+        guard manifest.encryptionKeyID != keyID else { return }
+        var changed = manifest
+        changed.encryptionKeyID = keyID
+        try commit(changed)
+    }
+
     mutating func removeMember(_ id: ReplicaID) throws(ConcordError) {
         guard let index = manifest.memberIndex(of: id) else {
             let why = manifest.removedIndex(of: id) != nil ? "was already removed from" : "is not a member of"
@@ -406,7 +414,7 @@ public struct ClusterDirectory: Sendable {
             let expected: mode_t
             if name == manifestFileName {
                 expected = S_IFREG
-            } else if name == temporaryFileName || name == DirectoryLock.fileName {
+            } else if name == temporaryFileName || name == DirectoryLock.fileName || name == AuditLog.folderName {
                 continue
             } else if let id = LegacyFiles.id(in: name, prefix: LegacyFiles.replicaPrefix) {
                 expected = S_IFDIR

@@ -40,9 +40,12 @@ public struct ClusterManifest: Sendable, Hashable {
     public internal(set) var epoch: UInt64
     /// The configuration the cluster was made with (for a directory migrated from the
     /// loose files of an earlier build: the configuration it was first opened with by this one).
-    public let configuration: Configuration
+    public internal(set) var configuration: Configuration
     /// When the cluster was made (or migrated), in microseconds since 1970-01-01 UTC.
     public let createdAtMicroseconds: UInt64
+    /// The identifier of the key its stores are encrypted with (nil: plain). `configuration`
+    /// holds no key: give it (`Configuration.encryption`) to open the cluster.
+    public internal(set) var encryptionKeyID: String?
 
     init(
         formatVersion: UInt64 = currentFormatVersion, members: [Member], removed: [ReplicaID], epoch: UInt64,
@@ -54,6 +57,7 @@ public struct ClusterManifest: Sendable, Hashable {
         self.epoch = epoch
         self.configuration = configuration
         self.createdAtMicroseconds = createdAtMicroseconds
+        encryptionKeyID = configuration.encryption?.keyID
     }
 
     /// `createdAtMicroseconds` as a `Date`.
@@ -180,16 +184,18 @@ struct ClusterManifestFile: Codable {
         epoch = manifest.epoch
         createdAtMicroseconds = manifest.createdAtMicroseconds
         configuration = ConfigurationRecord(manifest.configuration)
+        configuration.encryptionKeyID = manifest.encryptionKeyID
     }
 
     /// The manifest this file describes, checked; `source` names the file for messages.
     func manifest(source: String) throws(ConcordError) -> ClusterManifest {
-        let manifest = ClusterManifest(
+        var manifest = ClusterManifest(
             formatVersion: format,
             members: members.map { .init(id: ReplicaID($0.id), incarnation: $0.incarnation) },
             removed: removed.map { ReplicaID($0) }, epoch: epoch,
             configuration: try configuration.configuration(source: source),
             createdAtMicroseconds: createdAtMicroseconds)
+        manifest.encryptionKeyID = configuration.encryptionKeyID
         try manifest.check(source: source)
         return manifest
     }
@@ -246,6 +252,8 @@ struct ConfigurationRecord: Codable, Equatable {
     var maximumMapSizeBytes: Int
     /// Absent in manifests written before it existed: the default then.
     var conflictRecordBound: Int?
+    /// The identifier of the key the stores are encrypted with (nil: plain). Never the key.
+    var encryptionKeyID: String?
 
     init(_ configuration: Configuration) {
         durability =
@@ -273,6 +281,7 @@ struct ConfigurationRecord: Codable, Equatable {
         mapSizeBytes = configuration.mapSizeBytes
         maximumMapSizeBytes = configuration.maximumMapSizeBytes
         conflictRecordBound = configuration.conflictRecordBound
+        encryptionKeyID = configuration.encryption?.keyID
     }
 
     /// The configuration this record describes. Throws `.corrupted` for a value no
@@ -315,6 +324,8 @@ struct ConfigurationRecord: Codable, Equatable {
             conflictRecordBound: conflictRecordBound ?? Configuration().conflictRecordBound)
         var normalized = ConfigurationRecord(configuration)
         if conflictRecordBound == nil { normalized.conflictRecordBound = nil }
+        // The key itself is never recorded: the configuration read back has none.
+        normalized.encryptionKeyID = encryptionKeyID
         guard normalized == self else {
             let stored = Mirror(reflecting: self).children
             let changed = zip(stored, Mirror(reflecting: normalized).children).compactMap { pair in

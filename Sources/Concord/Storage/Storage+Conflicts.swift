@@ -113,7 +113,8 @@ extension Storage {
             throw ConcordError(.storage, "the store of replica \(replica) is read-only and has no conflicts database")
         }
         let next = try Self.lastConflictSequence(in: conflicts, txn) + 1
-        try txn.put(value, forKey: Self.logKey(next), in: conflicts)
+        let key = Self.logKey(next)
+        try txn.put(sealed(value, .conflicts, key: key), forKey: key, in: conflicts)
     }
 
     /// Deletes the oldest records past `conflictRecordBound` (inside a commit).
@@ -156,7 +157,10 @@ extension Storage {
             var records: [ConflictRecord] = []
             if let conflicts {
                 try txn.forEach(in: conflicts) { key, value in
-                    records.append(try decodeConflict(Array(value), sequenceNumber: try Self.conflictSequence(key)))
+                    let sequence = try Self.conflictSequence(key)
+                    let plain = try opened(
+                        Array(value), .conflicts, key: Array(key), what: "conflict record \(sequence)")
+                    records.append(try decodeConflict(plain, sequenceNumber: sequence))
                     return true
                 }
             }
@@ -164,7 +168,8 @@ extension Storage {
             try txn.forEach(in: objects) { key, value in
                 let objectKey = try Self.objectKey(Array(key))
                 guard scanned.contains(objectKey.type.kind) else { return true }
-                let state = try Self.decodeObject(objectKey, Array(value))
+                let plain = try opened(Array(value), .objects, key: objectKey.bytes, what: "the state of \(objectKey)")
+                let state = try Self.decodeObject(objectKey, plain)
                 for conflict in DetectedConflict.standing(in: state) {
                     records.append(
                         ConflictRecord(

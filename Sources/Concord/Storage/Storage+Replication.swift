@@ -34,42 +34,43 @@ protocol ReplicaStoreReader {
 extension Storage: ReplicaStoreReader {
     /// Reads the replication metadata and the log's index (not the entries' objects).
     func loadReplicaState(of replica: ReplicaID) throws(ConcordError) -> PersistedReplicaState {
-        let (meta, log) = (meta, log)
+        let log = log
         return try read("load replica \(replica)") { txn in
             var state = PersistedReplicaState()
-            if let bytes = try txn.get(MetaKey.clock, in: meta) {
+            if let bytes = try value(MetaKey.clock, in: .meta, txn, what: "the clock") {
                 state.clock = try Self.decode("the clock", bytes) { (r: inout ByteReader) throws(CodecError) in
                     try VectorClock(from: &r)
                 }
             }
-            if let bytes = try txn.get(MetaKey.logFloor, in: meta) {
+            if let bytes = try value(MetaKey.logFloor, in: .meta, txn, what: "the log floor") {
                 state.logFloor = try Self.decode("the log floor", bytes) { (r: inout ByteReader) throws(CodecError) in
                     try VectorClock(from: &r)
                 }
             }
-            if let bytes = try txn.get(MetaKey.incarnation, in: meta) {
+            if let bytes = try value(MetaKey.incarnation, in: .meta, txn, what: "the incarnation") {
                 state.incarnation = try Self.decode("the incarnation", bytes) {
                     (r: inout ByteReader) throws(CodecError) in try r.readVarUInt()
                 }
             }
-            if let bytes = try txn.get(MetaKey.needsState, in: meta) {
+            if let bytes = try value(MetaKey.needsState, in: .meta, txn, what: "the bootstrap flag") {
                 state.needsState = try Self.decode("the bootstrap flag", bytes) {
                     (r: inout ByteReader) throws(CodecError) in try r.readBool()
                 }
             }
-            if let bytes = try txn.get(MetaKey.openedInBoot, in: meta) {
+            if let bytes = try value(MetaKey.openedInBoot, in: .meta, txn, what: "the boot it was opened in") {
                 state.openedInBoot = try Self.decode("the boot it was opened in", bytes) {
                     (r: inout ByteReader) throws(CodecError) in try r.readString()
                 }
             }
-            if let bytes = try txn.get(MetaKey.peers, in: meta) {
+            if let bytes = try value(MetaKey.peers, in: .meta, txn, what: "the peers' clocks") {
                 state.peers = try Self.decode("the peers' clocks", bytes) {
                     (r: inout ByteReader) throws(CodecError) in try Self.decodePeers(&r)
                 }
             }
             try txn.forEach(in: log) { key, value in
                 let index = try Self.logIndex(key)
-                let header = try Self.decode("log entry \(index)", Array(value)) {
+                let plain = try opened(Array(value), .log, key: Array(key), what: "log entry \(index)")
+                let header = try Self.decode("log entry \(index)", plain) {
                     (r: inout ByteReader) throws(CodecError) in try DeltaInterval(from: &r)
                 }
                 state.logEntries.append(.init(index: index, to: header.to, timeMicroseconds: header.timeMicroseconds))
@@ -109,14 +110,13 @@ extension Storage: ReplicaStoreReader {
     }
 
     func objects(_ keys: [ObjectKey]) throws(ConcordError) -> [(any CRDT)?] {
-        let objects = objects
         return try read("read \(keys.count) objects") { txn in
             var states: [(any CRDT)?] = []
             states.reserveCapacity(keys.count)
             for key in keys {
                 states.append(
-                    try txn.get(key.bytes, in: objects).map { (bytes) throws(ConcordError) in
-                        try Self.decodeObject(key, bytes)
+                    try value(key.bytes, in: .objects, txn, what: "the state of \(key)").map {
+                        (bytes) throws(ConcordError) in try Self.decodeObject(key, bytes)
                     })
             }
             return states
@@ -125,11 +125,12 @@ extension Storage: ReplicaStoreReader {
 
     /// Reads the log entries at `indexes` in one read transaction (missing ones are skipped).
     func logEntries(_ indexes: [UInt64]) throws(ConcordError) -> [DeltaInterval] {
-        let log = log
         return try read("read the log") { txn in
             var entries: [DeltaInterval] = []
             for index in indexes {
-                guard let bytes = try txn.get(Self.logKey(index), in: log) else { continue }
+                guard let bytes = try value(Self.logKey(index), in: .log, txn, what: "log entry \(index)") else {
+                    continue
+                }
                 entries.append(
                     try Self.decode("log entry \(index)", bytes) { (r: inout ByteReader) throws(CodecError) in
                         try DeltaInterval(from: &r)
@@ -145,7 +146,8 @@ extension Storage: ReplicaStoreReader {
             var states: [ObjectDelta] = []
             try txn.forEach(in: objects) { key, value in
                 let objectKey = try Self.objectKey(Array(key))
-                states.append(ObjectDelta(key: objectKey, state: try Self.decodeObject(objectKey, Array(value))))
+                let plain = try opened(Array(value), .objects, key: objectKey.bytes, what: "the state of \(objectKey)")
+                states.append(ObjectDelta(key: objectKey, state: try Self.decodeObject(objectKey, plain)))
                 return true
             }
             return states

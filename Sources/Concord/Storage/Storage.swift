@@ -32,6 +32,8 @@ struct Storage: Sendable {
         /// cleanly; found with another boot's identity, the machine went down meanwhile and
         /// commits not yet flushed may be gone.
         static let openedInBoot: [UInt8] = Array("opened-in-boot".utf8)
+        /// In an encrypted store, in the clear: the key check (`KeyCheck`).
+        static let encryption: [UInt8] = Array("encryption".utf8)
     }
 
     let environment: Environment
@@ -48,14 +50,22 @@ struct Storage: Sendable {
     let conflictRecordBound: Int
     /// Conflicts recorded in this store, ever: shared by every copy of this `Storage`.
     let conflictCounter = ConflictCounter()
+    /// Seals and opens its records when the store is encrypted (nil: plain).
+    let sealer: Sealer?
 
     /// Opens (creating when absent) the environment at `path` and checks its format
     /// version and identity.
-    init(path: String, replica: ReplicaID, configuration: Configuration, faults: StorageFaults? = nil)
-        throws(ConcordError)
-    {
+    ///
+    /// With `configuration.encryption`, records are sealed, and the store's key check must
+    /// open with the key (a new store records one); without, the store must be plain.
+    /// `sealer` overrides that (a rekey passes one that also opens the old key's records).
+    init(
+        path: String, replica: ReplicaID, configuration: Configuration, faults: StorageFaults? = nil,
+        sealer: Sealer? = nil, rekeying: Bool = false
+    ) throws(ConcordError) {
         self.replica = replica
         self.faults = faults
+        self.sealer = sealer ?? configuration.encryption.map { Sealer(replica: replica, current: $0) }
         conflictRecordBound = configuration.conflictRecordBound
         var options = EnvironmentOptions()
         options.mapSizeBytes = configuration.mapSizeBytes
@@ -82,8 +92,13 @@ struct Storage: Sendable {
             throw ConcordError(
                 .storage, "cannot open the store of replica \(replica) at \(path)", underlying: "\(error)")
         }
-        try checkIdentity(replica, path: path)
-        try loadConflictCount()
+        do {
+            try checkIdentity(replica, path: path, rekeying: rekeying)
+            try loadConflictCount()
+        } catch {
+            environment.close()
+            throw error
+        }
     }
 
     /// Opens the store at `path` for reading only, as a process that does not own the cluster
@@ -93,9 +108,12 @@ struct Storage: Sendable {
     /// - Throws: `ConcordError.unavailable` when there is no store at `path`;
     ///   `.formatVersionMismatch`, `.invalidArgument` (another replica's store), `.corrupted`
     ///   or `.storage` as `init(path:replica:configuration:faults:)`.
-    init(readingAt path: String, replica: ReplicaID, inPlaceCopy: Bool = false) throws(ConcordError) {
+    init(readingAt path: String, replica: ReplicaID, inPlaceCopy: Bool = false, encryption: Encryption? = nil)
+        throws(ConcordError)
+    {
         self.replica = replica
         self.faults = nil
+        sealer = encryption.map { Sealer(replica: replica, current: $0) }
         conflictRecordBound = Configuration().conflictRecordBound
         guard FileManager.default.fileExists(atPath: path + "/data.mdb") else {
             throw ConcordError(.unavailable, "replica \(replica) has no store at \(path)")
@@ -136,11 +154,15 @@ struct Storage: Sendable {
         }
     }
 
-    /// Checks the format version and the replica id of a store opened for reading.
+    /// Checks the format version, the replica id and the key of a store opened for reading.
     private func checkStoredIdentity(_ replica: ReplicaID, path: String) throws(ConcordError) {
-        let (format, stored) = try read("read the identity of replica \(replica)'s store") { txn in
-            (try txn.get(MetaKey.format, in: meta), try txn.get(MetaKey.replica, in: meta))
+        let (format, stored, check) = try read("read the identity of replica \(replica)'s store") { txn in
+            (
+                try txn.get(MetaKey.format, in: meta), try txn.get(MetaKey.replica, in: meta),
+                try txn.get(MetaKey.encryption, in: meta)
+            )
         }
+        _ = try checkKey(check, isNew: false, rekeying: false)
         guard let format else {
             throw ConcordError(
                 .corrupted, "the store at \(path) records no format version; it is not a replica's store")
@@ -161,8 +183,9 @@ struct Storage: Sendable {
         }
     }
 
-    private func checkIdentity(_ replica: ReplicaID, path: String) throws(ConcordError) {
+    private func checkIdentity(_ replica: ReplicaID, path: String, rekeying: Bool) throws(ConcordError) {
         try write("initialize the store of replica \(replica)") { txn in
+            let check = try txn.get(MetaKey.encryption, in: meta)
             if let format = try txn.get(MetaKey.format, in: meta) {
                 let version = try Self.decode("the format version", format) {
                     (r: inout ByteReader) throws(CodecError) in
@@ -181,11 +204,54 @@ struct Storage: Sendable {
                     throw ConcordError(
                         .invalidArgument, "the store at \(path) belongs to replica \(stored), not \(replica)")
                 }
+                if let first = try checkKey(check, isNew: false, rekeying: rekeying) {
+                    try txn.put(first.encoded(), forKey: MetaKey.encryption, in: meta)
+                }
             } else {
                 try txn.put(UInt64(Self.formatVersion).encodedBytes(), forKey: MetaKey.format, in: meta)
                 try txn.put(replica.encodedBytes(), forKey: MetaKey.replica, in: meta)
+                if let first = try checkKey(check, isNew: true, rekeying: rekeying) {
+                    try txn.put(first.encoded(), forKey: MetaKey.encryption, in: meta)
+                }
             }
         }
+    }
+
+    /// Checks the store's key check `stored` (nil: a plain store) against this storage's
+    /// sealer; returns the check to record in a new encrypted store.
+    /// - Throws: `.keyMismatch`: a key for a plain store, none for an encrypted one, one that
+    ///   does not open it, or a rekey left unfinished (unless `rekeying`).
+    private func checkKey(_ stored: [UInt8]?, isNew: Bool, rekeying: Bool) throws(ConcordError) -> KeyCheck? {
+        let name = "the store of replica \(replica.rawValue)"
+        guard let stored else {
+            guard let sealer else { return nil }
+            if isNew { return KeyCheck.make(for: sealer) }
+            if rekeying { return nil }
+            throw ConcordError(
+                .keyMismatch,
+                "\(name) is not encrypted, and a key ('\(sealer.current.keyID)') was given; open it without one, "
+                    + "or encrypt it with a rekey (concord rekey DIR --to KEY_FILE)")
+        }
+        let check = try KeyCheck(decoding: stored)
+        guard let sealer else {
+            throw ConcordError(
+                .keyMismatch,
+                "\(name) is encrypted with key '\(check.keyID)'; give that key (--key-file, Configuration.encryption)")
+        }
+        if rekeying { return nil }
+        if let from = check.rekeyingFrom {
+            throw ConcordError(
+                .keyMismatch,
+                "\(name) is being rekeyed from '\(from.isEmpty ? "no key" : from)' to '\(check.keyID)' and the rekey "
+                    + "did not finish; run the same rekey again to finish it")
+        }
+        guard check.opens(with: sealer) else {
+            throw ConcordError(
+                .keyMismatch,
+                "the key given ('\(sealer.current.keyID)') does not open \(name), encrypted with key '\(check.keyID)'; "
+                    + "nothing was changed")
+        }
+        return nil
     }
 
     static func decode<R>(
@@ -240,7 +306,8 @@ struct Storage: Sendable {
         try write(what()) { txn in
             for write in batch.writes {
                 switch write {
-                case .put(let table, let key, let value): try txn.put(value, forKey: key, in: database(table))
+                case .put(let table, let key, let value):
+                    try txn.put(sealed(value, Sealer.Table(table), key: key), forKey: key, in: database(table))
                 case .delete(let table, let key): _ = try txn.delete(key, in: database(table))
                 case .appendConflict(let value): try appendConflict(value, in: &txn)
                 }
@@ -248,6 +315,42 @@ struct Storage: Sendable {
             if batch.conflictCount > 0 { try trimConflicts(in: &txn) }
         }
         if batch.conflictCount > 0 { conflictCounter.add(UInt64(batch.conflictCount)) }
+    }
+
+    /// `value`, sealed for `key` in `table` when the store is encrypted.
+    @inline(__always)
+    func sealed(_ value: [UInt8], _ table: Sealer.Table, key: [UInt8]) -> [UInt8] {
+        guard let sealer else { return value }
+        return sealer.seal(value, table, key: key)
+    }
+
+    /// The plaintext of a stored record of `table` under `key` (the record itself in a
+    /// plain store).
+    /// - Throws: `.corrupted` naming `what` when a sealed record does not open.
+    @inline(__always)
+    func opened(_ record: [UInt8], _ table: Sealer.Table, key: [UInt8], what: @autoclosure () -> String)
+        throws(ConcordError) -> [UInt8]
+    {
+        guard let sealer else { return record }
+        return try sealer.open(record, table, key: key, what: what())
+    }
+
+    /// The plaintext stored under `key` in `table`, or nil when there is none.
+    func value(
+        _ key: [UInt8], in table: Sealer.Table, _ txn: borrowing some ReadableTransaction & ~Copyable,
+        what: @autoclosure () -> String
+    ) throws -> [UInt8]? {
+        let database: Database
+        switch table {
+        case .objects: database = objects
+        case .log: database = log
+        case .meta: database = meta
+        case .conflicts:
+            guard let conflicts else { return nil }
+            database = conflicts
+        }
+        guard let record = try txn.get(key, in: database) else { return nil }
+        return try opened(record, table, key: key, what: what())
     }
 
     /// Flushes every commit to the device.

@@ -124,11 +124,13 @@ struct Backup: ParsableCommand {
                 """)
 
         @Argument(help: "The backup's folder (BACKUPS/NAME).") var backup: String
+        @OptionGroup var key: KeyFileOption
         @OptionGroup var output: JSONFlag
 
         func run() throws {
             let report = try Backups.verify(
-                backupAt: URL(fileURLWithPath: backup), progress: Terminal.progressReporter)
+                backupAt: URL(fileURLWithPath: backup), encryption: try key.encryption(),
+                progress: Terminal.progressReporter)
             Terminal.endProgress()
             VerificationOutput.print(report, json: output.json)
             if !report.isIntact { throw CheckFailed() }

@@ -8,9 +8,12 @@ struct Init: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Make a new cluster directory.",
         discussion: """
-            Example:
+            Examples:
               concord init /var/lib/app/cluster --replicas 3 --durability noSync
-            The directory must be missing or empty. Replica i lives in DIR/replica-<i>/ and \
+              head -c 32 /dev/urandom > cluster.key && concord init DIR --replicas 3 --key-file cluster.key
+            The directory must be missing or empty. With --key-file, every store is encrypted \
+            (ChaCha20-Poly1305) and every message between replicas authenticated; every later command \
+            on the directory then needs the key. Replica i lives in DIR/replica-<i>/ and \
             DIR/cluster-manifest.json describes the cluster.
             """)
 
@@ -29,6 +32,7 @@ struct Init: ParsableCommand {
     @OptionGroup var target: DirectoryArgument
     @Option(help: "How many replicas (1 to 64).") var replicas = 3
     @Option(help: "full (fsync per commit), noSync or noSyncWriteMap.") var durability: DurabilityChoice = .full
+    @Option(help: "A name for the key of --key-file (default: its fingerprint).") var keyID: String?
 
     func validate() throws {
         guard (1...64).contains(replicas) else { throw ValidationError("--replicas must be between 1 and 64") }
@@ -39,10 +43,14 @@ struct Init: ParsableCommand {
         if FileManager.default.fileExists(atPath: url.appendingPathComponent(ClusterDirectory.manifestFileName).path) {
             throw UsageError("\(url.path) holds a cluster already")
         }
+        let encryption = try target.key.encryption(keyID: keyID)
         let cluster = try Cluster(
-            directory: url, replicas: replicas, configuration: Configuration(durability: durability.durability))
+            directory: url, replicas: replicas,
+            configuration: Configuration(durability: durability.durability, encryption: encryption))
         cluster.close()
-        print("made a cluster of \(replicas) replicas in \(url.path) (durability \(durability.rawValue))")
+        print(
+            "made a cluster of \(replicas) replicas in \(url.path) (durability \(durability.rawValue)"
+                + (encryption.map { ", encrypted with key '\($0.keyID)')" } ?? ")"))
     }
 }
 

@@ -9,11 +9,14 @@ struct DirectoryArgument: ParsableArguments {
     @Argument(help: "The cluster directory.", completion: .directory)
     var directory: String
 
+    @OptionGroup var key: KeyFileOption
+
     var url: URL { URL(fileURLWithPath: directory) }
 
     /// Opens the directory for reading (works while another process owns it).
     func reader() throws -> ClusterReader {
-        try ClusterReader(directory: url)
+        let manifest = try ClusterDirectory.readManifest(at: url)
+        return try ClusterReader(directory: url, encryption: try key.encryption(for: manifest))
     }
 
     /// Opens the directory as its owner, in manual delivery mode (unless told otherwise) so
@@ -24,6 +27,7 @@ struct DirectoryArgument: ParsableArguments {
         let manifest = try ClusterDirectory.readManifest(at: url)
         var configuration = manifest.configuration
         configuration.deliveryMode = deliveryMode
+        configuration.encryption = try key.encryption(for: manifest)
         return try Cluster(
             directory: url, replicas: manifest.members.count, configuration: configuration,
             observability: Observability(logger: Self.logger))
@@ -35,6 +39,30 @@ struct DirectoryArgument: ParsableArguments {
         var logger = Logger(label: "concord") { StreamLogHandler.standardError(label: $0) }
         logger.logLevel = .warning
         return logger
+    }
+}
+
+/// `--key-file FILE`: the key of an encrypted cluster or backup (32 raw bytes).
+struct KeyFileOption: ParsableArguments {
+    @Option(name: .customLong("key-file"), help: "The key of an encrypted cluster: a file of 32 raw bytes.")
+    var keyFile: String?
+
+    /// The key, or nil without `--key-file`.
+    func encryption(keyID: String? = nil) throws -> Encryption? {
+        try keyFile.map { try Encryption(keyFile: URL(fileURLWithPath: $0), keyID: keyID) }
+    }
+
+    /// The key for the cluster of `manifest`: named by its key identifier; required when the
+    /// cluster is encrypted.
+    func encryption(for manifest: ClusterManifest) throws -> Encryption? {
+        guard let keyID = manifest.encryptionKeyID else {
+            if keyFile != nil { throw UsageError("the cluster is not encrypted: leave out --key-file") }
+            return nil
+        }
+        guard let encryption = try encryption(keyID: keyID) else {
+            throw UsageError("the cluster is encrypted with key '\(keyID)': give its key with --key-file FILE")
+        }
+        return encryption
     }
 }
 

@@ -1,0 +1,229 @@
+import CRDTs
+import Crypto
+import Foundation
+import Synchronization
+
+/// Seals and opens the records of an encrypted store (see `Encryption`).
+///
+/// A sealed record is `C5 EA 1D 01`, the sealing key's 4-byte tag, a 12-byte nonce, the
+/// ChaCha20-Poly1305 ciphertext and its 16-byte tag: 40 bytes over the plaintext.
+/// (ChaCha20-Poly1305 rather than AES-GCM: swift-crypto sets up an AES key schedule for
+/// every call, which made a sealed write cost 2.6 times a plain one; see BENCHMARKS.md.)
+/// Nonces are unique per key: 8 random bytes drawn when the store opens (and again every
+/// 2^32 records) and a 4-byte counter. Its associated data
+/// binds it to its place: `concord-record`, the format version, the replica's id, the table
+/// and the record's LMDB key. The key tag lets a store being rekeyed hold records of two
+/// keys, each opened with its own.
+struct Sealer: Sendable {
+    /// The tables a record can live in (the associated data names it).
+    enum Table: UInt8, Sendable {
+        case objects = 0, log = 1, meta = 2, conflicts = 3
+
+        init(_ table: StorageBatch.Table) {
+            switch table {
+            case .objects: self = .objects
+            case .log: self = .log
+            case .meta: self = .meta
+            }
+        }
+    }
+
+    /// A key and its tag (the first 4 bytes of the SHA-256 of its bytes). `@unchecked`:
+    /// `SymmetricKey` is immutable (see `Encryption`).
+    struct SealingKey: @unchecked Sendable {
+        let key: SymmetricKey
+        let keyID: String
+        let tag: [UInt8]
+
+        init(_ encryption: Encryption) {
+            key = encryption.key
+            keyID = encryption.keyID
+            tag = Array(encryption.key.withUnsafeBytes { SHA256.hash(data: $0) }.prefix(4))
+        }
+    }
+
+    static let magic: [UInt8] = [0xC5, 0xEA, 0x1D, 0x01]
+    static let overheadBytes = 4 + 4 + 12 + 16
+    /// Meta records that stay in the clear: what identifies the store and its key check.
+    static let plainMetaKeys: Set<[UInt8]> = [
+        Storage.MetaKey.format, Storage.MetaKey.replica, Storage.MetaKey.encryption,
+    ]
+
+    let replica: ReplicaID
+    /// The key new records are sealed with.
+    let current: SealingKey
+    /// Another key records may still be sealed with (a rekey in progress).
+    let previous: SealingKey?
+    /// Whether records may still be in the clear (a rekey from a plain store in progress).
+    let acceptsPlain: Bool
+    /// Where nonces come from.
+    private let nonces = NonceSource()
+
+    init(replica: ReplicaID, current: Encryption, previous: Encryption? = nil, acceptsPlain: Bool = false) {
+        self.replica = replica
+        self.current = SealingKey(current)
+        self.previous = previous.map(SealingKey.init)
+        self.acceptsPlain = acceptsPlain
+    }
+
+    private func associatedData(_ table: Table, _ key: [UInt8]) -> [UInt8] {
+        var bytes = Array("concord-record".utf8)
+        bytes.append(UInt8(Storage.formatVersion))
+        withUnsafeBytes(of: replica.rawValue.bigEndian) { bytes.append(contentsOf: $0) }
+        bytes.append(table.rawValue)
+        bytes.append(contentsOf: key)
+        return bytes
+    }
+
+    /// Whether the record stays in the clear.
+    func isPlain(_ table: Table, _ key: [UInt8]) -> Bool {
+        table == .meta && Self.plainMetaKeys.contains(key)
+    }
+
+    /// `plaintext`, sealed for `key` in `table`.
+    func seal(_ plaintext: [UInt8], _ table: Table, key: [UInt8]) -> [UInt8] {
+        if isPlain(table, key) { return plaintext }
+        // Sealing with a 256-bit key and a 12-byte nonce cannot fail.
+        let box = try! ChaChaPoly.seal(
+            plaintext, using: current.key, nonce: nonces.next(), authenticating: associatedData(table, key))
+        var record = Self.magic
+        record.reserveCapacity(plaintext.count + Self.overheadBytes)
+        record += current.tag
+        record += box.nonce
+        record += box.ciphertext
+        record += box.tag
+        return record
+    }
+
+    /// The key tag of a sealed record, or nil when the record is not sealed.
+    static func tag(of record: [UInt8]) -> [UInt8]? {
+        guard record.count >= overheadBytes, record.starts(with: magic) else { return nil }
+        return Array(record[4..<8])
+    }
+
+    /// Opens a record of `table` under `key`.
+    /// - Throws: `.corrupted` naming `what` when the record is not sealed (and plain records
+    ///   are not accepted), sealed with an unknown key, or fails its authentication.
+    func open(_ record: [UInt8], _ table: Table, key: [UInt8], what: @autoclosure () -> String) throws(ConcordError)
+        -> [UInt8]
+    {
+        if isPlain(table, key) { return record }
+        guard let tag = Self.tag(of: record) else {
+            if acceptsPlain { return record }
+            throw ConcordError(
+                .corrupted, "\(what()) is not sealed, in an encrypted store: the store is damaged or was tampered with")
+        }
+        let sealing: SealingKey
+        if tag == current.tag {
+            sealing = current
+        } else if let previous, tag == previous.tag {
+            sealing = previous
+        } else {
+            if acceptsPlain { return record }
+            throw ConcordError(
+                .corrupted, "\(what()) is sealed with a key other than '\(current.keyID)' (tag \(Self.hex(tag)))")
+        }
+        do {
+            let box = try ChaChaPoly.SealedBox(
+                nonce: ChaChaPoly.Nonce(data: record[8..<20]), ciphertext: record[20..<(record.count - 16)],
+                tag: record[(record.count - 16)...])
+            return Array(try ChaChaPoly.open(box, using: sealing.key, authenticating: associatedData(table, key)))
+        } catch {
+            if acceptsPlain && tag != current.tag { return record }
+            throw ConcordError(
+                .corrupted,
+                "\(what()) fails its authentication: it was changed, damaged, or moved from another place or replica")
+        }
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+}
+
+/// Unique nonces: a random 8-byte prefix and a 4-byte counter; a new prefix when the counter
+/// wraps. Two sources (two openings, two replicas under one key) repeat a nonce only if they
+/// draw the same 64-bit prefix.
+final class NonceSource: Sendable {
+    private let state = Mutex<(prefix: UInt64, counter: UInt32)>((UInt64.random(in: .min ... .max), 0))
+
+    func next() -> ChaChaPoly.Nonce {
+        let (prefix, counter) = state.withLock { state -> (UInt64, UInt32) in
+            if state.counter == .max { state = (UInt64.random(in: .min ... .max), 0) }
+            state.counter += 1
+            return (state.prefix, state.counter)
+        }
+        var bytes = [UInt8](repeating: 0, count: 12)
+        withUnsafeBytes(of: prefix.bigEndian) { bytes.replaceSubrange(0..<8, with: $0) }
+        withUnsafeBytes(of: counter.bigEndian) { bytes.replaceSubrange(8..<12, with: $0) }
+        return try! ChaChaPoly.Nonce(data: bytes)
+    }
+}
+
+// MARK: The key check
+
+/// The record (`meta`/`encryption`, in the clear) that says a store is encrypted and with
+/// which key: the key's identifier and tag, and a known text sealed under it. Opening
+/// checks it first, so a wrong key, a missing key or a key for a plain store is one clear
+/// error at open, not a failure at the first read.
+struct KeyCheck: Equatable {
+    static let knownText = Array("concord key check".utf8)
+    static let version: UInt8 = 1
+
+    /// The key's identifier and tag.
+    var keyID: String
+    var tag: [UInt8]
+    /// `knownText` sealed under the key (as a meta record under `MetaKey.encryption`).
+    var sealed: [UInt8]
+    /// During a rekey: the key records may still be sealed with ("" for plain records).
+    var rekeyingFrom: String?
+
+    static func make(for sealer: Sealer, rekeyingFrom: String? = nil) -> KeyCheck {
+        KeyCheck(
+            keyID: sealer.current.keyID, tag: sealer.current.tag,
+            sealed: sealer.seal(knownText, .objects, key: Storage.MetaKey.encryption), rekeyingFrom: rekeyingFrom)
+    }
+
+    func encoded() -> [UInt8] {
+        var writer = ByteWriter()
+        writer.writeByte(Self.version)
+        writer.writeString(keyID)
+        writer.writeBytes(tag)
+        writer.writeBytes(sealed)
+        writer.writeBool(rekeyingFrom != nil)
+        if let rekeyingFrom { writer.writeString(rekeyingFrom) }
+        return writer.bytes
+    }
+
+    init(keyID: String, tag: [UInt8], sealed: [UInt8], rekeyingFrom: String?) {
+        self.keyID = keyID
+        self.tag = tag
+        self.sealed = sealed
+        self.rekeyingFrom = rekeyingFrom
+    }
+
+    init(decoding bytes: [UInt8]) throws(ConcordError) {
+        self = try Storage.decode("the key check", bytes) { (reader: inout ByteReader) throws(CodecError) in
+            guard try reader.readByte() == Self.version else {
+                throw reader.error(.inconsistent, "unknown key check version")
+            }
+            let keyID = try reader.readString()
+            let tag = try reader.readBytes()
+            let sealed = try reader.readBytes()
+            let rekeying = try reader.readBool() ? try reader.readString() : nil
+            return KeyCheck(keyID: keyID, tag: tag, sealed: sealed, rekeyingFrom: rekeying)
+        }
+    }
+
+    /// Whether `sealer`'s current key opens the check.
+    func opens(with sealer: Sealer) -> Bool {
+        guard tag == sealer.current.tag else { return false }
+        let probe = Sealer(replica: sealer.replica, current: Encryption.unchecked(sealer.current))
+        return (try? probe.open(sealed, .objects, key: Storage.MetaKey.encryption, what: "")) == Self.knownText
+    }
+}
+
+extension Encryption {
+    /// The encryption of a sealing key (already checked when it was made).
+    static func unchecked(_ key: Sealer.SealingKey) -> Encryption {
+        try! Encryption(key: key.key, keyID: key.keyID)
+    }
+}
