@@ -155,19 +155,13 @@ enum WorkloadStep: Sendable, Equatable {
     }
 }
 
-/// Draws the workload's steps from a seed (SplitMix64): the same seed, the same steps.
+/// Draws the workload's steps from a seed: the same seed, the same steps.
 struct WorkloadGenerator: Sendable {
-    private var state: UInt64
+    private var random: SeededRandom
 
-    init(seed: UInt64) { state = seed }
+    init(seed: UInt64) { random = SeededRandom(seed: seed) }
 
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    mutating func next() -> UInt64 { random.next() }
 
     mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
 
