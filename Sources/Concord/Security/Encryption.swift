@@ -1,8 +1,8 @@
 import Crypto
 import Foundation
 
-/// Encryption at rest: every record a replica stores — object states, log entries, the
-/// replication metadata, conflict records — sealed with ChaCha20-Poly1305 under `key`.
+/// Encryption at rest: every record a replica stores that holds values — object states, log
+/// entries, conflict records — sealed with ChaCha20-Poly1305 under `key`.
 ///
 /// ```swift
 /// let key = try Encryption(keyFile: URL(fileURLWithPath: "/etc/app/concord.key"), keyID: "2026-12")
@@ -15,7 +15,9 @@ import Foundation
 /// that fails to open is `.corrupted`, naming the object: never a wrong value.
 ///
 /// What stays visible to someone holding the files: object keys (bucket, name and CRDT
-/// type, which LMDB keeps sorted in the clear), the number of objects and log entries,
+/// type, which LMDB keeps sorted in the clear), the replication metadata (vector clocks,
+/// incarnation, peers' acknowledgements: counts of operations, no values), the number of
+/// objects and log entries,
 /// each record's size (plus 40 bytes of header, nonce and tag), the replica's id and the
 /// store's format version, the key's identifier — and, in the cluster directory, the
 /// manifest (members, incarnations, configuration). Name keys with care when their names

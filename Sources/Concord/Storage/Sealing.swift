@@ -44,10 +44,11 @@ struct Sealer: Sendable {
 
     static let magic: [UInt8] = [0xC5, 0xEA, 0x1D, 0x01]
     static let overheadBytes = 4 + 4 + 12 + 16
-    /// Meta records that stay in the clear: what identifies the store and its key check.
-    static let plainMetaKeys: Set<[UInt8]> = [
-        Storage.MetaKey.format, Storage.MetaKey.replica, Storage.MetaKey.encryption,
-    ]
+    /// Records in the clear: the `meta` table — the store's identity and key check, and the
+    /// replication metadata (clocks, incarnation, peers' acknowledgements, flags). They hold
+    /// no value, only counts of operations; sealing the clock too made every write seal three
+    /// records instead of two (see BENCHMARKS.md).
+    static let plainTables: Set<Table> = [.meta]
 
     let replica: ReplicaID
     /// The key new records are sealed with.
@@ -58,12 +59,18 @@ struct Sealer: Sendable {
     let acceptsPlain: Bool
     /// Where nonces come from.
     private let nonces = NonceSource()
+    /// Records opened or sealed lately, with their plaintexts.
+    private let cache: OpenedRecords
 
-    init(replica: ReplicaID, current: Encryption, previous: Encryption? = nil, acceptsPlain: Bool = false) {
+    init(
+        replica: ReplicaID, current: Encryption, previous: Encryption? = nil, acceptsPlain: Bool = false,
+        cacheBytes: Int = 8 << 20
+    ) {
         self.replica = replica
         self.current = SealingKey(current)
         self.previous = previous.map(SealingKey.init)
         self.acceptsPlain = acceptsPlain
+        cache = OpenedRecords(capacityBytes: cacheBytes)
     }
 
     private func associatedData(_ table: Table, _ key: [UInt8]) -> [UInt8] {
@@ -77,7 +84,7 @@ struct Sealer: Sendable {
 
     /// Whether the record stays in the clear.
     func isPlain(_ table: Table, _ key: [UInt8]) -> Bool {
-        table == .meta && Self.plainMetaKeys.contains(key)
+        Self.plainTables.contains(table)
     }
 
     /// `plaintext`, sealed for `key` in `table`.
@@ -92,6 +99,7 @@ struct Sealer: Sendable {
         record += box.nonce
         record += box.ciphertext
         record += box.tag
+        cache.insert(plaintext, for: record, table, key: key)
         return record
     }
 
@@ -113,6 +121,7 @@ struct Sealer: Sendable {
             throw ConcordError(
                 .corrupted, "\(what()) is not sealed, in an encrypted store: the store is damaged or was tampered with")
         }
+        if let plaintext = cache.plaintext(of: record, table, key: key) { return plaintext }
         let sealing: SealingKey
         if tag == current.tag {
             sealing = current
@@ -127,7 +136,10 @@ struct Sealer: Sendable {
             let box = try ChaChaPoly.SealedBox(
                 nonce: ChaChaPoly.Nonce(data: record[8..<20]), ciphertext: record[20..<(record.count - 16)],
                 tag: record[(record.count - 16)...])
-            return Array(try ChaChaPoly.open(box, using: sealing.key, authenticating: associatedData(table, key)))
+            let plaintext = Array(
+                try ChaChaPoly.open(box, using: sealing.key, authenticating: associatedData(table, key)))
+            cache.insert(plaintext, for: record, table, key: key)
+            return plaintext
         } catch {
             if acceptsPlain && tag != current.tag { return record }
             throw ConcordError(
@@ -137,6 +149,47 @@ struct Sealer: Sendable {
     }
 
     static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+}
+
+/// The plaintexts of records lately sealed or opened, so that reading a record again does not
+/// decrypt it again — as an encrypted database keeps its page cache decrypted in memory.
+/// An entry is found only by the whole sealed record together with its table and key: a
+/// record changed by one byte, or moved to another place, misses and is authenticated.
+/// Bounded by the bytes it holds; past its capacity, entries go in no particular order.
+final class OpenedRecords: @unchecked Sendable {
+    private struct Place: Hashable {
+        var table: UInt8
+        var key: [UInt8]
+        var record: [UInt8]
+    }
+
+    private let lock = NSLock()
+    private var entries: [Place: [UInt8]] = [:]
+    private var bytes = 0
+    private let capacityBytes: Int
+
+    init(capacityBytes: Int) {
+        self.capacityBytes = capacityBytes
+    }
+
+    func plaintext(of record: [UInt8], _ table: Sealer.Table, key: [UInt8]) -> [UInt8]? {
+        guard capacityBytes > 0 else { return nil }
+        let place = Place(table: table.rawValue, key: key, record: record)
+        return lock.withLock { entries[place] }
+    }
+
+    func insert(_ plaintext: [UInt8], for record: [UInt8], _ table: Sealer.Table, key: [UInt8]) {
+        let size = plaintext.count + record.count + key.count + 64
+        guard capacityBytes > 0, size <= capacityBytes / 4 else { return }
+        let place = Place(table: table.rawValue, key: key, record: record)
+        lock.withLock {
+            if entries.updateValue(plaintext, forKey: place) == nil { bytes += size }
+            while bytes > capacityBytes, let first = entries.first {
+                entries.remove(at: entries.startIndex)
+                bytes -= first.value.count + first.key.record.count + first.key.key.count + 64
+            }
+        }
+    }
 }
 
 /// Unique nonces: a random 8-byte prefix and a 4-byte counter; a new prefix when the counter

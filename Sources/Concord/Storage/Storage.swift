@@ -65,7 +65,11 @@ struct Storage: Sendable {
     ) throws(ConcordError) {
         self.replica = replica
         self.faults = faults
-        self.sealer = sealer ?? configuration.encryption.map { Sealer(replica: replica, current: $0) }
+        self.sealer =
+            sealer
+            ?? configuration.encryption.map {
+                Sealer(replica: replica, current: $0, cacheBytes: configuration.decryptedCacheBytes)
+            }
         conflictRecordBound = configuration.conflictRecordBound
         var options = EnvironmentOptions()
         options.mapSizeBytes = configuration.mapSizeBytes

@@ -3,8 +3,8 @@ import Foundation
 import LMDB
 
 /// The check behind the `sealed` fuzz target: the records of an encrypted store replaced
-/// by arbitrary bytes. The first byte picks the record (an object's state, the clock, a log
-/// entry); the rest become its stored bytes. Reading and verifying the store must then
+/// by arbitrary bytes. The first byte picks the record (an object's state, the clock — in
+/// the clear, decoded all the same — or a log entry); the rest become its stored bytes. Reading and verifying the store must then
 /// throw `ConcordError` or report a problem — never trap, never hand out a value that is
 /// not the object's own — and the store must read as before once the record is put back.
 public enum SealedCheck {
@@ -67,8 +67,10 @@ public enum SealedCheck {
             let replica = fixture.cluster.replicas[0]
             do {
                 let read = try replica.read(fixture.key)
-                if read != fixture.value && replacement != original {
-                    return FuzzViolation("a forged \(table) record read as \(String(describing: read))")
+                // Only the object's own genuine record opens (also while a decrypted copy of
+                // it is cached: the cache is keyed by the whole sealed record).
+                if table == "objects" && replacement != original {
+                    return FuzzViolation("a forged object record opened, as \(String(describing: read))")
                 }
             } catch {
                 // A typed error is the expected outcome of a damaged record.
