@@ -61,7 +61,8 @@ public struct Encryption: @unchecked Sendable, Hashable, CustomStringConvertible
         }
         guard data.count == 32 else {
             throw ConcordError(
-                .invalidArgument, "the key file \(url.path) holds \(data.count) bytes; a key file holds exactly 32 raw bytes")
+                .invalidArgument,
+                "the key file \(url.path) holds \(data.count) bytes; a key file holds exactly 32 raw bytes")
         }
         let key = SymmetricKey(data: data)
         try self.init(key: key, keyID: keyID ?? Self.fingerprint(of: key))

@@ -86,7 +86,8 @@ extension Cluster {
                 guard check.opens(with: Sealer(replica: id, current: from)) else {
                     throw ConcordError(
                         .keyMismatch,
-                        "the old key given ('\(from.keyID)') does not open \(name), encrypted with key '\(check.keyID)'")
+                        "the old key given ('\(from.keyID)') does not open \(name), encrypted with key '\(check.keyID)'"
+                    )
                 }
             } else {
                 throw ConcordError(
