@@ -155,7 +155,7 @@ struct Sealer: Sendable {
 /// decrypt it again — as an encrypted database keeps its page cache decrypted in memory.
 /// An entry is found only by the whole sealed record together with its table and key: a
 /// record changed by one byte, or moved to another place, misses and is authenticated.
-/// Bounded by the bytes it holds; past its capacity, entries go in no particular order.
+/// Bounded by the bytes it holds; past its capacity, the oldest entries go first.
 final class OpenedRecords: @unchecked Sendable {
     private struct Place: Hashable {
         var table: UInt8
@@ -165,11 +165,18 @@ final class OpenedRecords: @unchecked Sendable {
 
     private let lock = NSLock()
     private var entries: [Place: [UInt8]] = [:]
+    /// The places in the order they were inserted, oldest at `head` (first in, first out).
+    private var order: [Place] = []
+    private var head = 0
     private var bytes = 0
     private let capacityBytes: Int
 
     init(capacityBytes: Int) {
         self.capacityBytes = capacityBytes
+    }
+
+    private static func size(_ place: Place, _ plaintext: [UInt8]) -> Int {
+        plaintext.count + place.record.count + place.key.count + 64
     }
 
     func plaintext(of record: [UInt8], _ table: Sealer.Table, key: [UInt8]) -> [UInt8]? {
@@ -179,14 +186,22 @@ final class OpenedRecords: @unchecked Sendable {
     }
 
     func insert(_ plaintext: [UInt8], for record: [UInt8], _ table: Sealer.Table, key: [UInt8]) {
-        let size = plaintext.count + record.count + key.count + 64
-        guard capacityBytes > 0, size <= capacityBytes / 4 else { return }
         let place = Place(table: table.rawValue, key: key, record: record)
+        let size = Self.size(place, plaintext)
+        guard capacityBytes > 0, size <= capacityBytes / 4 else { return }
         lock.withLock {
-            if entries.updateValue(plaintext, forKey: place) == nil { bytes += size }
-            while bytes > capacityBytes, let first = entries.first {
-                entries.remove(at: entries.startIndex)
-                bytes -= first.value.count + first.key.record.count + first.key.key.count + 64
+            guard entries.updateValue(plaintext, forKey: place) == nil else { return }
+            bytes += size
+            order.append(place)
+            while bytes > capacityBytes, head < order.count {
+                let oldest = order[head]
+                head += 1
+                if let evicted = entries.removeValue(forKey: oldest) { bytes -= Self.size(oldest, evicted) }
+            }
+            // Drop the consumed front now and then: O(1) amortized per insertion.
+            if head > 1_024 && head * 2 > order.count {
+                order.removeFirst(head)
+                head = 0
             }
         }
     }
