@@ -172,23 +172,6 @@ import Testing
         }
     }
 
-    @Test func aSmallDecryptedCacheEvictsAndEveryValueStillReads() throws {
-        let first = try Self.key(1, "first")
-        try withTemporaryDirectory { url in
-            let cluster = try Cluster(
-                directory: url, replicas: 1,
-                configuration: Configuration(durability: .noSync, encryption: first, decryptedCacheBytes: 16 << 10))
-            defer { cluster.close() }
-            let replica = cluster.replicas[0]
-            for round in 0..<3 {
-                for i in 0..<1_000 { try replica.update(Key<LWWRegister<String>>("k\(i)"), .assign("v\(i)-\(round)")) }
-                for i in stride(from: 999, through: 0, by: -1) {
-                    #expect(try replica.read(Key<LWWRegister<String>>("k\(i)")) == "v\(i)-\(round)")
-                }
-            }
-        }
-    }
-
     @Test func messagesWithoutTheClustersMACAreDroppedBeforeDecoding() throws {
         let first = try Self.key(1, "first")
         try withTemporaryDirectory { url in

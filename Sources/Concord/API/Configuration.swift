@@ -75,10 +75,6 @@ public struct Configuration: Sendable, Hashable {
     /// Encryption at rest and authenticated messages (nil: plain). The manifest records the
     /// key's identifier, never the key. See `Encryption`.
     public var encryption: Encryption?
-    /// For an encrypted cluster: the bytes of recently read or written records each replica
-    /// keeps decrypted in memory, so that reading them again costs no decryption. 0 turns it
-    /// off. Default 32 MiB.
-    public var decryptedCacheBytes: Int
     /// Whether administrative actions (open, close, crash, backup, …) are recorded in the
     /// directory's audit log (see `AuditLog`). Default true; the simulator turns it off.
     public var auditLog: Bool
@@ -101,8 +97,7 @@ public struct Configuration: Sendable, Hashable {
         conflictRecordBound: Int = 1_000,
         backups: BackupSchedule? = nil,
         encryption: Encryption? = nil,
-        auditLog: Bool = true,
-        decryptedCacheBytes: Int = 32 << 20
+        auditLog: Bool = true
     ) {
         self.durability = durability
         self.deliveryMode = deliveryMode
@@ -121,6 +116,5 @@ public struct Configuration: Sendable, Hashable {
         self.backups = backups
         self.encryption = encryption
         self.auditLog = auditLog
-        self.decryptedCacheBytes = max(0, decryptedCacheBytes)
     }
 }

@@ -59,18 +59,14 @@ struct Sealer: Sendable {
     let acceptsPlain: Bool
     /// Where nonces come from.
     private let nonces = NonceSource()
-    /// Records opened or sealed lately, with their plaintexts.
-    private let cache: OpenedRecords
 
     init(
-        replica: ReplicaID, current: Encryption, previous: Encryption? = nil, acceptsPlain: Bool = false,
-        cacheBytes: Int = 8 << 20
+        replica: ReplicaID, current: Encryption, previous: Encryption? = nil, acceptsPlain: Bool = false
     ) {
         self.replica = replica
         self.current = SealingKey(current)
         self.previous = previous.map(SealingKey.init)
         self.acceptsPlain = acceptsPlain
-        cache = OpenedRecords(capacityBytes: cacheBytes)
     }
 
     private func associatedData(_ table: Table, _ key: [UInt8]) -> [UInt8] {
@@ -99,7 +95,6 @@ struct Sealer: Sendable {
         record += box.nonce
         record += box.ciphertext
         record += box.tag
-        cache.insert(plaintext, for: record, table, key: key)
         return record
     }
 
@@ -121,7 +116,6 @@ struct Sealer: Sendable {
             throw ConcordError(
                 .corrupted, "\(what()) is not sealed, in an encrypted store: the store is damaged or was tampered with")
         }
-        if let plaintext = cache.plaintext(of: record, table, key: key) { return plaintext }
         let sealing: SealingKey
         if tag == current.tag {
             sealing = current
@@ -138,7 +132,6 @@ struct Sealer: Sendable {
                 tag: record[(record.count - 16)...])
             let plaintext = Array(
                 try ChaChaPoly.open(box, using: sealing.key, authenticating: associatedData(table, key)))
-            cache.insert(plaintext, for: record, table, key: key)
             return plaintext
         } catch {
             if acceptsPlain && tag != current.tag { return record }
@@ -149,62 +142,6 @@ struct Sealer: Sendable {
     }
 
     static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
-}
-
-/// The plaintexts of records lately sealed or opened, so that reading a record again does not
-/// decrypt it again — as an encrypted database keeps its page cache decrypted in memory.
-/// An entry is found only by the whole sealed record together with its table and key: a
-/// record changed by one byte, or moved to another place, misses and is authenticated.
-/// Bounded by the bytes it holds; past its capacity, the oldest entries go first.
-final class OpenedRecords: @unchecked Sendable {
-    private struct Place: Hashable {
-        var table: UInt8
-        var key: [UInt8]
-        var record: [UInt8]
-    }
-
-    private let lock = NSLock()
-    private var entries: [Place: [UInt8]] = [:]
-    /// The places in the order they were inserted, oldest at `head` (first in, first out).
-    private var order: [Place] = []
-    private var head = 0
-    private var bytes = 0
-    private let capacityBytes: Int
-
-    init(capacityBytes: Int) {
-        self.capacityBytes = capacityBytes
-    }
-
-    private static func size(_ place: Place, _ plaintext: [UInt8]) -> Int {
-        plaintext.count + place.record.count + place.key.count + 64
-    }
-
-    func plaintext(of record: [UInt8], _ table: Sealer.Table, key: [UInt8]) -> [UInt8]? {
-        guard capacityBytes > 0 else { return nil }
-        let place = Place(table: table.rawValue, key: key, record: record)
-        return lock.withLock { entries[place] }
-    }
-
-    func insert(_ plaintext: [UInt8], for record: [UInt8], _ table: Sealer.Table, key: [UInt8]) {
-        let place = Place(table: table.rawValue, key: key, record: record)
-        let size = Self.size(place, plaintext)
-        guard capacityBytes > 0, size <= capacityBytes / 4 else { return }
-        lock.withLock {
-            guard entries.updateValue(plaintext, forKey: place) == nil else { return }
-            bytes += size
-            order.append(place)
-            while bytes > capacityBytes, head < order.count {
-                let oldest = order[head]
-                head += 1
-                if let evicted = entries.removeValue(forKey: oldest) { bytes -= Self.size(oldest, evicted) }
-            }
-            // Drop the consumed front now and then: O(1) amortized per insertion.
-            if head > 1_024 && head * 2 > order.count {
-                order.removeFirst(head)
-                head = 0
-            }
-        }
-    }
 }
 
 /// Unique nonces: a random 8-byte prefix and a 4-byte counter; a new prefix when the counter

@@ -68,7 +68,7 @@ struct Storage: Sendable {
         self.sealer =
             sealer
             ?? configuration.encryption.map {
-                Sealer(replica: replica, current: $0, cacheBytes: configuration.decryptedCacheBytes)
+                Sealer(replica: replica, current: $0)
             }
         conflictRecordBound = configuration.conflictRecordBound
         var options = EnvironmentOptions()

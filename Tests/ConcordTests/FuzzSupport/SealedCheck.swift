@@ -67,8 +67,7 @@ public enum SealedCheck {
             let replica = fixture.cluster.replicas[0]
             do {
                 let read = try replica.read(fixture.key)
-                // Only the object's own genuine record opens (also while a decrypted copy of
-                // it is cached: the cache is keyed by the whole sealed record).
+                // Only the object's own genuine record opens.
                 if table == "objects" && replacement != original {
                     return FuzzViolation("a forged object record opened, as \(String(describing: read))")
                 }
