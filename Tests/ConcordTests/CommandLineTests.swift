@@ -267,6 +267,75 @@ import Testing
         }
     }
 
+    /// A rekey killed half way leaves a directory that refuses to open until the same rekey
+    /// runs again, and nothing is lost.
+    @Test func aRekeyKilledHalfWayIsRefusedThenFinishedByRunningItAgain() throws {
+        try withTemporaryDirectory { root in
+            let url = root.appendingPathComponent("vault")
+            let first = root.appendingPathComponent("first.key")
+            let second = root.appendingPathComponent("second.key")
+            try Data((0..<32).map { UInt8($0) }).write(to: first)
+            try Data((0..<32).map { UInt8(200 - $0) }).write(to: second)
+            let old = try Encryption(keyFile: first, keyID: "first")
+            let new = try Encryption(keyFile: second, keyID: "second")
+            do {
+                let cluster = try Cluster(
+                    directory: url, replicas: 1, configuration: Configuration(durability: .noSync, encryption: old))
+                for start in stride(from: 0, to: 30_000, by: 1_000) {
+                    try cluster.replicas[0].transaction { tx in
+                        for i in start..<start + 1_000 { try tx.update(Key<GCounter>("c\(i)"), .increment(1)) }
+                    }
+                }
+                cluster.close()
+            }
+            let rekey = ["rekey", url.path, "--from", first.path, "--to", second.path, "--key-id", "second"]
+            // How long a whole rekey takes here; then back to the old key, and kill the next
+            // one at about half that time (later or earlier when a kill missed the middle).
+            let started = Date()
+            #expect(try Self.run(rekey).status == 0)
+            var delay = Date().timeIntervalSince(started) / 2
+            try Cluster.rekey(directoryAt: url, from: new, to: old)
+            var interrupted = false
+            for _ in 0..<8 where !interrupted {
+                let process = Process()
+                process.executableURL = Self.executable
+                process.arguments = rekey
+                process.standardOutput = FileHandle.nullDevice
+                process.standardError = FileHandle.nullDevice
+                try process.run()
+                usleep(UInt32(delay * 1_000_000))
+                sendKill(process.processIdentifier)
+                process.waitUntilExit()
+                do throws(ConcordError) {
+                    // It finished before the kill: back to the old key, kill sooner.
+                    try Cluster(directory: url, replicas: 1, configuration: Configuration(encryption: new)).close()
+                    try Cluster.rekey(directoryAt: url, from: new, to: old)
+                    delay *= 0.6
+                } catch let error where error.message.contains("did not finish") {
+                    interrupted = true
+                } catch {
+                    // Killed before it recorded the rekey: the old key still opens it; kill later.
+                    #expect(error.code == .keyMismatch, "\(error)")
+                    try Cluster(directory: url, replicas: 1, configuration: Configuration(encryption: old)).close()
+                    delay *= 1.5
+                }
+            }
+            #expect(interrupted, "no kill landed in the middle of the rekey (last delay \(delay) s)")
+            if interrupted {
+                #expect(throws: ConcordError.self) {
+                    _ = try Cluster(directory: url, replicas: 1, configuration: Configuration(encryption: old))
+                }
+                let resumed = try Self.run(rekey)
+                #expect(resumed.status == 0, "\(resumed.error)")
+                #expect(resumed.output.contains("moved by an earlier run"))
+            }
+            let cluster = try Cluster(directory: url, replicas: 1, configuration: Configuration(encryption: new))
+            defer { cluster.close() }
+            #expect(try cluster.replicas[0].read(Key<GCounter>("c29999")) == 1)
+            #expect(cluster.verify().isIntact)
+        }
+    }
+
     @Test func simulateKeepsItsFinalCluster() throws {
         try withTemporaryDirectory { root in
             let kept = root.appendingPathComponent("kept").path

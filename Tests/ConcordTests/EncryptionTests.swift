@@ -136,7 +136,7 @@ import Testing
         }
     }
 
-    @Test func rekeyMovesEveryRecordAndAnUnfinishedRekeyIsRefusedThenResumed() throws {
+    @Test func rekeyEncryptsAPlainClusterThenMovesItToAnotherKey() throws {
         let first = try Self.key(1, "first")
         let second = try Self.key(2, "second")
         try withTemporaryDirectory { root in

@@ -31,12 +31,17 @@ enum BackupWriter {
 
     /// A name for a backup taken at `date`: `backup-20261201T064012Z`.
     static func defaultName(at date: Date) -> String {
+        "backup-" + utcStamp(date)
+    }
+
+    /// `date` in UTC to the second, for names: `20261201T064012Z`.
+    static func utcStamp(_ date: Date) -> String {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC")!
         let parts = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
-        func two(_ value: Int?) -> String { value.map { $0 < 10 ? "0\($0)" : "\($0)" } ?? "00" }
-        return "backup-\(parts.year ?? 0)\(two(parts.month))\(two(parts.day))T\(two(parts.hour))"
-            + "\(two(parts.minute))\(two(parts.second))Z"
+        return String(
+            format: "%04d%02d%02dT%02d%02d%02dZ", parts.year ?? 0, parts.month ?? 0, parts.day ?? 0, parts.hour ?? 0,
+            parts.minute ?? 0, parts.second ?? 0)
     }
 
     /// Writes a backup of `sources` (and of `clusterManifest`, whose other members are

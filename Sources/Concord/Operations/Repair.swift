@@ -45,7 +45,7 @@ extension Cluster {
     private static func moveAside(_ id: ReplicaID, in directory: URL) throws(ConcordError) -> URL? {
         let folder = ClusterDirectory.replicaURL(of: id, in: directory)
         guard FileManager.default.fileExists(atPath: folder.path) else { return nil }
-        let stamp = String(BackupWriter.defaultName(at: Date()).dropFirst("backup-".count))
+        let stamp = BackupWriter.utcStamp(Date())
         let aside = directory.standardizedFileURL.deletingLastPathComponent().appendingPathComponent(
             "\(directory.lastPathComponent).replica-\(id.rawValue).wiped-\(stamp)")
         guard rename(folder.path, aside.path) == 0 else {

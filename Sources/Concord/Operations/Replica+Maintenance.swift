@@ -71,33 +71,19 @@ extension Replica {
         guard core != nil, let old = store else {
             throw ConcordError(.unavailable, "\(self) is down (crashed, removed or closed); restart it first")
         }
-        let data = path + "/data.mdb"
-        let scratch = path + "/compacting"
-        let before = Storage.fileSize(atPath: data)
-        try? FileManager.default.removeItem(atPath: scratch)
-        try FileCalls.createDirectory(atPath: scratch, what: "compaction folder")
+        let sizes: (before: UInt64, after: UInt64)
         do {
-            try old.environment.copy(to: scratch, compact: true)
-            try FileCalls.synchronizeFile(atPath: scratch + "/data.mdb")
+            sizes = try old.replaceWithCompactingCopy(scratchName: "compacting")
         } catch {
-            try? FileManager.default.removeItem(atPath: scratch)
-            if let error = error as? ConcordError { throw error }
-            throw ConcordError(.storage, "cannot compact the store of \(self)", underlying: "\(error)")
+            // After a failed copy the old environment is still open and nothing changed;
+            // after that, the file is whole (old or new) and must be reopened.
+            if old.environment.isClosed { reopenAfterCompaction() }
+            throw error
         }
-        // From here the old environment is closed: put the copy in its place and reopen.
-        old.environment.close()
-        guard rename(scratch + "/data.mdb", data) == 0 else {
-            let failure = FileCalls.failure("move the compacted copy over", data, errno)
-            try? FileManager.default.removeItem(atPath: scratch)
-            reopenAfterCompaction()
-            throw failure
-        }
-        try? FileManager.default.removeItem(atPath: scratch)
-        try FileCalls.synchronizeDirectory(atPath: path)
         guard reopenAfterCompaction() else {
             throw ConcordError(.storage, "the compacted store of \(self) did not reopen; restart the replica")
         }
-        return StoreCompaction(replica: id, bytesBefore: before, bytesAfter: Storage.fileSize(atPath: data))
+        return StoreCompaction(replica: id, bytesBefore: sizes.before, bytesAfter: sizes.after)
     }
 
     /// Reopens the store after a compaction swapped its file; on failure the replica goes

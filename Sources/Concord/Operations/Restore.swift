@@ -136,7 +136,8 @@ extension Backups {
         }
         var aside: URL?
         if occupied {
-            let moved = sibling(of: directory, "\(directory.lastPathComponent).replaced-\(stamp())")
+            let moved = sibling(
+                of: directory, "\(directory.lastPathComponent).replaced-\(BackupWriter.utcStamp(Date()))")
             try move(directory, to: moved)
             aside = moved
         } else if FileManager.default.fileExists(atPath: directory.path) {
@@ -206,7 +207,8 @@ extension Backups {
         var aside: URL?
         if FileManager.default.fileExists(atPath: folder.path) {
             let moved = sibling(
-                of: directory, "\(directory.lastPathComponent).replica-\(id.rawValue).replaced-\(stamp())")
+                of: directory,
+                "\(directory.lastPathComponent).replica-\(id.rawValue).replaced-\(BackupWriter.utcStamp(Date()))")
             try move(folder, to: moved)
             aside = moved
         }
@@ -253,10 +255,5 @@ extension Backups {
 
     private static func sibling(of directory: URL, _ name: String) -> URL {
         directory.standardizedFileURL.deletingLastPathComponent().appendingPathComponent(name)
-    }
-
-    /// `20261201T064012Z`-style time for names of folders moved aside.
-    private static func stamp() -> String {
-        String(BackupWriter.defaultName(at: Date()).dropFirst("backup-".count))
     }
 }

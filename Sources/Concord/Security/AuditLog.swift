@@ -84,7 +84,10 @@ public struct AuditLog: Sendable {
         var target: String
         if let last = files.last, let tail = try lastLine(of: last) {
             previous = Self.sha256(tail)
-            sequence = (try? JSONDecoder().decode(Entry.self, from: Data(tail.utf8)).sequence) ?? 0
+            // A last line that does not decode (damaged, or edited by hand) does not stop the
+            // action being recorded: the new line still chains to its bytes, numbered on from
+            // 0, and `verify()` reports both the damaged line and the break in the numbers.
+            sequence = (try? Self.decode(tail, at: last)).map(\.sequence) ?? 0
             let size = Storage.fileSize(atPath: folder.appendingPathComponent(last).path)
             target = last.hasPrefix("audit-\(day)-") && size < maximumFileBytes ? last : nextName(after: last, day: day)
         } else {
@@ -177,10 +180,7 @@ public struct AuditLog: Sendable {
         var entries: [Entry] = []
         for name in try fileNames() {
             for (number, line) in try lines(of: name).enumerated() {
-                guard let entry = try? JSONDecoder().decode(Entry.self, from: Data(line.utf8)) else {
-                    throw ConcordError(.corrupted, "\(name) line \(number + 1) is not an audit entry")
-                }
-                entries.append(entry)
+                entries.append(try Self.decode(line, at: "\(name) line \(number + 1)"))
             }
         }
         return entries
@@ -196,8 +196,11 @@ public struct AuditLog: Sendable {
         for name in try fileNames() {
             for (number, line) in try lines(of: name).enumerated() {
                 let place = "\(name) line \(number + 1)"
-                guard let entry = try? JSONDecoder().decode(Entry.self, from: Data(line.utf8)) else {
-                    problems.append("\(place) is not an audit entry")
+                let entry: Entry
+                do {
+                    entry = try Self.decode(line, at: place)
+                } catch {
+                    problems.append(error.message)
                     previousLine = line
                     previousSequence = nil
                     continue
@@ -220,6 +223,16 @@ public struct AuditLog: Sendable {
 
     // MARK: Helpers
 
+    /// One line as an entry.
+    /// - Throws: `.corrupted` naming `place` and what is wrong with the line.
+    static func decode(_ line: String, at place: String) throws(ConcordError) -> Entry {
+        do {
+            return try JSONDecoder().decode(Entry.self, from: Data(line.utf8))
+        } catch {
+            throw ConcordError(.corrupted, "\(place) is not an audit entry", underlying: "\(error)")
+        }
+    }
+
     static func sha256(_ line: String) -> String {
         SHA256.hash(data: Data(line.utf8)).map { String(format: "%02x", $0) }.joined()
     }
@@ -232,11 +245,9 @@ public struct AuditLog: Sendable {
         return formatter.string(from: date)
     }
 
+    /// `20261201`: the UTC day files are rotated by.
     static func day(_ date: Date) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let parts = calendar.dateComponents([.year, .month, .day], from: date)
-        return String(format: "%04d%02d%02d", parts.year ?? 0, parts.month ?? 0, parts.day ?? 0)
+        String(BackupWriter.utcStamp(date).prefix(8))
     }
 
     static let actor: [String: String] = {

@@ -111,29 +111,10 @@ extension Cluster {
         batch.put(KeyCheck.make(for: sealer).encoded(), forKey: Storage.MetaKey.encryption, in: .meta)
         try storage.commit(batch, "finish the rekey of \(name)")
         try storage.sync("flush the rekeyed \(name)")
-        try compactInPlace(storage, at: path)
+        // Compacted, so that no free page keeps a record as it was under the old key (or
+        // in the clear).
+        _ = try storage.replaceWithCompactingCopy(scratchName: "rekeyed")
         return (resealed, moved)
-    }
-
-    /// Replaces the store's file by a compacting copy, so that no free page keeps a record
-    /// as it was under the old key (or in the clear). The store must be open by nobody else.
-    private static func compactInPlace(_ storage: Storage, at path: String) throws(ConcordError) {
-        let scratch = path + "/rekeyed"
-        try? FileManager.default.removeItem(atPath: scratch)
-        try FileCalls.createDirectory(atPath: scratch, what: "rekey folder")
-        do {
-            try storage.environment.copy(to: scratch, compact: true)
-        } catch {
-            try? FileManager.default.removeItem(atPath: scratch)
-            throw ConcordError(.storage, "cannot compact the rekeyed store at \(path)", underlying: "\(error)")
-        }
-        try FileCalls.synchronizeFile(atPath: scratch + "/data.mdb")
-        storage.environment.close()
-        guard rename(scratch + "/data.mdb", path + "/data.mdb") == 0 else {
-            throw FileCalls.failure("move the compacted copy over", path + "/data.mdb", errno)
-        }
-        try? FileManager.default.removeItem(atPath: scratch)
-        try FileCalls.synchronizeDirectory(atPath: path)
     }
 
     /// Reseals every record of `table` not yet under the new key, a few hundred per commit.

@@ -166,24 +166,33 @@ struct Storage: Sendable {
                 try txn.get(MetaKey.encryption, in: meta)
             )
         }
-        _ = try checkKey(check, isNew: false, rekeying: false)
         guard let format else {
             throw ConcordError(
                 .corrupted, "the store at \(path) records no format version; it is not a replica's store")
         }
-        let version = try Self.decode("the format version", format) { (r: inout ByteReader) throws(CodecError) in
+        try Self.checkIdentity(format: format, owner: stored, of: replica, path: path)
+        _ = try checkKey(check, isNew: false, rekeying: false)
+    }
+
+    /// Checks a store's recorded format version and owner against this build and `replica`.
+    /// - Throws: `.formatVersionMismatch`; `.invalidArgument` for another replica's store;
+    ///   `.corrupted` when either does not decode.
+    private static func checkIdentity(format: [UInt8], owner: [UInt8]?, of replica: ReplicaID, path: String)
+        throws(ConcordError)
+    {
+        let version = try decode("the format version", format) { (r: inout ByteReader) throws(CodecError) in
             try r.readVarUInt()
         }
-        guard version == Self.formatVersion else {
+        guard version == formatVersion else {
             throw ConcordError(
                 .formatVersionMismatch,
-                "the store at \(path) has format version \(version); this build reads version \(Self.formatVersion)")
+                "the store at \(path) has format version \(version); this build reads version \(formatVersion)")
         }
-        let owner = try Self.decode("the replica id", stored ?? []) { (r: inout ByteReader) throws(CodecError) in
+        let stored = try decode("the replica id", owner ?? []) { (r: inout ByteReader) throws(CodecError) in
             try ReplicaID(from: &r)
         }
-        guard owner == replica else {
-            throw ConcordError(.invalidArgument, "the store at \(path) belongs to replica \(owner), not \(replica)")
+        guard stored == replica else {
+            throw ConcordError(.invalidArgument, "the store at \(path) belongs to replica \(stored), not \(replica)")
         }
     }
 
@@ -191,23 +200,8 @@ struct Storage: Sendable {
         try write("initialize the store of replica \(replica)") { txn in
             let check = try txn.get(MetaKey.encryption, in: meta)
             if let format = try txn.get(MetaKey.format, in: meta) {
-                let version = try Self.decode("the format version", format) {
-                    (r: inout ByteReader) throws(CodecError) in
-                    try r.readVarUInt()
-                }
-                guard version == Self.formatVersion else {
-                    throw ConcordError(
-                        .formatVersionMismatch,
-                        "the store at \(path) has format version \(version); this build reads version \(Self.formatVersion)"
-                    )
-                }
-                let stored = try Self.decode("the replica id", txn.get(MetaKey.replica, in: meta) ?? []) {
-                    (r: inout ByteReader) throws(CodecError) in try ReplicaID(from: &r)
-                }
-                guard stored == replica else {
-                    throw ConcordError(
-                        .invalidArgument, "the store at \(path) belongs to replica \(stored), not \(replica)")
-                }
+                try Self.checkIdentity(
+                    format: format, owner: try txn.get(MetaKey.replica, in: meta), of: replica, path: path)
                 if let first = try checkKey(check, isNew: false, rekeying: rekeying) {
                     try txn.put(first.encoded(), forKey: MetaKey.encryption, in: meta)
                 }
