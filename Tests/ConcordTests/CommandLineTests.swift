@@ -214,6 +214,26 @@ import Testing
         }
     }
 
+    @Test func aClusterThatHidesItsObjectKeysFromTheCommandLine() throws {
+        try withTemporaryDirectory { root in
+            let dir = root.appendingPathComponent("vault").path
+            let key = root.appendingPathComponent("cluster.key")
+            try Data((0..<32).map { UInt8($0 * 3) }).write(to: key)
+            let refused = try Self.run(["init", dir, "--hide-object-keys"])
+            #expect(refused.status == 2 && refused.error.contains("--key-file"))
+            let made = try Self.run(["init", dir, "--replicas", "2", "--key-file", key.path, "--hide-object-keys"])
+            #expect(made.status == 0 && made.output.contains("object keys hidden"), "\(made.error)")
+            let name = "salary-of-alex-2026"
+            let update = try Self.run(["update", dir, name, "lwwregister", "assign", "12345", "--key-file", key.path])
+            #expect(update.status == 0, "\(update.error)")
+            #expect(try Self.run(["read", dir, name, "lwwregister", "--key-file", key.path]).lines == ["12345"])
+            #expect(try Self.run(["verify", dir, "--key-file", key.path]).status == 0)
+            let dump = try Self.run(["dump-state", dir, "--key-file", key.path])
+            #expect(dump.status == 0 && dump.output.contains(name), "\(dump.error)")
+            #expect(try !EncryptionTests.filesContain(name, under: URL(fileURLWithPath: dir)))
+        }
+    }
+
     @Test func anEncryptedClusterFromTheCommandLineWithRekeyAndAudit() throws {
         try withTemporaryDirectory { root in
             let dir = root.appendingPathComponent("vault").path

@@ -196,3 +196,78 @@ import Testing
         }
     }
 }
+
+/// `Encryption.hidesObjectKeys`: object names hashed, never in the files.
+@Suite struct HiddenObjectKeyTests {
+    let secretName = "payroll-of-kim-2026"
+    let marker = "hidden-value-0077"
+
+    @Test func hiddenKeysAreInNoFileAndEveryPathStillNamesTheObjects() throws {
+        var hiding = try EncryptionTests.key(1, "first")
+        hiding.hidesObjectKeys = true
+        let second = try EncryptionTests.key(2, "second")
+        let register = Key<LWWRegister<String>>(secretName, bucket: "vault")
+        let set = Key<AWSet<String>>(secretName + "-set", bucket: "vault")
+        for hidden in [false, true] {
+            try withTemporaryDirectory { root in
+                let url = root.appendingPathComponent("cluster")
+                var encryption = hiding
+                encryption.hidesObjectKeys = hidden
+                let configuration = Configuration(durability: .noSync, encryption: encryption)
+                do {
+                    let cluster = try Cluster(directory: url, replicas: 3, configuration: configuration)
+                    try cluster.replicas[0].update(register, .assign(marker))
+                    try cluster.replicas[1].update(set, .add(marker + "-element"))
+                    for i in 0..<50 { try cluster.replicas[i % 3].update(Key<GCounter>("n\(i % 7)"), .increment(1)) }
+                    try cluster.synchronize()
+                    // A wiped replica gets everything back by a state transfer.
+                    try cluster.wipe(2)
+                    try cluster.synchronize()
+                    #expect(try cluster.replicas[2].read(register) == marker)
+                    #expect(try cluster.replicas[2].read(set) == [marker + "-element"])
+                    try cluster.forceSync()
+                    cluster.close()
+                }
+                // The control run finds the name, so the search can find it.
+                #expect(try EncryptionTests.filesContain(secretName, under: url) == !hidden, "hidden: \(hidden)")
+                #expect(try !EncryptionTests.filesContain(marker, under: url))
+                guard hidden else {
+                    // Asking a store with visible keys to hide them is one clear error.
+                    let error = try #require(throws: ConcordError.self) {
+                        _ = try Cluster(directory: url, replicas: 3, configuration: Configuration(encryption: hiding))
+                    }
+                    #expect(error.code == .invalidArgument && error.message.contains("visible"))
+                    return
+                }
+                // Opened with the key alone (the store says its keys are hidden).
+                let plainKey = try EncryptionTests.key(1, "first")
+                let reader = try ClusterReader(directory: url, encryption: plainKey)
+                let listed = try reader.objects(at: 3, bucket: "vault")
+                #expect(listed.map(\.name) == [secretName, secretName + "-set"])
+                #expect(try reader.read(register, at: 3) == marker)
+                #expect(reader.verify().isIntact)
+                reader.close()
+                // A rekey reseals the store's secret: the LMDB keys stay, and still open.
+                try Cluster.rekey(directoryAt: url, from: plainKey, to: second)
+                #expect(try !EncryptionTests.filesContain(secretName, under: url))
+                #expect(try ClusterDirectory.readManifest(at: url).hidesObjectKeys)
+                let cluster = try Cluster(
+                    directory: url, replicas: 3, configuration: Configuration(durability: .noSync, encryption: second))
+                #expect(try cluster.replicas[0].read(register) == marker)
+                #expect(try cluster.replicas[1].read(Key<GCounter>("n3")) == 7)
+                #expect(try cluster.replicas[2].read(set) == [marker + "-element"])
+                try cluster.replicas[2].update(register, .assign("after the rekey"))
+                // A store made later (here a wiped one) hides its keys too: the manifest
+                // says the cluster does, whatever the key given says.
+                try cluster.wipe(1)
+                try cluster.synchronize()
+                #expect(try cluster.replicas[0].read(register) == "after the rekey")
+                #expect(try cluster.replicas[0].read(set) == [marker + "-element"])
+                #expect(cluster.verify().isIntact)
+                try cluster.forceSync()
+                cluster.close()
+                #expect(try !EncryptionTests.filesContain(secretName, under: url))
+            }
+        }
+    }
+}

@@ -71,6 +71,12 @@ public final class Cluster: @unchecked Sendable {
         guard count >= 1 else {
             throw ConcordError(.invalidArgument, "a cluster needs at least one replica, not \(count)")
         }
+        // A cluster whose stores hide their object keys makes every later store hide them too.
+        var configuration = configuration
+        if configuration.encryption != nil, (try? ClusterDirectory.readManifest(at: directory))?.hidesObjectKeys == true
+        {
+            configuration.encryption?.hidesObjectKeys = true
+        }
         self.directory = directory
         self.configuration = configuration
         self.observability = observability

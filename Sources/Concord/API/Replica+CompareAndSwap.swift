@@ -34,7 +34,7 @@ extension Replica {
             }
         }
         do {
-            try runTransaction { transaction in
+            _ = try runTransaction { transaction in
                 guard try transaction.read(key) == expected else { return }
                 try transaction.update(key, .assign(new))
                 swapped = true

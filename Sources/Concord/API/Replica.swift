@@ -291,14 +291,10 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
     static func load<T: CRDT>(
         _ key: Key<T>, bytes: [UInt8], in storage: Storage, _ txn: borrowing some ReadableTransaction & ~Copyable
     ) throws -> T? {
-        let sealer = storage.sealer
-        return try txn.withValue(forKey: bytes, in: storage.objects) { buffer throws(ConcordError) -> T in
-            let plain: [UInt8]
-            if let sealer {
-                plain = try sealer.open(Array(buffer), .objects, key: bytes, what: "the state of \(key)")
-            } else {
-                plain = Array(buffer)
-            }
+        let storageKey = storage.storageKey(forObject: bytes)
+        return try txn.withValue(forKey: storageKey, in: storage.objects) { buffer throws(ConcordError) -> T in
+            let plain = try storage.openedObject(
+                buffer, objectKey: bytes, storageKey: storageKey, what: "the state of \(key)")
             do throws(CodecError) {
                 return try T(serialized: plain)
             } catch {

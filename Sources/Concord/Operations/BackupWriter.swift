@@ -58,7 +58,7 @@ enum BackupWriter {
     ) throws(ConcordError) -> BackupManifest {
         let now = Date()
         try FileCalls.createDirectory(atPath: backups.path, what: "backup directory")
-        let chosen = try name ?? freeName(in: backups, at: now)
+        let chosen = name ?? freeName(in: backups, at: now)
         try checkName(chosen)
         let final = backups.appendingPathComponent(chosen)
         guard !FileManager.default.fileExists(atPath: final.path) else {

@@ -105,9 +105,7 @@ extension Storage {
                 try txn.forEach(in: objects) { key, value in
                     report.objects += 1
                     do throws(ConcordError) {
-                        let objectKey = try Self.objectKey(Array(key))
-                        let plain = try opened(
-                            Array(value), .objects, key: objectKey.bytes, what: "the state of \(objectKey)")
+                        let (objectKey, plain) = try listedObject(key, value, cached: false)
                         _ = try Self.decodeObject(objectKey, plain)
                     } catch {
                         note("object #\(report.objects): \(error.message)")
@@ -118,7 +116,7 @@ extension Storage {
                     report.logEntries += 1
                     do throws(ConcordError) {
                         let index = try Self.logIndex(key)
-                        let plain = try opened(Array(value), .log, key: Array(key), what: "log entry \(index)")
+                        let plain = try opened(value, .log, key: Array(key), cached: false, what: "log entry \(index)")
                         let entry = try Self.decode("log entry \(index)", plain) {
                             (r: inout ByteReader) throws(CodecError) in try DeltaInterval(from: &r)
                         }

@@ -15,12 +15,12 @@ import Foundation
 /// that fails to open is `.corrupted`, naming the object: never a wrong value.
 ///
 /// What stays visible to someone holding the files: object keys (bucket, name and CRDT
-/// type, which LMDB keeps sorted in the clear), the replication metadata (vector clocks,
+/// type, which LMDB keeps sorted in the clear; unless `hidesObjectKeys`), the replication metadata (vector clocks,
 /// incarnation, peers' acknowledgements: counts of operations, no values), the number of
 /// objects and log entries,
 /// each record's size (plus 40 bytes of header, nonce and tag), the replica's id and the
 /// store's format version, the key's identifier — and, in the cluster directory, the
-/// manifest (members, incarnations, configuration). Name keys with care when their names
+/// manifest (members, incarnations, configuration). Set `hidesObjectKeys` when the names
 /// are secret. See the README's threat model.
 ///
 /// The same key also authenticates the messages between the cluster's replicas (an
@@ -33,6 +33,24 @@ public struct Encryption: @unchecked Sendable, Hashable, CustomStringConvertible
     public let key: SymmetricKey
     /// A name for the key (recorded in each store's key check and in backups, never the key).
     public let keyID: String
+    /// How many bytes of plaintext each replica keeps of the records it sealed or opened
+    /// recently (default 16 MiB; 0: none), so that reading a record again, or the state a
+    /// write updates, does not open it again. Each entry is used only while the stored
+    /// record still carries the nonce it was authenticated with. The plaintexts live in the
+    /// process's memory, as every value read does: encryption at rest protects the files.
+    /// Not part of equality.
+    public var plaintextCacheBytes: Int = Encryption.defaultPlaintextCacheBytes
+
+    /// Whether a new store hides its object keys (default false): the LMDB key of each object
+    /// is then a keyed hash (HMAC-SHA256) of its bucket, name and type, under a secret of
+    /// the store's own kept sealed, and the key itself travels inside the sealed record. Chosen
+    /// when a store is made; a store made without it keeps its keys visible (asking for it
+    /// then is an error), and a store made with it opens with any `Encryption` of its key.
+    /// It costs one HMAC per object read or written. Not part of equality.
+    public var hidesObjectKeys = false
+
+    /// The default `plaintextCacheBytes`: 16 MiB.
+    public static let defaultPlaintextCacheBytes = 16 << 20
 
     /// Encryption under `key` (256 bits), named `keyID`.
     /// - Throws: `ConcordError.invalidArgument` for a key that is not 32 bytes, or an empty

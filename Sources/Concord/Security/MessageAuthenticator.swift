@@ -14,28 +14,41 @@ struct MessageAuthenticator: @unchecked Sendable {
     /// The length of the tag appended to each message.
     static let tagBytes = 32
 
-    private let key: SymmetricKey
+    /// The HMAC with the key already absorbed: each message starts from a copy of it
+    /// (copy on write), so the key's two pad blocks are hashed once, not per message.
+    private let keyed: HMAC<SHA256>
 
     init(_ encryption: Encryption) {
-        key = HKDF<SHA256>.deriveKey(
+        let key = HKDF<SHA256>.deriveKey(
             inputKeyMaterial: encryption.key, salt: Array("concord".utf8),
             info: Array("concord message authentication v1".utf8), outputByteCount: 32)
+        keyed = HMAC<SHA256>(key: key)
+    }
+
+    private func code(_ message: UnsafeRawBufferPointer) -> HMAC<SHA256>.MAC {
+        var mac = keyed
+        mac.update(data: message)
+        return mac.finalize()
     }
 
     /// `message` followed by its tag.
     func signed(_ message: [UInt8]) -> [UInt8] {
         var signed = message
         signed.reserveCapacity(message.count + Self.tagBytes)
-        signed.append(contentsOf: HMAC<SHA256>.authenticationCode(for: message, using: key))
+        let tag = message.withUnsafeBytes { code($0) }
+        tag.withUnsafeBytes { signed.append(contentsOf: $0) }
         return signed
     }
 
     /// The message without its tag, or nil when the tag does not authenticate it.
     func verified(_ bytes: [UInt8]) -> [UInt8]? {
         guard bytes.count >= Self.tagBytes else { return nil }
-        let message = bytes[..<(bytes.count - Self.tagBytes)]
-        let tag = bytes[(bytes.count - Self.tagBytes)...]
-        guard HMAC<SHA256>.isValidAuthenticationCode(tag, authenticating: message, using: key) else { return nil }
-        return Array(message)
+        let length = bytes.count - Self.tagBytes
+        let valid = bytes.withUnsafeBytes { bytes in
+            // `MAC ==` compares in constant time.
+            code(UnsafeRawBufferPointer(rebasing: bytes[..<length]))
+                == UnsafeRawBufferPointer(rebasing: bytes[length...])
+        }
+        return valid ? Array(bytes[..<length]) : nil
     }
 }

@@ -46,6 +46,9 @@ public struct ClusterManifest: Sendable, Hashable {
     /// The identifier of the key its stores are encrypted with (nil: plain). `configuration`
     /// holds no key: give it (`Configuration.encryption`) to open the cluster.
     public internal(set) var encryptionKeyID: String?
+    /// Whether its stores hide their object keys (`Encryption.hidesObjectKeys`): every
+    /// store made later in the cluster (a wiped, restored or added replica) hides them too.
+    public internal(set) var hidesObjectKeys: Bool
 
     init(
         formatVersion: UInt64 = currentFormatVersion, members: [Member], removed: [ReplicaID], epoch: UInt64,
@@ -58,6 +61,7 @@ public struct ClusterManifest: Sendable, Hashable {
         self.configuration = configuration
         self.createdAtMicroseconds = createdAtMicroseconds
         encryptionKeyID = configuration.encryption?.keyID
+        hidesObjectKeys = configuration.encryption?.hidesObjectKeys ?? false
     }
 
     /// `createdAtMicroseconds` as a `Date`.
@@ -185,6 +189,7 @@ struct ClusterManifestFile: Codable {
         createdAtMicroseconds = manifest.createdAtMicroseconds
         configuration = ConfigurationRecord(manifest.configuration)
         configuration.encryptionKeyID = manifest.encryptionKeyID
+        configuration.objectKeysHidden = manifest.hidesObjectKeys ? true : nil
     }
 
     /// The manifest this file describes, checked; `source` names the file for messages.
@@ -196,6 +201,7 @@ struct ClusterManifestFile: Codable {
             configuration: try configuration.configuration(source: source),
             createdAtMicroseconds: createdAtMicroseconds)
         manifest.encryptionKeyID = configuration.encryptionKeyID
+        manifest.hidesObjectKeys = configuration.objectKeysHidden ?? false
         try manifest.check(source: source)
         return manifest
     }
@@ -254,6 +260,8 @@ struct ConfigurationRecord: Codable, Equatable {
     var conflictRecordBound: Int?
     /// The identifier of the key the stores are encrypted with (nil: plain). Never the key.
     var encryptionKeyID: String?
+    /// Present (true) only when the stores hide their object keys.
+    var objectKeysHidden: Bool?
 
     init(_ configuration: Configuration) {
         durability =
@@ -282,6 +290,7 @@ struct ConfigurationRecord: Codable, Equatable {
         maximumMapSizeBytes = configuration.maximumMapSizeBytes
         conflictRecordBound = configuration.conflictRecordBound
         encryptionKeyID = configuration.encryption?.keyID
+        objectKeysHidden = configuration.encryption?.hidesObjectKeys == true ? true : nil
     }
 
     /// The configuration this record describes. Throws `.corrupted` for a value no
@@ -326,6 +335,7 @@ struct ConfigurationRecord: Codable, Equatable {
         if conflictRecordBound == nil { normalized.conflictRecordBound = nil }
         // The key itself is never recorded: the configuration read back has none.
         normalized.encryptionKeyID = encryptionKeyID
+        normalized.objectKeysHidden = objectKeysHidden
         guard normalized == self else {
             let stored = Mirror(reflecting: self).children
             let changed = zip(stored, Mirror(reflecting: normalized).children).compactMap { pair in

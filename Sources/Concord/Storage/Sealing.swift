@@ -14,7 +14,10 @@ import Synchronization
 /// binds it to its place: `concord-record`, the format version, the replica's id, the table
 /// and the record's LMDB key. The key tag lets a store being rekeyed hold records of two
 /// keys, each opened with its own.
-struct Sealer: Sendable {
+///
+/// A class: every read and write of an encrypted store reaches it, and a copy of a struct this
+/// size retains each of its references.
+final class Sealer: Sendable {
     /// The tables a record can live in (the associated data names it).
     enum Table: UInt8, Sendable {
         case objects = 0, log = 1, meta = 2, conflicts = 3
@@ -44,8 +47,8 @@ struct Sealer: Sendable {
 
     static let magic: [UInt8] = [0xC5, 0xEA, 0x1D, 0x01]
     static let overheadBytes = 4 + 4 + 12 + 16
-    /// Records in the clear: the `meta` table — the store's identity and key check, and the
-    /// replication metadata (clocks, incarnation, peers' acknowledgements, flags). They hold
+    /// Records in the clear: the `meta` table (but for the object key secret) — the store's
+    /// identity and key check, and the replication metadata (clocks, incarnation, peers' acknowledgements, flags). They hold
     /// no value, only counts of operations; sealing the clock too made every write seal three
     /// records instead of two (see BENCHMARKS.md).
     static let plainTables: Set<Table> = [.meta]
@@ -57,49 +60,95 @@ struct Sealer: Sendable {
     let previous: SealingKey?
     /// Whether records may still be in the clear (a rekey from a plain store in progress).
     let acceptsPlain: Bool
+    /// Whether a new store hides its object keys (`Encryption.hidesObjectKeys`).
+    let hidesObjectKeys: Bool
     /// Where nonces come from.
     private let nonces = NonceSource()
+    /// The plaintexts of object states recently sealed or opened (nil: no cache). Only
+    /// objects: they are what reads and writes read again, while log entries, written once
+    /// each, would push them out.
+    let cache: PlaintextCache?
+    /// How object keys are hidden, in a store made with `Encryption.hidesObjectKeys` (nil:
+    /// object keys are the LMDB keys).
+    let objectKeys: ObjectKeyHiding?
+    /// The fixed start of the associated data for each table: `concord-record`, the format
+    /// version, the replica's id and the table (the record's LMDB key follows).
+    private let associatedDataPrefixes: [[UInt8]]
 
     init(
-        replica: ReplicaID, current: Encryption, previous: Encryption? = nil, acceptsPlain: Bool = false
+        replica: ReplicaID, current: Encryption, previous: Encryption? = nil, acceptsPlain: Bool = false,
+        objectKeys: ObjectKeyHiding? = nil
     ) {
+        self.objectKeys = objectKeys
         self.replica = replica
         self.current = SealingKey(current)
         self.previous = previous.map(SealingKey.init)
         self.acceptsPlain = acceptsPlain
+        self.hidesObjectKeys = current.hidesObjectKeys
+        self.cache = current.plaintextCacheBytes > 0 ? PlaintextCache(maximumBytes: current.plaintextCacheBytes) : nil
+        associatedDataPrefixes = (0...Table.conflicts.rawValue).map { table in
+            var bytes = Array("concord-record".utf8)
+            bytes.append(UInt8(Storage.formatVersion))
+            withUnsafeBytes(of: replica.rawValue.bigEndian) { bytes.append(contentsOf: $0) }
+            bytes.append(table)
+            return bytes
+        }
     }
 
-    private func associatedData(_ table: Table, _ key: [UInt8]) -> [UInt8] {
-        var bytes = Array("concord-record".utf8)
-        bytes.append(UInt8(Storage.formatVersion))
-        withUnsafeBytes(of: replica.rawValue.bigEndian) { bytes.append(contentsOf: $0) }
-        bytes.append(table.rawValue)
-        bytes.append(contentsOf: key)
-        return bytes
+    /// This sealer, hiding object keys with `objectKeys` (its cache and nonces are new).
+    func hidingObjectKeys(_ objectKeys: ObjectKeyHiding) -> Sealer {
+        Sealer(
+            replica: replica,
+            current: Encryption.unchecked(
+                current, hidesObjectKeys: hidesObjectKeys, cacheBytes: cache?.maximumBytes ?? 0),
+            previous: previous.map { Encryption.unchecked($0) }, acceptsPlain: acceptsPlain, objectKeys: objectKeys)
     }
 
-    /// Whether the record stays in the clear.
+    /// Calls `body` with the associated data of a record of `table` under `key`, built on
+    /// the stack.
+    private func withAssociatedData<R>(
+        _ table: Table, _ key: [UInt8], _ body: (UnsafeRawBufferPointer) throws -> R
+    ) rethrows -> R {
+        let prefix = associatedDataPrefixes[Int(table.rawValue)]
+        return try withUnsafeTemporaryAllocation(byteCount: prefix.count + key.count, alignment: 1) { buffer in
+            prefix.withUnsafeBytes { buffer.copyMemory(from: $0) }
+            key.withUnsafeBytes {
+                UnsafeMutableRawBufferPointer(rebasing: buffer[prefix.count...]).copyMemory(from: $0)
+            }
+            return try body(UnsafeRawBufferPointer(buffer))
+        }
+    }
+
+    /// Whether the record stays in the clear: every record of the `meta` table but the
+    /// secret object keys are hashed with.
     func isPlain(_ table: Table, _ key: [UInt8]) -> Bool {
-        Self.plainTables.contains(table)
+        Self.plainTables.contains(table) && key != Storage.MetaKey.objectKeySecret
     }
 
     /// `plaintext`, sealed for `key` in `table`.
     func seal(_ plaintext: [UInt8], _ table: Table, key: [UInt8]) -> [UInt8] {
         if isPlain(table, key) { return plaintext }
         // Sealing with a 256-bit key and a 12-byte nonce cannot fail.
-        let box = try! ChaChaPoly.seal(
-            plaintext, using: current.key, nonce: nonces.next(), authenticating: associatedData(table, key))
+        let box = withAssociatedData(table, key) { associatedData in
+            plaintext.withUnsafeBytes { message in
+                try! ChaChaPoly.seal(message, using: current.key, nonce: nonces.next(), authenticating: associatedData)
+            }
+        }
         var record = Self.magic
         record.reserveCapacity(plaintext.count + Self.overheadBytes)
         record += current.tag
-        record += box.nonce
-        record += box.ciphertext
-        record += box.tag
+        record += box.combined
+        if table == .objects { cache?.insert(plaintext, table, key: key, record: record) }
         return record
     }
 
     /// The key tag of a sealed record, or nil when the record is not sealed.
     static func tag(of record: [UInt8]) -> [UInt8]? {
+        record.withUnsafeBytes { tag(ofRecordAt: $0) }
+    }
+
+    /// The key tag of the sealed record in `record`, or nil when it is not sealed.
+    static func tag(ofRecordAt record: UnsafeRawBufferPointer) -> [UInt8]? {
         guard record.count >= overheadBytes, record.starts(with: magic) else { return nil }
         return Array(record[4..<8])
     }
@@ -111,34 +160,81 @@ struct Sealer: Sendable {
         -> [UInt8]
     {
         if isPlain(table, key) { return record }
-        guard let tag = Self.tag(of: record) else {
-            if acceptsPlain { return record }
+        return try record.withUnsafeBytes { bytes in
+            Result { () throws(ConcordError) in try open(recordAt: bytes, table, key: key, what: what()) }
+        }.get()
+    }
+
+    /// Opens the record of `table` under `key` in `record` (typically LMDB's own memory, read
+    /// in place).
+    ///
+    /// A record sealed or opened by this store before, still holding the same key tag and
+    /// nonce, is answered from the cache: nonces are never reused under one key, so the tag
+    /// and nonce name one sealed record, whose plaintext was authenticated when it was
+    /// sealed or first opened. `cached: false` opens the record whatever the cache holds,
+    /// and leaves the cache as it is (verification).
+    /// - Throws: as `open(_:_:key:what:)`.
+    func open(
+        recordAt record: UnsafeRawBufferPointer, _ table: Table, key: [UInt8], cached: Bool = true,
+        what: @autoclosure () -> String
+    ) throws(ConcordError) -> [UInt8] {
+        let cache = cached && table == .objects ? cache : nil
+        if isPlain(table, key) { return Array(record) }
+        guard record.count >= Self.overheadBytes, record.starts(with: Self.magic) else {
+            if acceptsPlain { return Array(record) }
             throw ConcordError(
                 .corrupted, "\(what()) is not sealed, in an encrypted store: the store is damaged or was tampered with")
         }
+        if let cached = cache?.plaintext(table, key: key, record: record) { return cached }
         let sealing: SealingKey
-        if tag == current.tag {
+        let tag = UnsafeRawBufferPointer(rebasing: record[4..<8])
+        if tag.elementsEqual(current.tag) {
             sealing = current
-        } else if let previous, tag == previous.tag {
+        } else if let previous, tag.elementsEqual(previous.tag) {
             sealing = previous
         } else {
-            if acceptsPlain { return record }
+            if acceptsPlain { return Array(record) }
             throw ConcordError(
-                .corrupted, "\(what()) is sealed with a key other than '\(current.keyID)' (tag \(Self.hex(tag)))")
+                .corrupted,
+                "\(what()) is sealed with a key other than '\(current.keyID)' (tag \(Self.hex(Array(tag))))")
         }
         do {
-            let box = try ChaChaPoly.SealedBox(
-                nonce: ChaChaPoly.Nonce(data: record[8..<20]), ciphertext: record[20..<(record.count - 16)],
-                tag: record[(record.count - 16)...])
-            let plaintext = Array(
-                try ChaChaPoly.open(box, using: sealing.key, authenticating: associatedData(table, key)))
+            let box = try ChaChaPoly.SealedBox(combined: UnsafeRawBufferPointer(rebasing: record[8...]))
+            let plaintext = try withAssociatedData(table, key) { associatedData in
+                Array(try ChaChaPoly.open(box, using: sealing.key, authenticating: associatedData))
+            }
+            cache?.insert(plaintext, table, key: key, record: record)
             return plaintext
         } catch {
-            if acceptsPlain && tag != current.tag { return record }
+            if acceptsPlain && sealing.tag != current.tag { return Array(record) }
             throw ConcordError(
                 .corrupted,
                 "\(what()) fails its authentication: it was changed, damaged, or moved from another place or replica")
         }
+    }
+
+    // MARK: Objects
+
+    /// The LMDB key of the object whose encoded key is `objectKey`.
+    func storageKey(forObject objectKey: [UInt8]) -> [UInt8] {
+        objectKeys?.storageKey(objectKey) ?? objectKey
+    }
+
+    /// The record to store under `storageKey` for the state of object `objectKey`.
+    func sealObject(_ state: [UInt8], objectKey: [UInt8], storageKey: [UInt8]) -> [UInt8] {
+        guard objectKeys != nil else { return seal(state, .objects, key: storageKey) }
+        return seal(ObjectKeyHiding.wrap(state, objectKey: objectKey), .objects, key: storageKey)
+    }
+
+    /// The key and state of the object whose record is stored under `storageKey`.
+    /// - Throws: `.corrupted` naming `what` when the record does not open or decode.
+    func openObject(
+        recordAt record: UnsafeRawBufferPointer, storageKey: [UInt8], cached: Bool = true,
+        what: @autoclosure () -> String
+    ) throws(ConcordError) -> (objectKey: [UInt8], state: [UInt8]) {
+        let plaintext = try open(recordAt: record, .objects, key: storageKey, cached: cached, what: what())
+        guard objectKeys != nil else { return (storageKey, plaintext) }
+        return try ObjectKeyHiding.unwrap(plaintext, what: what())
     }
 
     static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
@@ -156,10 +252,8 @@ final class NonceSource: Sendable {
             state.counter += 1
             return (state.prefix, state.counter)
         }
-        var bytes = [UInt8](repeating: 0, count: 12)
-        withUnsafeBytes(of: prefix.bigEndian) { bytes.replaceSubrange(0..<8, with: $0) }
-        withUnsafeBytes(of: counter.bigEndian) { bytes.replaceSubrange(8..<12, with: $0) }
-        return try! ChaChaPoly.Nonce(data: bytes)
+        var bytes: (UInt64, UInt32) = (prefix.bigEndian, counter.bigEndian)
+        return withUnsafeBytes(of: &bytes) { try! ChaChaPoly.Nonce(data: UnsafeRawBufferPointer(rebasing: $0[0..<12])) }
     }
 }
 
@@ -228,7 +322,10 @@ struct KeyCheck: Equatable {
 
 extension Encryption {
     /// The encryption of a sealing key (already checked when it was made).
-    static func unchecked(_ key: Sealer.SealingKey) -> Encryption {
-        try! Encryption(key: key.key, keyID: key.keyID)
+    static func unchecked(_ key: Sealer.SealingKey, hidesObjectKeys: Bool = false, cacheBytes: Int = 0) -> Encryption {
+        var encryption = try! Encryption(key: key.key, keyID: key.keyID)
+        encryption.hidesObjectKeys = hidesObjectKeys
+        encryption.plaintextCacheBytes = cacheBytes
+        return encryption
     }
 }

@@ -159,16 +159,15 @@ extension Storage {
                 try txn.forEach(in: conflicts) { key, value in
                     let sequence = try Self.conflictSequence(key)
                     let plain = try opened(
-                        Array(value), .conflicts, key: Array(key), what: "conflict record \(sequence)")
+                        value, .conflicts, key: Array(key), what: "conflict record \(sequence)")
                     records.append(try decodeConflict(plain, sequenceNumber: sequence))
                     return true
                 }
             }
             let scanned: Set<CRDTTypeCode.Kind> = [.mvRegister, .gMap, .rrMap]
             try txn.forEach(in: objects) { key, value in
-                let objectKey = try Self.objectKey(Array(key))
+                let (objectKey, plain) = try listedObject(key, value)
                 guard scanned.contains(objectKey.type.kind) else { return true }
-                let plain = try opened(Array(value), .objects, key: objectKey.bytes, what: "the state of \(objectKey)")
                 let state = try Self.decodeObject(objectKey, plain)
                 for conflict in DetectedConflict.standing(in: state) {
                     records.append(

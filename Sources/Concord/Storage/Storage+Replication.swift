@@ -69,7 +69,7 @@ extension Storage: ReplicaStoreReader {
             }
             try txn.forEach(in: log) { key, value in
                 let index = try Self.logIndex(key)
-                let plain = try opened(Array(value), .log, key: Array(key), what: "log entry \(index)")
+                let plain = try opened(value, .log, key: Array(key), what: "log entry \(index)")
                 let header = try Self.decode("log entry \(index)", plain) {
                     (r: inout ByteReader) throws(CodecError) in try DeltaInterval(from: &r)
                 }
@@ -115,7 +115,7 @@ extension Storage: ReplicaStoreReader {
             states.reserveCapacity(keys.count)
             for key in keys {
                 states.append(
-                    try value(key.bytes, in: .objects, txn, what: "the state of \(key)").map {
+                    try objectState(key, txn).map {
                         (bytes) throws(ConcordError) in try Self.decodeObject(key, bytes)
                     })
             }
@@ -140,18 +140,20 @@ extension Storage: ReplicaStoreReader {
         }
     }
 
+    /// Every object, sorted by key (LMDB's order, or sorted here when keys are hidden).
     func allObjects() throws(ConcordError) -> [ObjectDelta] {
         let objects = objects
-        return try read("read every object") { txn in
+        let states = try read("read every object") { txn in
             var states: [ObjectDelta] = []
             try txn.forEach(in: objects) { key, value in
-                let objectKey = try Self.objectKey(Array(key))
-                let plain = try opened(Array(value), .objects, key: objectKey.bytes, what: "the state of \(objectKey)")
+                let (objectKey, plain) = try listedObject(key, value)
                 states.append(ObjectDelta(key: objectKey, state: try Self.decodeObject(objectKey, plain)))
                 return true
             }
             return states
         }
+        guard sealer?.objectKeys != nil else { return states }
+        return states.sorted { $0.key < $1.key }
     }
 
     /// Decodes a stored object state and checks it has the key's type.

@@ -34,6 +34,9 @@ struct Storage: Sendable {
         static let openedInBoot: [UInt8] = Array("opened-in-boot".utf8)
         /// In an encrypted store, in the clear: the key check (`KeyCheck`).
         static let encryption: [UInt8] = Array("encryption".utf8)
+        /// The secret object keys are hashed with, sealed (a store made with
+        /// `Encryption.hidesObjectKeys` only).
+        static let objectKeySecret: [UInt8] = Array("object-key-secret".utf8)
     }
 
     let environment: Environment
@@ -51,7 +54,7 @@ struct Storage: Sendable {
     /// Conflicts recorded in this store, ever: shared by every copy of this `Storage`.
     let conflictCounter = ConflictCounter()
     /// Seals and opens its records when the store is encrypted (nil: plain).
-    let sealer: Sealer?
+    private(set) var sealer: Sealer?
 
     /// Opens (creating when absent) the environment at `path` and checks its format
     /// version and identity.
@@ -98,6 +101,7 @@ struct Storage: Sendable {
         }
         do {
             try checkIdentity(replica, path: path, rekeying: rekeying)
+            try loadObjectKeyHiding(refusingVisibleKeys: !rekeying)
             try loadConflictCount()
         } catch {
             environment.close()
@@ -151,6 +155,7 @@ struct Storage: Sendable {
         }
         do {
             try checkStoredIdentity(replica, path: path)
+            try loadObjectKeyHiding(refusingVisibleKeys: false)
             try loadConflictCount()
         } catch {
             environment.close()
@@ -210,9 +215,41 @@ struct Storage: Sendable {
                 try txn.put(replica.encodedBytes(), forKey: MetaKey.replica, in: meta)
                 if let first = try checkKey(check, isNew: true, rekeying: rekeying) {
                     try txn.put(first.encoded(), forKey: MetaKey.encryption, in: meta)
+                    if let sealer, sealer.hidesObjectKeys {
+                        let secret = ObjectKeyHiding.newSecret()
+                        try txn.put(
+                            sealer.seal(secret, .meta, key: MetaKey.objectKeySecret), forKey: MetaKey.objectKeySecret,
+                            in: meta)
+                    }
                 }
             }
         }
+    }
+
+    /// Reads the secret an encrypted store hashes its object keys with, if it has one.
+    /// - Throws: `.invalidArgument` when hiding object keys was asked of a store that keeps
+    ///   them visible (and `refusingVisibleKeys`); `.corrupted` when the secret does not open.
+    private mutating func loadObjectKeyHiding(refusingVisibleKeys: Bool) throws(ConcordError) {
+        guard let sealer else { return }
+        let name = "the store of replica \(replica.rawValue)"
+        let secret = try read("read the object key secret of \(name)") { txn in
+            try value(MetaKey.objectKeySecret, in: .meta, txn, what: "the object key secret of \(name)")
+        }
+        guard let secret else {
+            if refusingVisibleKeys && sealer.hidesObjectKeys {
+                throw ConcordError(
+                    .invalidArgument,
+                    "\(name) keeps its object keys visible: hiding them is chosen when a store is made "
+                        + "(open it without hidesObjectKeys, or copy the data into a new cluster)")
+            }
+            return
+        }
+        guard secret.count == ObjectKeyHiding.secretBytes else {
+            throw ConcordError(
+                .corrupted,
+                "the object key secret of \(name) has \(secret.count) bytes, not \(ObjectKeyHiding.secretBytes)")
+        }
+        self.sealer = sealer.hidingObjectKeys(ObjectKeyHiding(secret: secret))
     }
 
     /// Checks the store's key check `stored` (nil: a plain store) against this storage's
@@ -304,6 +341,15 @@ struct Storage: Sendable {
         try write(what()) { txn in
             for write in batch.writes {
                 switch write {
+                case .put(.objects, let key, let value):
+                    if let sealer {
+                        let storageKey = sealer.storageKey(forObject: key)
+                        try txn.put(
+                            sealer.sealObject(value, objectKey: key, storageKey: storageKey), forKey: storageKey,
+                            in: objects)
+                    } else {
+                        try txn.put(value, forKey: key, in: objects)
+                    }
                 case .put(let table, let key, let value):
                     try txn.put(sealed(value, Sealer.Table(table), key: key), forKey: key, in: database(table))
                 case .delete(let table, let key): _ = try txn.delete(key, in: database(table))
@@ -323,14 +369,63 @@ struct Storage: Sendable {
     }
 
     /// The plaintext of a stored record of `table` under `key` (the record itself in a
-    /// plain store).
+    /// plain store), read from `record` in place. `cached: false` opens a sealed record
+    /// whatever the plaintext cache holds (verification).
     /// - Throws: `.corrupted` naming `what` when a sealed record does not open.
     @inline(__always)
-    func opened(_ record: [UInt8], _ table: Sealer.Table, key: [UInt8], what: @autoclosure () -> String)
-        throws(ConcordError) -> [UInt8]
+    func opened(
+        _ record: UnsafeRawBufferPointer, _ table: Sealer.Table, key: [UInt8], cached: Bool = true,
+        what: @autoclosure () -> String
+    ) throws(ConcordError) -> [UInt8] {
+        guard let sealer else { return Array(record) }
+        return try sealer.open(recordAt: record, table, key: key, cached: cached, what: what())
+    }
+
+    /// The LMDB key of the object whose encoded key is `objectKey` (a hash of it in a store
+    /// that hides object keys).
+    @inline(__always)
+    func storageKey(forObject objectKey: [UInt8]) -> [UInt8] {
+        guard let sealer else { return objectKey }
+        return sealer.storageKey(forObject: objectKey)
+    }
+
+    /// The state of the object `objectKey` from its record (stored under `storageKey`),
+    /// read in place.
+    /// - Throws: `.corrupted` naming `what` when a sealed record does not open, or holds
+    ///   another object.
+    @inline(__always)
+    func openedObject(
+        _ record: UnsafeRawBufferPointer, objectKey: [UInt8], storageKey: [UInt8], what: @autoclosure () -> String
+    ) throws(ConcordError) -> [UInt8] {
+        guard let sealer else { return Array(record) }
+        let opened = try sealer.openObject(recordAt: record, storageKey: storageKey, what: what())
+        guard opened.objectKey == objectKey else {
+            throw ConcordError(.corrupted, "\(what()) holds the state of another object")
+        }
+        return opened.state
+    }
+
+    /// The key and state of the object stored under `storageKey` (in a scan of the objects).
+    /// - Throws: `.corrupted` when the key does not decode or the record does not open.
+    func listedObject(_ storageKey: UnsafeRawBufferPointer, _ record: UnsafeRawBufferPointer, cached: Bool = true)
+        throws(ConcordError) -> (key: ObjectKey, state: [UInt8])
     {
-        guard let sealer else { return record }
-        return try sealer.open(record, table, key: key, what: what())
+        guard let sealer else { return (try Self.objectKey(Array(storageKey)), Array(record)) }
+        let storageKey = Array(storageKey)
+        var named: ObjectKey?
+        if sealer.objectKeys == nil { named = try Self.objectKey(storageKey) }
+        let what = { named.map { "the state of \($0)" } ?? "the state of object \(Sealer.hex(storageKey))" }
+        let opened = try sealer.openObject(recordAt: record, storageKey: storageKey, cached: cached, what: what())
+        if let named { return (named, opened.state) }
+        return (try Self.objectKey(opened.objectKey), opened.state)
+    }
+
+    /// The state of object `key`, or nil when it was never written.
+    func objectState(_ key: ObjectKey, _ txn: borrowing some ReadableTransaction & ~Copyable) throws -> [UInt8]? {
+        let storageKey = storageKey(forObject: key.bytes)
+        return try txn.withValue(forKey: storageKey, in: objects) { (record) throws(ConcordError) in
+            try openedObject(record, objectKey: key.bytes, storageKey: storageKey, what: "the state of \(key)")
+        }
     }
 
     /// The plaintext stored under `key` in `table`, or nil when there is none.
@@ -347,8 +442,9 @@ struct Storage: Sendable {
             guard let conflicts else { return nil }
             database = conflicts
         }
-        guard let record = try txn.get(key, in: database) else { return nil }
-        return try opened(record, table, key: key, what: what())
+        return try txn.withValue(forKey: key, in: database) { (record) throws(ConcordError) in
+            try opened(record, table, key: key, what: what())
+        }
     }
 
     /// Flushes every commit to the device.

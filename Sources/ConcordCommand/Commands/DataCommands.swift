@@ -33,9 +33,18 @@ struct Init: ParsableCommand {
     @Option(help: "How many replicas (1 to 64).") var replicas = 3
     @Option(help: "full (fsync per commit), noSync or noSyncWriteMap.") var durability: DurabilityChoice = .full
     @Option(help: "A name for the key of --key-file (default: its fingerprint).") var keyID: String?
+    @Flag(
+        help: """
+            Hide object keys too (needs --key-file): each object's bucket, name and type are stored \
+            as a keyed hash, and travel inside its sealed record.
+            """)
+    var hideObjectKeys = false
 
     func validate() throws {
         guard (1...64).contains(replicas) else { throw ValidationError("--replicas must be between 1 and 64") }
+        if hideObjectKeys && target.key.keyFile == nil {
+            throw ValidationError("--hide-object-keys needs --key-file: only an encrypted cluster hides its keys")
+        }
     }
 
     func run() throws {
@@ -43,14 +52,18 @@ struct Init: ParsableCommand {
         if FileManager.default.fileExists(atPath: url.appendingPathComponent(ClusterDirectory.manifestFileName).path) {
             throw UsageError("\(url.path) holds a cluster already")
         }
-        let encryption = try target.key.encryption(keyID: keyID)
+        var encryption = try target.key.encryption(keyID: keyID)
+        encryption?.hidesObjectKeys = hideObjectKeys
         let cluster = try Cluster(
             directory: url, replicas: replicas,
             configuration: Configuration(durability: durability.durability, encryption: encryption))
         cluster.close()
         print(
             "made a cluster of \(replicas) replicas in \(url.path) (durability \(durability.rawValue)"
-                + (encryption.map { ", encrypted with key '\($0.keyID)')" } ?? ")"))
+                + (encryption.map {
+                    ", encrypted with key '\($0.keyID)'\($0.hidesObjectKeys ? ", object keys hidden" : ""))"
+                }
+                    ?? ")"))
     }
 }
 
