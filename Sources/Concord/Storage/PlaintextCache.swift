@@ -26,34 +26,46 @@ final class PlaintextCache: Sendable {
         }
     }
 
-    struct Key: Hashable {
+    /// A record's place (table and LMDB key) and its 64-bit digest. The dictionaries are
+    /// keyed by the digest: probing compares integers in place, where comparing keys would
+    /// follow each probed key's pointer (a cache miss apiece); the entry keeps the key and a
+    /// hit checks it, so two keys of one digest only ever miss.
+    struct Place {
         var table: UInt8
         var bytes: [UInt8]
+        var digest: UInt64
 
-        // Hashes the bytes as one block: hashing an array element by element costs more
-        // than opening a small record.
-        func hash(into hasher: inout Hasher) {
-            hasher.combine(table)
+        init(_ table: Sealer.Table, _ bytes: [UInt8]) {
+            self.table = table.rawValue
+            self.bytes = bytes
+            var hasher = Hasher()
+            hasher.combine(table.rawValue)
             bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+            digest = UInt64(bitPattern: Int64(hasher.finalize()))
         }
     }
 
     struct Entry {
+        var table: UInt8
+        var key: [UInt8]
         var identity: SealIdentity
         var plaintext: [UInt8]
+
+        func holds(_ place: Place) -> Bool { table == place.table && key == place.bytes }
     }
 
     struct Shard {
-        var entries: [Key: Entry] = [:]
-        /// Keys in the order they were first inserted; `head` is the oldest still counted.
-        var order: [Key] = []
+        var entries: [UInt64: Entry] = [:]
+        /// Digests in the order they were first inserted; `head` is the oldest still counted.
+        var order: [UInt64] = []
         var head = 0
         var bytes = 0
     }
 
     /// What one entry costs besides its plaintext and key (dictionary slot, array headers).
     static let entryOverheadBytes = 96
-    static let shardCount = 8
+    static let shardBits = 3
+    static let shardCount = 1 << shardBits
 
     let maximumBytesPerShard: Int
     /// The bound it was made with.
@@ -71,45 +83,49 @@ final class PlaintextCache: Sendable {
         shards = (0..<Self.shardCount).map { _ in ShardBox() }
     }
 
-    private func shard(for key: Key) -> ShardBox {
-        shards[Int(UInt(bitPattern: key.hashValue) % UInt(Self.shardCount))]
+    /// The shard of `place`, chosen by the top bits of its digest (each shard's dictionary
+    /// hashes the digest again to place it).
+    private func shard(for place: Place) -> ShardBox {
+        shards[Int(place.digest >> UInt64(UInt64.bitWidth - Self.shardBits))]
     }
 
-    private static func cost(_ key: Key, _ plaintext: [UInt8]) -> Int {
-        plaintext.count + key.bytes.count + entryOverheadBytes
+    private static func cost(_ key: [UInt8], _ plaintext: [UInt8]) -> Int {
+        plaintext.count + key.count + entryOverheadBytes
     }
 
     /// The plaintext of `record`, stored in `table` under `key`, when this cache holds it.
     func plaintext(_ table: Sealer.Table, key: [UInt8], record: UnsafeRawBufferPointer) -> [UInt8]? {
-        let key = Key(table: table.rawValue, bytes: key)
+        let place = Place(table, key)
         let identity = SealIdentity(record)
-        return shard(for: key).state.withLock { shard in
-            guard let entry = shard.entries[key], entry.identity == identity else { return nil }
+        return shard(for: place).state.withLock { shard in
+            guard let entry = shard.entries[place.digest], entry.identity == identity, entry.holds(place) else {
+                return nil
+            }
             return entry.plaintext
         }
     }
 
     /// Remembers `plaintext` as the content of the sealed `record` in `table` under `key`.
     func insert(_ plaintext: [UInt8], _ table: Sealer.Table, key: [UInt8], record: UnsafeRawBufferPointer) {
-        let key = Key(table: table.rawValue, bytes: key)
-        let entry = Entry(identity: SealIdentity(record), plaintext: plaintext)
+        let place = Place(table, key)
+        let entry = Entry(table: place.table, key: key, identity: SealIdentity(record), plaintext: plaintext)
         let cost = Self.cost(key, plaintext)
         guard cost <= maximumBytesPerShard else { return }
-        shard(for: key).state.withLock { shard in
-            if let old = shard.entries.updateValue(entry, forKey: key) {
-                shard.bytes += cost - Self.cost(key, old.plaintext)
+        shard(for: place).state.withLock { shard in
+            if let old = shard.entries.updateValue(entry, forKey: place.digest) {
+                shard.bytes += cost - Self.cost(old.key, old.plaintext)
             } else {
                 shard.bytes += cost
-                shard.order.append(key)
+                shard.order.append(place.digest)
             }
             while shard.bytes > maximumBytesPerShard, shard.head < shard.order.count {
                 let oldest = shard.order[shard.head]
                 shard.head += 1
                 if let evicted = shard.entries.removeValue(forKey: oldest) {
-                    shard.bytes -= Self.cost(oldest, evicted.plaintext)
+                    shard.bytes -= Self.cost(evicted.key, evicted.plaintext)
                 }
             }
-            // Drop the evicted keys from the front once they are half of the array.
+            // Drop the evicted digests from the front once they are half of the array.
             if shard.head > 64 && shard.head * 2 > shard.order.count {
                 shard.order.removeFirst(shard.head)
                 shard.head = 0
