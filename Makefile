@@ -8,7 +8,7 @@ SECONDS      ?= 600
 TARGET       ?= decoders
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build test demo lint soak invariants fuzz bench bench-suite check-ops clean
+.PHONY: all deps build test demo lint soak invariants fuzz bench bench-instructions bench-suite check-ops clean
 
 all: build
 
@@ -59,6 +59,14 @@ fuzz: deps
 # The benchmark table (Concord beside raw LMDB, same process and run; see BENCHMARKS.md).
 # package-benchmark's malloc interposer is preloaded for the allocation counts.
 # BENCH_ARGS: --quick, --settings noSync+writeMap,noSync,full, --keys N, --skip-replication.
+# Instructions per operation under valgrind's callgrind (update, read, replicated update):
+# repeatable whatever else the machine does, unlike wall clock (see BENCHMARKS.md).
+bench-instructions: deps
+	@command -v valgrind >/dev/null || { echo "valgrind is missing: installing it"; \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq valgrind; }
+	cd Benchmarks && $(SWIFT) build -c release --product ConcordInstructions
+	Benchmarks/instructions.sh
+
 bench: deps
 	cd Benchmarks && $(SWIFT) build -c release --product ConcordBenchmarkTable
 	cd Benchmarks && LD_PRELOAD=$$PWD/.build/release/libMallocInterposerSwift.so \

@@ -25,6 +25,13 @@ let strictSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
 ]
 
+// The layers an application calls on its hot paths (CRDT types, the LMDB face, the engine):
+// release builds serialize their function bodies for other modules, so that a caller's
+// `LWWRegister<[UInt8]>` or `Replica.update` is specialized for its types instead of
+// instantiating generic metadata on every call.
+let hotPathSettings: [SwiftSetting] =
+    strictSettings + [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]
+
 let package = Package(
     name: "Concord",
     platforms: [.macOS(.v15)],
@@ -54,11 +61,11 @@ let package = Package(
         .target(
             name: "LMDB",
             dependencies: ["CLMDB"],
-            swiftSettings: strictSettings
+            swiftSettings: hotPathSettings
         ),
         .target(
             name: "CRDTs",
-            swiftSettings: strictSettings
+            swiftSettings: hotPathSettings
         ),
         .target(
             name: "Concord",
@@ -69,7 +76,7 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
-            swiftSettings: strictSettings
+            swiftSettings: hotPathSettings
         ),
         .target(
             name: "ConcordReports",

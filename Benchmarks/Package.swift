@@ -36,6 +36,11 @@ let package = Package(
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         .executableTarget(
+            name: "ConcordInstructions",
+            dependencies: [.product(name: "Concord", package: "Concord")],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        .executableTarget(
             name: "ConcordBenchmarkTable",
             dependencies: [
                 "BenchmarkKit",
