@@ -51,14 +51,34 @@ struct DeltaInterval: Sendable, Equatable {
     var transactions: UInt64
     /// When it was created or received, in microseconds (for lag reports).
     var timeMicroseconds: UInt64
-    /// Sorted by key, one entry per object.
+    /// Sorted by key, one entry per object (empty when `encodedObjects` holds them).
     var objects: [ObjectDelta]
+    /// The objects still encoded, as a log entry stored them (their count, then each
+    /// object): an interval shipped straight from one log entry is sent without decoding
+    /// and encoding its objects again. Only outgoing intervals have it; decoding a message
+    /// always fills `objects`.
+    var encodedObjects: EncodedObjects?
+
+    /// Objects kept in their encoded form (see `encodedObjects`).
+    struct EncodedObjects: Sendable, Equatable {
+        /// How many objects `bytes` holds.
+        var count: Int
+        /// The count, then each object, as `DeltaInterval.encode` writes them.
+        var bytes: [UInt8]
+    }
+
+    /// How many objects it carries.
+    var objectCount: Int { encodedObjects?.count ?? objects.count }
 
     func encode(to writer: inout ByteWriter) {
         from.encode(to: &writer)
         to.encode(to: &writer)
         writer.writeVarUInt(transactions)
         writer.writeVarUInt(timeMicroseconds)
+        if let encodedObjects {
+            writer.writeRaw(encodedObjects.bytes)
+            return
+        }
         writer.writeCount(objects.count)
         for object in objects { object.encode(to: &writer) }
     }
@@ -78,6 +98,21 @@ struct DeltaInterval: Sendable, Equatable {
         transactions = try reader.readVarUInt()
         timeMicroseconds = try reader.readVarUInt()
         objects = try ObjectDelta.decodeList(from: &reader, in: "interval")
+    }
+
+    /// Decodes the clocks and counts of a stored interval and keeps its objects encoded
+    /// (see `encodedObjects`): they were checked when they were written, and a receiver
+    /// decodes and checks them again.
+    init(keepingObjectsEncoded reader: inout ByteReader) throws(CodecError) {
+        from = try VectorClock(from: &reader)
+        to = try VectorClock(from: &reader)
+        guard to.dominates(from) else { throw reader.error(.inconsistent, "interval ends before it starts") }
+        transactions = try reader.readVarUInt()
+        timeMicroseconds = try reader.readVarUInt()
+        var counting = reader
+        let count = try counting.readCount(minimumElementSize: 4)
+        objects = []
+        encodedObjects = EncodedObjects(count: count, bytes: try reader.readRaw(count: reader.remaining))
     }
 
     func encodedBytes() -> [UInt8] {

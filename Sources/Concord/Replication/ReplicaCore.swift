@@ -679,6 +679,20 @@ final class ReplicaCore {
         let base = peerClock.meeting(clock)
         let wanted = log.entries(missingFrom: base, limit: configuration.maximumIntervalEntries)
         guard !wanted.isEmpty else { return nil }
+        if wanted.count == 1 {
+            // One entry: nothing to join, so its objects go out as they were stored.
+            do {
+                guard var entry = try store.logEntryKeepingObjectsEncoded(wanted[0].index) else { return nil }
+                entry.from = base
+                entry.to = base.merging(entry.to)
+                entry.timeMicroseconds = now
+                assert(clock.dominates(entry.to), "an interval of replica \(id) reaches past its clock")
+                return entry
+            } catch {
+                noteFailure(error)
+                return nil
+            }
+        }
         var to = base
         var transactions: UInt64 = 0
         var joined: [ObjectKey: any CRDT] = [:]

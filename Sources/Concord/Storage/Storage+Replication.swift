@@ -29,6 +29,23 @@ protocol ReplicaStoreReader {
     func logEntries(_ indexes: [UInt64]) throws(ConcordError) -> [DeltaInterval]
     /// Every stored object, in key order.
     func allObjects() throws(ConcordError) -> [ObjectDelta]
+    /// The log entry at `index` with its objects left encoded (see
+    /// `DeltaInterval.encodedObjects`), or nil when it is missing.
+    func logEntryKeepingObjectsEncoded(_ index: UInt64) throws(ConcordError) -> DeltaInterval?
+}
+
+extension ReplicaStoreReader {
+    /// Reads the entry whole and encodes its objects again (stores that keep entries
+    /// decoded, such as the tests' in-memory store).
+    func logEntryKeepingObjectsEncoded(_ index: UInt64) throws(ConcordError) -> DeltaInterval? {
+        guard var entry = try logEntries([index]).first else { return nil }
+        var writer = ByteWriter()
+        writer.writeCount(entry.objects.count)
+        for object in entry.objects { object.encode(to: &writer) }
+        entry.encodedObjects = .init(count: entry.objects.count, bytes: writer.bytes)
+        entry.objects = []
+        return entry
+    }
 }
 
 extension Storage: ReplicaStoreReader {
@@ -120,6 +137,17 @@ extension Storage: ReplicaStoreReader {
                     })
             }
             return states
+        }
+    }
+
+    func logEntryKeepingObjectsEncoded(_ index: UInt64) throws(ConcordError) -> DeltaInterval? {
+        try read("read the log") { txn in
+            guard let bytes = try value(Self.logKey(index), in: .log, txn, what: "log entry \(index)") else {
+                return nil
+            }
+            return try Self.decode("log entry \(index)", bytes) { (r: inout ByteReader) throws(CodecError) in
+                try DeltaInterval(keepingObjectsEncoded: &r)
+            }
         }
     }
 

@@ -13,7 +13,7 @@ public enum WireFormat {
         switch message.payload {
         case .clock: kind = "clock"
         case .interval(let interval):
-            kind = "interval of \(interval.transactions) transactions, \(interval.objects.count) objects"
+            kind = "interval of \(interval.transactions) transactions, \(interval.objectCount) objects"
         case .state(let objects): kind = "state of \(objects.count) objects"
         }
         return "\(kind) from \(message.sender) (incarnation \(message.envelope.incarnation)) at \(message.clock)"
