@@ -46,16 +46,18 @@ do {
     }
     try cluster.synchronize()
 
+    // `Cluster.replicas` builds its array on each call: taken once, outside the loop.
+    let replicas = cluster.replicas
     var checksum = 0
     for n in 0..<count {
         let key = keys[(n &* 7919) % keys.count]
         switch workload {
         case "update":
-            try cluster.replicas[0].update(key, .assign(value))
+            try replicas[0].update(key, .assign(value))
         case "read":
-            checksum &+= try cluster.replicas[0].read(key)?.count ?? 0
+            checksum &+= try replicas[0].read(key)?.count ?? 0
         default:
-            try cluster.replicas[n % 3].update(key, .assign(value))
+            try replicas[n % 3].update(key, .assign(value))
             try cluster.synchronize()
         }
     }

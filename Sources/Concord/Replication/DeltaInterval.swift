@@ -92,23 +92,26 @@ struct DeltaInterval: Sendable, Equatable {
     }
 
     init(from reader: inout ByteReader) throws(CodecError) {
-        from = try VectorClock(from: &reader)
-        to = try VectorClock(from: &reader)
-        guard to.dominates(from) else { throw reader.error(.inconsistent, "interval ends before it starts") }
-        transactions = try reader.readVarUInt()
-        timeMicroseconds = try reader.readVarUInt()
-        objects = try ObjectDelta.decodeList(from: &reader, in: "interval")
+        try self.init(keepingObjectsEncoded: &reader, decodingObjects: true)
     }
 
     /// Decodes the clocks and counts of a stored interval and keeps its objects encoded
     /// (see `encodedObjects`): they were checked when they were written, and a receiver
     /// decodes and checks them again.
     init(keepingObjectsEncoded reader: inout ByteReader) throws(CodecError) {
+        try self.init(keepingObjectsEncoded: &reader, decodingObjects: false)
+    }
+
+    private init(keepingObjectsEncoded reader: inout ByteReader, decodingObjects: Bool) throws(CodecError) {
         from = try VectorClock(from: &reader)
         to = try VectorClock(from: &reader)
         guard to.dominates(from) else { throw reader.error(.inconsistent, "interval ends before it starts") }
         transactions = try reader.readVarUInt()
         timeMicroseconds = try reader.readVarUInt()
+        if decodingObjects {
+            objects = try ObjectDelta.decodeList(from: &reader, in: "interval")
+            return
+        }
         var counting = reader
         let count = try counting.readCount(minimumElementSize: 4)
         objects = []

@@ -48,9 +48,9 @@ final class Sealer: Sendable {
     static let magic: [UInt8] = [0xC5, 0xEA, 0x1D, 0x01]
     static let overheadBytes = 4 + 4 + 12 + 16
     /// Records in the clear: the `meta` table (but for the object key secret) — the store's
-    /// identity and key check, and the replication metadata (clocks, incarnation, peers' acknowledgements, flags). They hold
-    /// no value, only counts of operations; sealing the clock too made every write seal three
-    /// records instead of two (see BENCHMARKS.md).
+    /// identity and key check, and the replication metadata (clocks, incarnation, peers'
+    /// acknowledgements, flags). They hold no value, only counts of operations; sealing the
+    /// clock too made every write seal three records instead of two (see BENCHMARKS.md).
     static let plainTables: Set<Table> = [.meta]
 
     let replica: ReplicaID
