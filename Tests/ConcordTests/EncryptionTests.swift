@@ -270,4 +270,40 @@ import Testing
             }
         }
     }
+
+    @Test func aBackupOfAHiddenKeyClusterRestoresWithItsKeysStillHidden() throws {
+        var hiding = try EncryptionTests.key(3, "third")
+        hiding.hidesObjectKeys = true
+        let register = Key<LWWRegister<String>>(secretName, bucket: "vault")
+        try withTemporaryDirectory { root in
+            let url = root.appendingPathComponent("cluster")
+            let backups = Backups(directory: root.appendingPathComponent("backups"))
+            do {
+                let cluster = try Cluster(
+                    directory: url, replicas: 2, configuration: Configuration(durability: .noSync, encryption: hiding))
+                try cluster.replicas[0].update(register, .assign(marker))
+                try cluster.synchronize()
+                try cluster.backup(to: backups.directory, name: "hidden")
+                cluster.close()
+            }
+            let plainKey = try EncryptionTests.key(3, "third")
+            let restored = root.appendingPathComponent("restored")
+            _ = try backups.restore("hidden", to: restored, encryption: plainKey)
+            #expect(try ClusterDirectory.readManifest(at: restored).hidesObjectKeys)
+            #expect(try !EncryptionTests.filesContain(secretName, under: restored))
+            let cluster = try Cluster(
+                directory: restored, replicas: 2,
+                configuration: Configuration(durability: .noSync, encryption: plainKey))
+            #expect(try cluster.replicas[1].read(register) == marker)
+            // A replica wiped in the restored cluster (once it has recovered) comes back
+            // hiding its keys too.
+            try cluster.synchronize()
+            try cluster.wipe(2)
+            try cluster.synchronize()
+            #expect(try cluster.replicas[1].read(register) == marker)
+            try cluster.forceSync()
+            cluster.close()
+            #expect(try !EncryptionTests.filesContain(secretName, under: restored))
+        }
+    }
 }
