@@ -10,6 +10,7 @@
 //   update      N local assignments at replica 1
 //   read        N reads at replica 1
 //   replicated  N assignments, at replicas 1, 2, 3 in turn, each followed by synchronize()
+//   batch       N transactions of 100 assignments each at replica 1
 //
 // It uses only Concord's public API, so the same file builds against an older tree for a
 // side-by-side count.
@@ -19,12 +20,12 @@ import Foundation
 
 let arguments = CommandLine.arguments
 guard arguments.count == 3, let count = Int(arguments[2]), count >= 0 else {
-    FileHandle.standardError.write(Data("usage: ConcordInstructions update|read|replicated N\n".utf8))
+    FileHandle.standardError.write(Data("usage: ConcordInstructions update|read|replicated|batch N\n".utf8))
     exit(2)
 }
 let workload = arguments[1]
-guard ["update", "read", "replicated"].contains(workload) else {
-    FileHandle.standardError.write(Data("unknown workload \(workload): update, read or replicated\n".utf8))
+guard ["update", "read", "replicated", "batch"].contains(workload) else {
+    FileHandle.standardError.write(Data("unknown workload \(workload): update, read, replicated or batch\n".utf8))
     exit(2)
 }
 
@@ -56,6 +57,10 @@ do {
             try replicas[0].update(key, .assign(value))
         case "read":
             checksum &+= try replicas[0].read(key)?.count ?? 0
+        case "batch":
+            try replicas[0].transaction { transaction in
+                for i in 0..<100 { try transaction.update(keys[(n &* 100 &+ i) % keys.count], .assign(value)) }
+            }
         default:
             try replicas[n % 3].update(key, .assign(value))
             try cluster.synchronize()
