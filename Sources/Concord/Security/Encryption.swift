@@ -46,7 +46,8 @@ public struct Encryption: @unchecked Sendable, Hashable, CustomStringConvertible
     /// the store's own kept sealed, and the key itself travels inside the sealed record. Chosen
     /// when a store is made; a store made without it keeps its keys visible (asking for it
     /// then is an error), and a store made with it opens with any `Encryption` of its key.
-    /// It costs one HMAC per object read or written. Not part of equality.
+    /// It costs one HMAC per object looked up or stored (a write does both). Not part of
+    /// equality.
     public var hidesObjectKeys = false
 
     /// The default `plaintextCacheBytes`: 16 MiB.

@@ -68,8 +68,6 @@ final class PlaintextCache: Sendable {
     static let shardCount = 1 << shardBits
 
     let maximumBytesPerShard: Int
-    /// The bound it was made with.
-    let maximumBytes: Int
     private let shards: [ShardBox]
 
     final class ShardBox: Sendable {
@@ -78,7 +76,6 @@ final class PlaintextCache: Sendable {
 
     /// A cache holding at most about `maximumBytes`.
     init(maximumBytes: Int) {
-        self.maximumBytes = maximumBytes
         maximumBytesPerShard = max(1, maximumBytes / Self.shardCount)
         shards = (0..<Self.shardCount).map { _ in ShardBox() }
     }

@@ -63,7 +63,7 @@ final class Sealer: Sendable {
     /// Whether a new store hides its object keys (`Encryption.hidesObjectKeys`).
     let hidesObjectKeys: Bool
     /// Where nonces come from.
-    private let nonces = NonceSource()
+    private let nonces: NonceSource
     /// The plaintexts of object states recently sealed or opened (nil: no cache). Only
     /// objects: they are what reads and writes read again, while log entries, written once
     /// each, would push them out.
@@ -85,6 +85,7 @@ final class Sealer: Sendable {
         self.previous = previous.map(SealingKey.init)
         self.acceptsPlain = acceptsPlain
         self.hidesObjectKeys = current.hidesObjectKeys
+        self.nonces = NonceSource()
         self.cache = current.plaintextCacheBytes > 0 ? PlaintextCache(maximumBytes: current.plaintextCacheBytes) : nil
         associatedDataPrefixes = (0...Table.conflicts.rawValue).map { table in
             var bytes = Array("concord-record".utf8)
@@ -95,13 +96,21 @@ final class Sealer: Sendable {
         }
     }
 
-    /// This sealer, hiding object keys with `objectKeys` (its cache and nonces are new).
+    /// This sealer, hiding object keys with `objectKeys` (its keys, nonces and cache shared).
     func hidingObjectKeys(_ objectKeys: ObjectKeyHiding) -> Sealer {
-        Sealer(
-            replica: replica,
-            current: Encryption.unchecked(
-                current, hidesObjectKeys: hidesObjectKeys, cacheBytes: cache?.maximumBytes ?? 0),
-            previous: previous.map { Encryption.unchecked($0) }, acceptsPlain: acceptsPlain, objectKeys: objectKeys)
+        Sealer(copying: self, objectKeys: objectKeys)
+    }
+
+    private init(copying other: Sealer, objectKeys: ObjectKeyHiding) {
+        self.objectKeys = objectKeys
+        replica = other.replica
+        current = other.current
+        previous = other.previous
+        acceptsPlain = other.acceptsPlain
+        hidesObjectKeys = other.hidesObjectKeys
+        nonces = other.nonces
+        cache = other.cache
+        associatedDataPrefixes = other.associatedDataPrefixes
     }
 
     /// Calls `body` with the associated data of a record of `table` under `key`, built on
@@ -144,11 +153,6 @@ final class Sealer: Sendable {
 
     /// The key tag of a sealed record, or nil when the record is not sealed.
     static func tag(of record: [UInt8]) -> [UInt8]? {
-        record.withUnsafeBytes { tag(ofRecordAt: $0) }
-    }
-
-    /// The key tag of the sealed record in `record`, or nil when it is not sealed.
-    static func tag(ofRecordAt record: UnsafeRawBufferPointer) -> [UInt8]? {
         guard record.count >= overheadBytes, record.starts(with: magic) else { return nil }
         return Array(record[4..<8])
     }
@@ -322,10 +326,10 @@ struct KeyCheck: Equatable {
 
 extension Encryption {
     /// The encryption of a sealing key (already checked when it was made).
-    static func unchecked(_ key: Sealer.SealingKey, hidesObjectKeys: Bool = false, cacheBytes: Int = 0) -> Encryption {
+    /// (No plaintext cache: the probes and backup checks that use it read each record once.)
+    static func unchecked(_ key: Sealer.SealingKey) -> Encryption {
         var encryption = try! Encryption(key: key.key, keyID: key.keyID)
-        encryption.hidesObjectKeys = hidesObjectKeys
-        encryption.plaintextCacheBytes = cacheBytes
+        encryption.plaintextCacheBytes = 0
         return encryption
     }
 }
