@@ -493,7 +493,7 @@ import Testing
             while writer.process.isRunning { usleep(1_000) }
             #expect(try Backups(directory: backups).verify(taken.name).isIntact)
             let restored = root.appendingPathComponent("restored")
-            try Backups(directory: backups).restore(taken.name, to: restored)
+            _ = try Backups(directory: backups).restore(taken.name, to: restored)
             let cluster = try Cluster(directory: restored, replicas: 2)
             defer { cluster.close() }
             try cluster.synchronize()

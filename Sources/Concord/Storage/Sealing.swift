@@ -8,7 +8,8 @@ import Synchronization
 /// A sealed record is `C5 EA 1D 01`, the sealing key's 4-byte tag, a 12-byte nonce, the
 /// ChaCha20-Poly1305 ciphertext and its 16-byte tag: 40 bytes over the plaintext.
 /// (ChaCha20-Poly1305 rather than AES-GCM: swift-crypto sets up an AES key schedule for
-/// every call, which made a sealed write cost 2.6 times a plain one; see BENCHMARKS.md.)
+/// every call, which made a sealed write cost 2.6 times a plain one; see BENCHMARKS.md. Its
+/// context is now set up once per key, see `ChaChaPolyCipher`.)
 /// Nonces are unique per key: 8 random bytes drawn when the store opens (and again every
 /// 2^32 records) and a 4-byte counter. Its associated data
 /// binds it to its place: `concord-record`, the format version, the replica's id, the table
@@ -31,17 +32,19 @@ final class Sealer: Sendable {
         }
     }
 
-    /// A key and its tag (the first 4 bytes of the SHA-256 of its bytes). `@unchecked`:
-    /// `SymmetricKey` is immutable (see `Encryption`).
+    /// A key, its cipher and its tag (the first 4 bytes of the SHA-256 of its bytes).
+    /// `@unchecked`: `SymmetricKey` is immutable (see `Encryption`).
     struct SealingKey: @unchecked Sendable {
         let key: SymmetricKey
         let keyID: String
         let tag: [UInt8]
+        let cipher: ChaChaPolyCipher
 
         init(_ encryption: Encryption) {
             key = encryption.key
             keyID = encryption.keyID
             tag = Array(encryption.key.withUnsafeBytes { SHA256.hash(data: $0) }.prefix(4))
+            cipher = ChaChaPolyCipher(key: encryption.key)
         }
     }
 
@@ -137,16 +140,17 @@ final class Sealer: Sendable {
     /// `plaintext`, sealed for `key` in `table`.
     func seal(_ plaintext: [UInt8], _ table: Table, key: [UInt8]) -> [UInt8] {
         if isPlain(table, key) { return plaintext }
-        // Sealing with a 256-bit key and a 12-byte nonce cannot fail.
-        let box = withAssociatedData(table, key) { associatedData in
-            plaintext.withUnsafeBytes { message in
-                try! ChaChaPoly.seal(message, using: current.key, nonce: nonces.next(), authenticating: associatedData)
+        var record = [UInt8]()
+        record.reserveCapacity(plaintext.count + Self.overheadBytes)
+        record += Self.magic
+        record += current.tag
+        withAssociatedData(table, key) { associatedData in
+            nonces.withNext { nonce in
+                plaintext.withUnsafeBytes { message in
+                    current.cipher.seal(message, nonce: nonce, authenticating: associatedData, appendingTo: &record)
+                }
             }
         }
-        var record = Self.magic
-        record.reserveCapacity(plaintext.count + Self.overheadBytes)
-        record += current.tag
-        record += box.combined
         if table == .objects { cache?.insert(plaintext, table, key: key, record: record) }
         return record
     }
@@ -202,19 +206,17 @@ final class Sealer: Sendable {
                 .corrupted,
                 "\(what()) is sealed with a key other than '\(current.keyID)' (tag \(Self.hex(Array(tag))))")
         }
-        do {
-            let box = try ChaChaPoly.SealedBox(combined: UnsafeRawBufferPointer(rebasing: record[8...]))
-            let plaintext = try withAssociatedData(table, key) { associatedData in
-                Array(try ChaChaPoly.open(box, using: sealing.key, authenticating: associatedData))
-            }
-            cache?.insert(plaintext, table, key: key, record: record)
-            return plaintext
-        } catch {
+        let opened = withAssociatedData(table, key) { associatedData in
+            sealing.cipher.open(UnsafeRawBufferPointer(rebasing: record[8...]), authenticating: associatedData)
+        }
+        guard let plaintext = opened else {
             if acceptsPlain && sealing.tag != current.tag { return Array(record) }
             throw ConcordError(
                 .corrupted,
                 "\(what()) fails its authentication: it was changed, damaged, or moved from another place or replica")
         }
+        cache?.insert(plaintext, table, key: key, record: record)
+        return plaintext
     }
 
     // MARK: Objects
@@ -250,14 +252,15 @@ final class Sealer: Sendable {
 final class NonceSource: Sendable {
     private let state = Mutex<(prefix: UInt64, counter: UInt32)>((UInt64.random(in: .min ... .max), 0))
 
-    func next() -> ChaChaPoly.Nonce {
+    /// Calls `body` with the next nonce's 12 bytes.
+    func withNext<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         let (prefix, counter) = state.withLock { state -> (UInt64, UInt32) in
             if state.counter == .max { state = (UInt64.random(in: .min ... .max), 0) }
             state.counter += 1
             return (state.prefix, state.counter)
         }
-        var bytes: (UInt64, UInt32) = (prefix.bigEndian, counter.bigEndian)
-        return withUnsafeBytes(of: &bytes) { try! ChaChaPoly.Nonce(data: UnsafeRawBufferPointer(rebasing: $0[0..<12])) }
+        let bytes: (UInt64, UInt32) = (prefix.bigEndian, counter.bigEndian)
+        return try withUnsafeBytes(of: bytes) { try body(UnsafeRawBufferPointer(rebasing: $0[0..<12])) }
     }
 }
 

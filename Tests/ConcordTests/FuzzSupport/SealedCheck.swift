@@ -37,7 +37,7 @@ public enum SealedCheck {
         }
     }
 
-    nonisolated(unsafe) static let fixture: Fixture? = try? Fixture()
+    static let fixture: Fixture? = try? Fixture()
 
     /// Runs the check; returns the first violation, or nil.
     public static func check(_ bytes: [UInt8]) -> FuzzViolation? {
