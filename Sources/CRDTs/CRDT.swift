@@ -14,6 +14,19 @@ public protocol CRDT: Sendable, Equatable, BinaryCodable {
     /// The code that names this type (and its value type) in storage and on the wire.
     static var typeCode: CRDTTypeCode { get }
 
+    /// Whether an operation must see every operation its replica will ever be missing.
+    ///
+    /// A replica that lost its state (wiped, new, or back from a power loss) writes at once
+    /// to the types where this is false: its operations then simply count as concurrent with
+    /// whatever it has not received yet, which is how these types already treat operations of
+    /// a partitioned replica. It must be true — and is by default, so a type added later is
+    /// safe until someone has thought about it — when an operation needs something that only
+    /// the whole state holds (a `BoundedCounter`'s rights), or when `compact(stable:)` or
+    /// `compactObserved()` changes how later concurrent operations merge (an `RWSet`, and
+    /// maps, whose fields may be either): compaction assumes that nothing concurrent with
+    /// what was compacted can still arrive, which holds of a replica only once it caught up.
+    static var operationsNeedCompleteState: Bool { get }
+
     /// The initial state (bottom): what a key holds before any update.
     init()
 
@@ -47,6 +60,9 @@ public protocol CRDT: Sendable, Equatable, BinaryCodable {
 }
 
 extension CRDT {
+    /// True: a type is assumed to need the whole state until it says otherwise.
+    public static var operationsNeedCompleteState: Bool { true }
+
     /// Does nothing: most types keep no metadata that stability could remove.
     public mutating func compact(stable: VectorClock) {}
 

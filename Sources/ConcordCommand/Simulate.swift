@@ -130,7 +130,11 @@ enum SummaryTable {
             ("seed", "\(report.options.seed)"),
             ("replicas at start", "\(report.options.replicas)"),
             ("transactions attempted", "\(report.attempted)"),
-            ("transactions acknowledged", "\(report.acknowledged) (\(report.acknowledgedOperations) operations)"),
+            (
+                "transactions acknowledged",
+                "\(report.acknowledged) (\(report.acknowledgedOperations) operations, "
+                    + "\(report.acknowledgedWhileBootstrapping) while bootstrapping)"
+            ),
             ("transactions refused", "\(report.refused) (\(report.refusedWhileBootstrapping) while bootstrapping)"),
             ("scheduler events", "\(report.events)"),
             ("messages sent", "\(network.sent) (\(network.bytes) bytes)"),

@@ -59,8 +59,9 @@ public indirect enum JSON: Sendable {
         }
     }
 
-    /// A vector clock as an object from replica id to counter.
+    /// A vector clock as an object from replica id to counter (`"2"`, or `"2.7"` for the
+    /// writer of replica 2's 7th incarnation while it caught up: see `ReplicaID`).
     public static func clock(_ clock: VectorClock) -> JSON {
-        .object(clock.entries.map { (String($0.replica.rawValue), .uint($0.counter)) })
+        .object(clock.entries.map { ($0.replica.label, .uint($0.counter)) })
     }
 }

@@ -21,6 +21,8 @@ struct Runner {
     var atomicityChecked: [ReplicaID: VectorClock] = [:]
     /// Replicas last seen bootstrapping (a wiped or new replica, even while crashed).
     var bootstrapping: Set<ReplicaID> = []
+    /// The dot of each replica's last acknowledged transaction (a power loss may take it).
+    var lastCommit: [ReplicaID: Dot] = [:]
     var atomicTokens = 0
     /// The last transaction of each replica whose machine lost power: it may be gone (and
     /// its dot taken again by a new transaction) if no peer had it.
@@ -122,10 +124,12 @@ struct Runner {
         report.attempted += 1
         let faultArmed = cluster.storageFaults.isArmed(replica.id)
         do {
+            // A replica catching up writes under a writer id of its incarnation.
+            let writer = try replica.writer
             let clock = try replica.transaction { transaction in
                 for (object, operation) in operations { try Objects.apply(operation, to: object, in: transaction) }
             }
-            let dot = Dot(replica: replica.id, counter: clock[replica.id])
+            let dot = Dot(replica: writer, counter: clock[writer])
             if model.commits[dot] != nil {
                 guard possiblyLost.remove(dot) != nil else {
                     fail("transaction \(operations) at \(replica.id) took the dot \(dot) of an acknowledged one")
@@ -135,6 +139,8 @@ struct Runner {
                 model.forget(dot)
             }
             model.record(operations, dot: dot, clock: clock)
+            lastCommit[replica.id] = dot
+            if dot.replica != replica.id { report.acknowledgedWhileBootstrapping += 1 }
             report.acknowledged += 1
             report.acknowledgedOperations += operations.count
         } catch let error as ConcordError where error.code == .operationRejected || error.code == .bootstrapping {
@@ -190,11 +196,10 @@ struct Runner {
                 // commit may vanish, and it recovers on restart.
                 let powerLoss = random.chance(0.3)
                 do {
-                    let ownCounter = try victim.clock[victim.id]
                     try cluster.crash(victim.id, losingUnsyncedCommits: powerLoss)
                     crashed.insert(victim.id)
                     if powerLoss {
-                        if ownCounter > 0 { possiblyLost.insert(Dot(replica: victim.id, counter: ownCounter)) }
+                        if let last = lastCommit[victim.id] { possiblyLost.insert(last) }
                         // Its clock may move back; it recovers like a wiped replica.
                         lastClock[victim.id] = nil
                         lastStates[victim.id] = nil

@@ -97,10 +97,13 @@ public struct SimulationReport: Sendable {
     public var acknowledged = 0
     /// Operations inside acknowledged transactions.
     public var acknowledgedOperations = 0
+    /// Of the acknowledged transactions, those committed by a replica still catching up
+    /// (wiped, new or recovering from a power loss), under its incarnation's writer id.
+    public var acknowledgedWhileBootstrapping = 0
     /// Transactions refused by a replica (no rights, bootstrapping).
     public var refused = 0
-    /// Of those, the ones refused because the replica was wiped or new and still
-    /// bootstrapping.
+    /// Of those, the ones refused because the replica was still catching up and the
+    /// transaction wrote a type that needs the complete state.
     public var refusedWhileBootstrapping = 0
     /// Scheduler events processed.
     public var events = 0

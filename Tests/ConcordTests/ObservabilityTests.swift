@@ -163,7 +163,7 @@ import Testing
             let messages = capture.messages(for: b.id)
             #expect(messages.contains("opened"))
             #expect(messages.contains("crashed"))
-            #expect(messages.contains("opened empty; waits for a peer's state before it writes"))
+            #expect(messages.contains("opened empty; waits for a peer's state, writing under its writer id meanwhile"))
             #expect(messages.contains("applied a state transfer from a peer"))
             #expect(messages.contains("wiped a replica: it resyncs from its peers"))
             #expect(messages.contains("closed"))

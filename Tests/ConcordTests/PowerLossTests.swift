@@ -20,16 +20,26 @@ import Testing
             cluster.network.heal()
             try cluster.restart(a.id)
             #expect(try a.clock == [a.id: 1])
-            // It recovers: no writes until every member has reported.
+            // It recovers: until every member has reported, it writes under the writer id of
+            // this incarnation (it cannot know yet whether a peer holds (a, 2)), and types
+            // that need the complete state wait.
             #expect(a.status().isBootstrapping)
-            let refused = try #require(throws: ConcordError.self) { try a.update(likes, .increment(4)) }
-            #expect(refused.code == .bootstrapping)
+            let writer = try a.writer
+            #expect(try a.update(likes, .increment(4)) == [a.id: 1, writer: 1])
+            let refused = try #require(throws: ConcordError.self) {
+                try a.update(Key<BoundedCounter>("seats"), .increment(1))
+            }
+            #expect(refused.code == .bootstrapping && refused.message.contains("power loss"))
+            let swap = try #require(throws: ConcordError.self) {
+                try a.compareAndSwap(Key<LWWRegister<String>>("leader"), expected: nil, new: "a")
+            }
+            #expect(swap.code == .bootstrapping)
             try cluster.synchronize()
             #expect(!a.status().isBootstrapping)
             // No peer held (a, 2): taking it again is safe.
-            #expect(try a.update(likes, .increment(4)) == [a.id: 2])
+            #expect(try a.update(likes, .increment(8)) == [a.id: 2, writer: 1])
             try cluster.synchronize()
-            for replica in cluster.replicas { #expect(try replica.read(likes) == 5) }
+            for replica in cluster.replicas { #expect(try replica.read(likes) == 13) }
         }
     }
 
@@ -108,7 +118,10 @@ import Testing
                 try cluster.crash(a.id)
                 try cluster.restart(a.id)
                 #expect(a.status().isBootstrapping)
-                #expect(throws: ConcordError.self) { try a.update(likes, .increment(1)) }
+                let refused = try #require(throws: ConcordError.self) {
+                    try a.update(Key<RWSet<String>>("tags"), .add("x"))
+                }
+                #expect(refused.code == .bootstrapping)
             }
             // A clean close while it recovers: the reopened cluster recovers again.
             let cluster = try Cluster(directory: url, replicas: 2, configuration: configuration)

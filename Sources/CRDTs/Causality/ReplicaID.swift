@@ -2,6 +2,12 @@
 ///
 /// Replica ids order the replicas (the order breaks last-writer-wins ties) and name the
 /// entries of vector clocks and the dots of causal contexts.
+///
+/// Members number from 1 and stay below 2^32. A larger number names a *writer*: the id
+/// under which a replica that lost its state stamps its transactions until it has caught
+/// up, so that it never takes a dot its earlier incarnation may have used. Its low 32 bits
+/// are the replica's and its high 32 bits the incarnation's: `r2.7` is replica 2 writing
+/// while its 7th opening catches up.
 public struct ReplicaID: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// The raw number.
     public let rawValue: UInt64
@@ -16,8 +22,14 @@ public struct ReplicaID: Hashable, Comparable, Sendable, CustomStringConvertible
         lhs.rawValue < rhs.rawValue
     }
 
-    /// `r<number>`, for logs and reports.
-    public var description: String { "r\(rawValue)" }
+    /// `<number>` for a member, `<member>.<incarnation>` for a writer: how clocks in JSON and
+    /// the command line name their entries.
+    public var label: String {
+        rawValue >> 32 == 0 ? "\(rawValue)" : "\(rawValue & 0xFFFF_FFFF).\(rawValue >> 32)"
+    }
+
+    /// `r<number>` for a member, `r<member>.<incarnation>` for a writer, for logs and reports.
+    public var description: String { "r" + label }
 }
 
 extension ReplicaID: ExpressibleByIntegerLiteral {

@@ -305,9 +305,11 @@ public final class Cluster: @unchecked Sendable {
     /// flushed, so nothing vanishes).
     ///
     /// On `restart` the replica finds its store was left open in another boot of its
-    /// machine and recovers: it refuses writes until every member has reported and none
-    /// knows a transaction of its own that it lacks, so it never reuses a dot a peer holds,
-    /// and meanwhile gets back what it lost from its peers.
+    /// machine and recovers: until every member has reported and none knows a transaction
+    /// of its own that it lacks, it writes under its incarnation's writer id (so it never
+    /// reuses a dot a peer holds) and refuses the types that need the complete state
+    /// (`CRDT.operationsNeedCompleteState`), and meanwhile gets back what it lost from its
+    /// peers.
     /// - Throws: `ConcordError.invalidArgument` for a non-member; `.storage` when the files
     ///   cannot be rolled back (the replica is down all the same).
     public func crash(_ id: ReplicaID, losingUnsyncedCommits: Bool) throws(ConcordError) {
@@ -346,9 +348,10 @@ public final class Cluster: @unchecked Sendable {
         }
     }
 
-    /// Crashes a replica, deletes its files, and reopens it empty: it refuses writes until
-    /// a peer's full state arrives (so it never reuses an id of its own earlier updates),
-    /// then resyncs — the seed's "partial recovery of one node".
+    /// Crashes a replica, deletes its files, and reopens it empty — the seed's "partial
+    /// recovery of one node". It resyncs from a peer's full state; meanwhile it writes under
+    /// its incarnation's writer id (so it never reuses a dot of its earlier updates) and
+    /// refuses the types that need the complete state (`CRDT.operationsNeedCompleteState`).
     /// - Throws: `.invalidArgument` for a non-member, or when every other member is running
     ///   and bootstrapping itself (none could ever send it a state); `.storage` when its
     ///   files cannot be deleted.

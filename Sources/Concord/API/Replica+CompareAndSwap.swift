@@ -16,7 +16,8 @@ extension Replica {
     /// - Returns: `true` when `new` was assigned (and committed); `false` when the current
     ///   value differs from `expected` (nothing is written, no log entry is made).
     /// - Throws: `ConcordError.unavailable` while the replica is down; `.bootstrapping`
-    ///   while a wiped replica waits for its state; `.typeMismatch`, `.corrupted`,
+    ///   while a wiped, new or recovering replica catches up (the value it would compare
+    ///   with may be missing what peers wrote); `.typeMismatch`, `.corrupted`,
     ///   `.storage`, `.operationRejected` as `update` does.
     /// - Complexity: one LMDB lookup and decode of the register, and, when it matches, one
     ///   LMDB write transaction (one fsync under `.full` durability).
@@ -35,6 +36,10 @@ extension Replica {
         }
         do {
             _ = try runTransaction { transaction in
+                // The comparison needs the value every peer may have written.
+                if transaction.core.isBootstrapping {
+                    throw transaction.core.bootstrapRefusal("a compare-and-swap compares with the complete state, so it waits")
+                }
                 guard try transaction.read(key) == expected else { return }
                 try transaction.update(key, .assign(new))
                 swapped = true

@@ -91,8 +91,8 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
                 up: true,
                 opened.isBootstrapping
                     ? (opened.recoversFromPowerLoss
-                        ? "opened; recovers what its last opening may have lost before it writes"
-                        : "opened empty; waits for a peer's state before it writes")
+                        ? "opened; recovers what its last opening may have lost, writing under its writer id meanwhile"
+                        : "opened empty; waits for a peer's state, writing under its writer id meanwhile")
                     : "opened", incarnation: opened.incarnation)
             finish(step, .success(()), on: opened, storage, nowMicroseconds: transport.nowMicroseconds)
         }
@@ -309,12 +309,23 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
         get throws(ConcordError) { try withCore("clock") { $0.clock } }
     }
 
+    /// The id the next transaction here takes its dot under: this replica's own, or while a
+    /// wiped, new or recovering replica catches up, the writer of its incarnation (see
+    /// `ReplicaID`), which no earlier incarnation used. A commit's dot is `(writer,
+    /// clock[writer])` in the clock the commit returns.
+    /// - Throws: `ConcordError.unavailable` while down.
+    public var writer: ReplicaID {
+        get throws(ConcordError) { try withCore("writer") { $0.writer ?? $0.id } }
+    }
+
     // MARK: Writing
 
     /// Performs one operation as an atomic local transaction and returns the commit's clock.
     ///
     /// - Throws: `ConcordError.operationRejected` when the CRDT refuses the operation
-    ///   (nothing is written); `.bootstrapping` while a wiped replica waits for its state;
+    ///   (nothing is written); `.bootstrapping` while a wiped, new or recovering replica
+    ///   catches up, for types that need the complete state (`CRDT.operationsNeedCompleteState`:
+    ///   bounded counters, remove-wins sets and maps; other types are written at once);
     ///   `.unavailable`, `.storage`, `.corrupted`.
     /// - Complexity: one LMDB write transaction (one fsync under `.full` durability).
     @discardableResult
@@ -362,7 +373,7 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
             throw ConcordError(.unavailable, "\(self) is down (crashed, removed or closed); restart it first")
         }
         let now = transport.nowMicroseconds
-        let transaction = Transaction(replica: id, storage: store, time: now)
+        let transaction = Transaction(core: core, storage: store, time: now)
         transactionThread.store(currentThreadID(), ordering: .relaxed)
         defer {
             transactionThread.store(0, ordering: .relaxed)
@@ -439,6 +450,9 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
 /// Only valid inside the closure passed to `Replica.transaction`; using it afterwards throws.
 public final class Transaction {
     let storage: Storage
+    /// The replica's core, which says which updates must wait while it bootstraps (the
+    /// transaction runs under the replica's lock).
+    let core: ReplicaCore
     let context: UpdateContext
     var working: [ObjectKey: WorkingObject] = [:]
     /// States this transaction has read but not updated, so that a read followed by an
@@ -449,9 +463,11 @@ public final class Transaction {
     /// The kinds of the conflicts recorded while it ran (refused operations), for metrics.
     var recordedConflicts: [ConflictKind] = []
 
-    init(replica: ReplicaID, storage: Storage, time: UInt64) {
+    init(core: ReplicaCore, storage: Storage, time: UInt64) {
         self.storage = storage
-        self.context = UpdateContext(replica: replica, timeMicroseconds: time)
+        self.core = core
+        // While bootstrapping without a writer id every update is refused (`refusal(of:)`).
+        self.context = UpdateContext(replica: core.writer ?? core.id, timeMicroseconds: time)
     }
 
     private func checkOpen() throws(ConcordError) {
@@ -482,10 +498,12 @@ public final class Transaction {
     }
 
     /// Applies `operation` to `key` within the transaction.
-    /// - Throws: `ConcordError.operationRejected` when the CRDT refuses it (the transaction
-    ///   is unchanged and may go on).
+    /// - Throws: `ConcordError.operationRejected` when the CRDT refuses it, `.bootstrapping`
+    ///   when the type needs the complete state and the replica is catching up (the
+    ///   transaction is unchanged and may go on).
     public func update<T: CRDT>(_ key: Key<T>, _ operation: T.Operation) throws(ConcordError) {
         try checkOpen()
+        if let refusal = core.refusal(of: T.self) { throw refusal }
         var state = try current(key)
         let delta: T
         do {

@@ -86,6 +86,7 @@ public enum MetricName {
     public static let replicaUp = "concord_replica_up"
     /// Gauge, no label: replicas running in the cluster.
     public static let replicasUp = "concord_replicas_up"
-    /// Gauge: 1 while the replica bootstraps or recovers (and refuses writes).
+    /// Gauge: 1 while the replica bootstraps or recovers (and refuses the types that need the
+    /// complete state).
     public static let bootstrapping = "concord_bootstrapping"
 }

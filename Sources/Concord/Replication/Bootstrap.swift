@@ -1,11 +1,14 @@
 /// Where a replica stands in coming back from a wipe, or in joining as a new member.
 ///
 /// A wiped or new replica does not know which of its own dots its previous incarnation
-/// used, so it writes only once it is sure it cannot reuse one, and once none of its writes
-/// can be concurrent with metadata a peer compacted while it still counted the previous
-/// incarnation's acknowledgements (see `Compactor`). `wait` names what it still waits for.
+/// used. Until it is sure it cannot reuse one, its transactions take the dots of a writer id
+/// of this incarnation (`ReplicaCore.writer`), which no incarnation used before. Types that
+/// need the complete state (`CRDT.operationsNeedCompleteState`) wait longer: until it has
+/// everything, and none of its writes can be concurrent with metadata a peer compacted while
+/// it still counted the previous incarnation's acknowledgements (see `Compactor`). `wait`
+/// names what it still waits for; once it is done, transactions take its own dots again.
 enum Bootstrap: Equatable {
-    /// Serving: writes are accepted.
+    /// Caught up: every write is accepted, under the replica's own id.
     case done
     /// Waiting; `receivedState` once a peer's full state arrived since the replica opened.
     case waiting(receivedState: Bool)
@@ -50,5 +53,16 @@ enum Bootstrap: Equatable {
     func wantsState(from peer: ReplicaID, replica id: ReplicaID, clock: VectorClock, peers: PeerTable) -> Bool {
         guard case .waiting(let receivedState) = self else { return false }
         return !receivedState || !peers.heardFrom.contains(peer) || (peers[peer]?.acknowledged[id] ?? 0) > clock[id]
+    }
+}
+
+extension ReplicaID {
+    /// The writer of `member` during its incarnation `incarnation` (see `ReplicaID`), or nil
+    /// when either does not fit in 32 bits.
+    init?(writerOf member: ReplicaID, incarnation: UInt64) {
+        guard member.rawValue > 0, member.rawValue >> 32 == 0, incarnation > 0, incarnation >> 32 == 0 else {
+            return nil
+        }
+        self.init(incarnation << 32 | member.rawValue)
     }
 }

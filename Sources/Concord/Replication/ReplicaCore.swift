@@ -142,6 +142,34 @@ final class ReplicaCore {
 
     var isBootstrapping: Bool { bootstrap.isBootstrapping }
 
+    /// The id this replica's transactions take their dots under: its own, or while it
+    /// bootstraps, the writer of this incarnation (see `ReplicaID`), which no earlier
+    /// incarnation used. Nil while bootstrapping if no writer id can be formed (an id or
+    /// incarnation of 2^32 or more): every write then waits.
+    var writer: ReplicaID? {
+        isBootstrapping ? ReplicaID(writerOf: id, incarnation: incarnation) : id
+    }
+
+    /// Why an operation on `type` must wait for the replica to catch up, or nil when it may
+    /// run now: while bootstrapping, only types that need no complete state
+    /// (`CRDT.operationsNeedCompleteState`) are written, under `writer`.
+    func refusal(of type: any CRDT.Type) -> ConcordError? {
+        guard isBootstrapping, writer == nil || type.operationsNeedCompleteState else { return nil }
+        return bootstrapRefusal("operations on \(type) need its complete state, so they wait")
+    }
+
+    /// The error for `what`, which waits while the replica bootstraps.
+    func bootstrapRefusal(_ what: String) -> ConcordError {
+        ConcordError(
+            .bootstrapping,
+            "replica \(id) "
+                + (recoversFromPowerLoss
+                    ? "recovers from a power loss (its last commits may be gone)"
+                    : "was wiped or is new and is catching up")
+                + "; \(what) for \(bootstrapWait ?? "nothing more") and resume then (counters, registers, "
+                + "flags, add-wins and grow-only sets are written meanwhile)")
+    }
+
     /// What every member is known to have: the pointwise minimum of this replica's clock
     /// and every member's acknowledged clock.
     var stableClock: VectorClock { peers.stableClock(own: clock) }
@@ -216,23 +244,21 @@ final class ReplicaCore {
     // MARK: Local transactions
 
     /// Plans one local transaction: its objects' states, its log entry and the clock, for
-    /// one commit.
-    /// - Throws: `ConcordError.bootstrapping` while a wiped or new replica catches up, or
-    ///   one recovers from a power loss.
+    /// one commit. Its dot is the next of `writer`.
+    /// - Throws: `ConcordError.bootstrapping` when it writes a type that needs the complete
+    ///   state while a wiped or new replica catches up, or one recovers from a power loss
+    ///   (see `refusal(of:)`).
     func commit(_ working: [ObjectKey: WorkingObject], nowMicroseconds now: UInt64) throws(ConcordError) -> Step {
-        guard !isBootstrapping else {
-            throw ConcordError(
-                .bootstrapping,
-                "replica \(id) "
-                    + (recoversFromPowerLoss
-                        ? "recovers from a power loss (its last commits may be gone)"
-                        : "was wiped or is new and is catching up")
-                    + "; it waits for \(bootstrapWait ?? "nothing more") and writes resume then")
-        }
         var step = Step(.transaction, at: id)
         if working.isEmpty { return step }
+        if isBootstrapping {
+            for object in working.values {
+                if let refusal = refusal(of: type(of: object.state)) { throw refusal }
+            }
+        }
+        guard let writer else { preconditionFailure("refusal(of:) lets no write through without a writer") }
         var next = clock
-        next.increment(id)
+        next.increment(writer)
         let keys = working.keys.sorted()
         step.batch = StorageBatch(capacity: keys.count + 2)
         let entry = log.nextEntry(to: next, timeMicroseconds: now)

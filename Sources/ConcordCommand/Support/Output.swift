@@ -56,7 +56,7 @@ func formatBytes(_ bytes: UInt64) -> String {
 
 /// A vector clock for people: `{1: 5, 2: 3}`.
 func formatClock(_ clock: VectorClock) -> String {
-    "{" + clock.entries.map { "\($0.replica.rawValue): \($0.counter)" }.joined(separator: ", ") + "}"
+    "{" + clock.entries.map { "\($0.replica.label): \($0.counter)" }.joined(separator: ", ") + "}"
 }
 
 /// A table with left-aligned columns.

@@ -233,16 +233,39 @@ private final class Harness {
         for core in harness.cores.values { core.checkInvariants() }
     }
 
-    @Test func aBootstrappingReplicaRefusesWritesAndSaysWhatItWaitsFor() throws {
+    @Test func aBootstrappingReplicaWritesUnderItsWriterIdAndSaysWhatTypesThatNeedTheStateWaitFor() throws {
         let core = ReplicaCore(
             id: 2, persisted: PersistedReplicaState(), bootstrapping: true, incarnationFloor: 3,
             configuration: Configuration(), retransmitTimeoutMicroseconds: 10)
         _ = core.open(members: [1, 2], epoch: 0)
         #expect(core.incarnation == 4)
+        let writer = try #require(core.writer)
+        #expect(writer == ReplicaID(4 << 32 | 2) && writer.description == "r2.4")
+        let step = try core.commit(
+            [likes.object: WorkingObject(state: PNCounter(), delta: PNCounter())], nowMicroseconds: 0)
+        #expect(step.batch.writes.count == 3)
+        let tags = Key<RWSet<String>>("tags")
         let error = try #require(throws: ConcordError.self) {
-            try core.commit([likes.object: WorkingObject(state: PNCounter(), delta: PNCounter())], nowMicroseconds: 0)
+            try core.commit(
+                [
+                    likes.object: WorkingObject(state: PNCounter(), delta: PNCounter()),
+                    tags.object: WorkingObject(state: RWSet<String>(), delta: RWSet<String>()),
+                ], nowMicroseconds: 0)
         }
         #expect(error.code == .bootstrapping)
-        #expect(error.message.contains("a peer's full state"))
+        #expect(error.message.contains("RWSet<String>") && error.message.contains("a peer's full state"))
+        #expect(core.refusal(of: BoundedCounter.self) != nil && core.refusal(of: GMap.self) != nil)
+        for type: any CRDT.Type in [GCounter.self, PNCounter.self, AWSet<String>.self, LWWRegister<String>.self] {
+            #expect(core.refusal(of: type) == nil, "\(type)")
+        }
+    }
+
+    @Test func writerIdsNeedAMemberAndAnIncarnationOf32Bits() {
+        #expect(ReplicaID(writerOf: 7, incarnation: 1) == ReplicaID(1 << 32 | 7))
+        #expect(ReplicaID(writerOf: 7, incarnation: 0) == nil)
+        #expect(ReplicaID(writerOf: 0, incarnation: 1) == nil)
+        #expect(ReplicaID(writerOf: ReplicaID(1 << 32), incarnation: 1) == nil)
+        #expect(ReplicaID(writerOf: 7, incarnation: 1 << 32) == nil)
+        #expect(ReplicaID(7).description == "r7")
     }
 }

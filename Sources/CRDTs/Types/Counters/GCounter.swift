@@ -17,6 +17,10 @@ public struct GCounter: ResettableCRDT, CustomStringConvertible {
     /// `GCounter` (no value type).
     public static var typeCode: CRDTTypeCode { CRDTTypeCode(.gCounter) }
 
+    /// False: an operation is sound on any state; one made without the whole state counts as
+    /// concurrent with what its replica lacks.
+    public static var operationsNeedCompleteState: Bool { false }
+
     /// The counter at zero, with nothing observed.
     public init() {
         counts = ObservedResetCounts()

@@ -19,6 +19,10 @@ public struct PNCounter: ResettableCRDT, CustomStringConvertible {
     /// `PNCounter` (no value type).
     public static var typeCode: CRDTTypeCode { CRDTTypeCode(.pnCounter) }
 
+    /// False: an operation is sound on any state; one made without the whole state counts as
+    /// concurrent with what its replica lacks.
+    public static var operationsNeedCompleteState: Bool { false }
+
     /// The counter at zero, with nothing observed.
     public init() {
         counts = SignedObservedResetCounts()

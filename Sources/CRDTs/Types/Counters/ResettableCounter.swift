@@ -26,6 +26,10 @@ public struct ResettableCounter: ResettableCRDT, CustomStringConvertible {
     /// `ResettableCounter` (no value type).
     public static var typeCode: CRDTTypeCode { CRDTTypeCode(.resettableCounter) }
 
+    /// False: an operation is sound on any state; one made without the whole state counts as
+    /// concurrent with what its replica lacks.
+    public static var operationsNeedCompleteState: Bool { false }
+
     /// The counter at zero, with nothing observed.
     public init() {
         counts = SignedObservedResetCounts()

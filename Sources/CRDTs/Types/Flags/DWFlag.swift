@@ -31,6 +31,10 @@ public struct DWFlag: ResettableCRDT, CustomStringConvertible {
     /// `DWFlag`.
     public static var typeCode: CRDTTypeCode { CRDTTypeCode(.dwFlag) }
 
+    /// False: an operation is sound on any state; one made without the whole state counts as
+    /// concurrent with what its replica lacks.
+    public static var operationsNeedCompleteState: Bool { false }
+
     /// Whether an enable survives and no disable does. - Complexity: O(n) surviving dots.
     public var value: Bool {
         let flags = state.store.values

@@ -26,6 +26,10 @@ public struct EWFlag: ResettableCRDT, CustomStringConvertible {
     /// `EWFlag`.
     public static var typeCode: CRDTTypeCode { CRDTTypeCode(.ewFlag) }
 
+    /// False: an operation is sound on any state; one made without the whole state counts as
+    /// concurrent with what its replica lacks.
+    public static var operationsNeedCompleteState: Bool { false }
+
     /// Whether an enable survives. - Complexity: O(1).
     public var value: Bool { !state.store.isEmpty }
 

@@ -91,6 +91,10 @@ public struct LWWRegister<V: CRDTValue>: ResettableCRDT, CustomStringConvertible
     /// `LWWRegister<V.valueTag>`.
     public static var typeCode: CRDTTypeCode { CRDTTypeCode(.lwwRegister, valueTag: V.valueTag) }
 
+    /// False: an operation is sound on any state; one made without the whole state counts as
+    /// concurrent with what its replica lacks.
+    public static var operationsNeedCompleteState: Bool { false }
+
     /// The empty register: reads `nil`.
     public init() {
         entry = nil

@@ -24,6 +24,10 @@ public struct MVRegister<V: CRDTValue>: ResettableCRDT, CustomStringConvertible 
     /// `MVRegister<V.valueTag>`.
     public static var typeCode: CRDTTypeCode { CRDTTypeCode(.mvRegister, valueTag: V.valueTag) }
 
+    /// False: an operation is sound on any state; one made without the whole state counts as
+    /// concurrent with what its replica lacks.
+    public static var operationsNeedCompleteState: Bool { false }
+
     /// The distinct values of the surviving assignments in reading order: natural order
     /// when `V` is `Comparable` (lexicographic for `[UInt8]`), canonical order otherwise
     /// (see `CRDTValue.sortedForReading(_:)`). Concurrent assignments of one value read once.

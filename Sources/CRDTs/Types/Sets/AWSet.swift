@@ -32,6 +32,10 @@ public struct AWSet<E: CRDTValue>: ResettableCRDT, CustomStringConvertible {
     /// `AWSet<E.valueTag>`.
     public static var typeCode: CRDTTypeCode { CRDTTypeCode(.awSet, valueTag: E.valueTag) }
 
+    /// False: an operation is sound on any state; one made without the whole state counts as
+    /// concurrent with what its replica lacks.
+    public static var operationsNeedCompleteState: Bool { false }
+
     /// The elements with a surviving dot. - Complexity: O(n).
     public var value: Set<E> { Set(state.store.keys) }
 

@@ -25,6 +25,10 @@ public struct GSet<E: CRDTValue>: CRDT, CustomStringConvertible {
     /// `GSet<E.valueTag>`.
     public static var typeCode: CRDTTypeCode { CRDTTypeCode(.gSet, valueTag: E.valueTag) }
 
+    /// False: an operation is sound on any state; one made without the whole state counts as
+    /// concurrent with what its replica lacks.
+    public static var operationsNeedCompleteState: Bool { false }
+
     /// The elements. - Complexity: O(1).
     public var value: Set<E> { elements }
 
