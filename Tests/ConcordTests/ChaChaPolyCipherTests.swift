@@ -48,7 +48,9 @@ import Testing
         let plaintext = Array("value".utf8)
         plaintext.withUnsafeBytes { message in
             nonce.withUnsafeBytes { nonce in
-                associatedData.withUnsafeBytes { cipher.seal(message, nonce: nonce, authenticating: $0, appendingTo: &record) }
+                associatedData.withUnsafeBytes {
+                    cipher.seal(message, nonce: nonce, authenticating: $0, appendingTo: &record)
+                }
             }
         }
         #expect(record.prefix(3) == [1, 2, 3])

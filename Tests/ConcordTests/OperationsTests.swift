@@ -194,14 +194,19 @@ import Testing
             #expect(cluster.manifest.members[0].incarnation > incarnation)
             #expect(try a.read(tags) == ["x"])
             #expect(a.status().isBootstrapping)
-            #expect(throws: ConcordError.self) { try a.update(tags, .add("too early")) }
+            // Meanwhile it writes under its incarnation's writer id; remove-wins sets wait.
+            let writer = try a.writer
+            #expect(try a.update(tags, .add("meanwhile"))[writer] == 1)
+            #expect(throws: ConcordError.self) { try a.update(Key<RWSet<String>>("flags"), .add("too early")) }
             try cluster.synchronize()
             #expect(!a.status().isBootstrapping)
-            #expect(try a.read(tags) == ["x", "y", "z"])
+            #expect(try a.read(tags) == ["meanwhile", "x", "y", "z"])
             // a's next transaction does not reuse (a, 2), which its peers hold.
             #expect(try a.update(tags, .add("w"))[a.id] == 3)
             try cluster.synchronize()
-            for replica in cluster.replicas { #expect(try replica.read(tags) == ["w", "x", "y", "z"]) }
+            for replica in cluster.replicas {
+                #expect(try replica.read(tags) == ["meanwhile", "w", "x", "y", "z"])
+            }
             let aside = try #require(report.replacedMovedTo)
             #expect(FileManager.default.fileExists(atPath: aside.appendingPathComponent("data.mdb").path))
         }

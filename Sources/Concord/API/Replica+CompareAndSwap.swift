@@ -38,7 +38,8 @@ extension Replica {
             _ = try runTransaction { transaction in
                 // The comparison needs the value every peer may have written.
                 if transaction.core.isBootstrapping {
-                    throw transaction.core.bootstrapRefusal("a compare-and-swap compares with the complete state, so it waits")
+                    throw transaction.core.bootstrapRefusal(
+                        "a compare-and-swap compares with the complete state, so it waits")
                 }
                 guard try transaction.read(key) == expected else { return }
                 try transaction.update(key, .assign(new))

@@ -71,7 +71,11 @@ extension Health {
         guard status.isRunning else { return [(.degraded, "\(name) is down")] }
         var findings: [(State, String)] = []
         if status.isBootstrapping {
-            findings.append((.degraded, "\(name) is catching up (bootstrapping): bounded counters, remove-wins sets, maps and compare-and-swap wait"))
+            findings.append(
+                (
+                    .degraded,
+                    "\(name) is catching up (bootstrapping): bounded counters, remove-wins sets, maps and compare-and-swap wait"
+                ))
         }
         for peer in status.peers where peer.isReachable && peer.lagMilliseconds > thresholds.maximumLagMilliseconds {
             findings.append(

@@ -11,18 +11,21 @@ public protocol FuzzableCRDT: CRDT {
 let maximumFuzzMapDepth = 2
 
 extension GCounter: FuzzableCRDT {
+    /// An operation chosen by the input (see `FuzzableCRDT`).
     public static func fuzzedOperation(_ input: inout FuzzInput, depth: Int) -> Operation {
         .increment(input.unsigned())
     }
 }
 
 extension PNCounter: FuzzableCRDT {
+    /// An operation chosen by the input (see `FuzzableCRDT`).
     public static func fuzzedOperation(_ input: inout FuzzInput, depth: Int) -> Operation {
         input.flag() ? .increment(input.signed()) : .decrement(input.signed())
     }
 }
 
 extension ResettableCounter: FuzzableCRDT {
+    /// An operation chosen by the input (see `FuzzableCRDT`).
     public static func fuzzedOperation(_ input: inout FuzzInput, depth: Int) -> Operation {
         switch input.below(3) {
         case 0: .increment(input.signed())
@@ -33,6 +36,7 @@ extension ResettableCounter: FuzzableCRDT {
 }
 
 extension BoundedCounter: FuzzableCRDT {
+    /// An operation chosen by the input (see `FuzzableCRDT`).
     public static func fuzzedOperation(_ input: inout FuzzInput, depth: Int) -> Operation {
         switch input.below(3) {
         case 0: .increment(input.signed())
@@ -45,24 +49,28 @@ extension BoundedCounter: FuzzableCRDT {
 }
 
 extension EWFlag: FuzzableCRDT {
+    /// An operation chosen by the input (see `FuzzableCRDT`).
     public static func fuzzedOperation(_ input: inout FuzzInput, depth: Int) -> Operation {
         input.pick([.enable, .disable, .reset])
     }
 }
 
 extension DWFlag: FuzzableCRDT {
+    /// An operation chosen by the input (see `FuzzableCRDT`).
     public static func fuzzedOperation(_ input: inout FuzzInput, depth: Int) -> Operation {
         input.pick([.enable, .disable, .reset])
     }
 }
 
 extension LWWRegister: FuzzableCRDT where V: FuzzValue {
+    /// An operation chosen by the input (see `FuzzableCRDT`).
     public static func fuzzedOperation(_ input: inout FuzzInput, depth: Int) -> Operation {
         .assign(V.fuzzed(&input))
     }
 }
 
 extension MVRegister: FuzzableCRDT where V: FuzzValue {
+    /// An operation chosen by the input (see `FuzzableCRDT`).
     public static func fuzzedOperation(_ input: inout FuzzInput, depth: Int) -> Operation {
         input.below(4) == 0 ? .reset : .assign(V.fuzzed(&input))
     }
@@ -74,12 +82,14 @@ private func fuzzedValues<V: FuzzValue>(_ input: inout FuzzInput) -> [V] {
 }
 
 extension GSet: FuzzableCRDT where E: FuzzValue {
+    /// An operation chosen by the input (see `FuzzableCRDT`).
     public static func fuzzedOperation(_ input: inout FuzzInput, depth: Int) -> Operation {
         input.flag() ? .add(E.fuzzed(&input)) : .addAll(fuzzedValues(&input))
     }
 }
 
 extension AWSet: FuzzableCRDT where E: FuzzValue {
+    /// An operation chosen by the input (see `FuzzableCRDT`).
     public static func fuzzedOperation(_ input: inout FuzzInput, depth: Int) -> Operation {
         switch input.below(5) {
         case 0: .add(E.fuzzed(&input))
@@ -92,6 +102,7 @@ extension AWSet: FuzzableCRDT where E: FuzzValue {
 }
 
 extension RWSet: FuzzableCRDT where E: FuzzValue {
+    /// An operation chosen by the input (see `FuzzableCRDT`).
     public static func fuzzedOperation(_ input: inout FuzzInput, depth: Int) -> Operation {
         switch input.below(5) {
         case 0: .add(E.fuzzed(&input))
@@ -121,6 +132,7 @@ private func resettableFieldTypes(depth: Int) -> [any (ResettableCRDT & Fuzzable
 }
 
 extension GMap: FuzzableCRDT {
+    /// An operation chosen by the input (see `FuzzableCRDT`).
     public static func fuzzedOperation(_ input: inout FuzzInput, depth: Int) -> Operation {
         var types: [any FuzzableCRDT.Type] = resettableFieldTypes(depth: depth)
         types += [BoundedCounter.self, GSet<UInt64>.self]
@@ -131,6 +143,7 @@ extension GMap: FuzzableCRDT {
 }
 
 extension RRMap: FuzzableCRDT {
+    /// An operation chosen by the input (see `FuzzableCRDT`).
     public static func fuzzedOperation(_ input: inout FuzzInput, depth: Int) -> Operation {
         let types = resettableFieldTypes(depth: depth)
         let name = fuzzedFieldName(&input)
