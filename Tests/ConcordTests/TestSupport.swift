@@ -10,6 +10,14 @@ func withTemporaryDirectory<R>(_ body: (URL) throws -> R) throws -> R {
     return try body(url)
 }
 
+/// `withTemporaryDirectory` for async bodies.
+func withTemporaryDirectory<R>(_ body: (URL) async throws -> R) async throws -> R {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("concord-tests-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: url) }
+    return try await body(url)
+}
+
 /// A manual-mode, no-sync cluster in a temporary directory.
 func withCluster<R>(
     replicas: Int = 3, configuration: Configuration = Configuration(durability: .noSync),

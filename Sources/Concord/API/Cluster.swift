@@ -428,6 +428,7 @@ public final class Cluster: @unchecked Sendable {
             try requireAnotherServingMember(besides: id, toBe: "removed")
             try withDirectory { (directory) throws(ConcordError) in try directory.removeMember(id) }
             replica.close(.crash)
+            replica.observations.endAll(ConcordError(.unavailable, "replica \(id) was removed from the cluster"))
             _ = lock.withLock { handles.removeValue(forKey: id) }
             let members = memberIDs
             let epoch = lock.withLock { clusterDirectory.manifest.epoch }
@@ -454,7 +455,10 @@ public final class Cluster: @unchecked Sendable {
         guard let all else { return }
         backupScheduler?.stop()
         network.shutDown()
-        for replica in all { replica.close() }
+        for replica in all {
+            replica.close()
+            replica.observations.endAll(nil)
+        }
         replicasUp.record(0)
         do {
             if wasOpen { try audit?.record("close") }

@@ -40,6 +40,12 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
     let authenticator: MessageAuthenticator?
     /// Messages dropped because their MAC did not check.
     let messagesUnauthenticated = Atomic<UInt64>(0)
+    /// The observations of this replica's values and commits (see `changes(of:)`).
+    let observations = ObservationHub()
+    /// Whether observations wait: the replica is wiped or new and has no peer's state yet,
+    /// so its values would flicker empty. Set when the replica opens and when a state
+    /// arrives.
+    let observationsHeld = Atomic<Bool>(false)
 
     init(
         id: ReplicaID, path: String, configuration: Configuration, transport: any Transport,
@@ -195,6 +201,7 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
         let output = core.finish(step, result: result, nowMicroseconds: now, reading: store) {
             [transport, id] peer in transport.canReach(from: id, to: peer)
         }
+        if case .success = result { publishToObservers(step, core: core) }
         for message in output.messages {
             transport.send(authenticator?.signed(message.bytes) ?? message.bytes, from: id, to: message.to)
         }

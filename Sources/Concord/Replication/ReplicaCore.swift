@@ -44,6 +44,9 @@ final class ReplicaCore {
 
         /// "apply an interval at replica r2".
         var what: String { "\(purpose.rawValue) replica \(replica)" }
+
+        /// The objects the step writes (for observers).
+        var changedObjects: [ObjectKey] { change.changedObjects }
     }
 
     /// What the driver performs after a step: messages to send, and the next timer.

@@ -49,16 +49,20 @@ extension ReplicaStoreReader {
 }
 
 extension Storage: ReplicaStoreReader {
+    /// The replica's clock as `txn` sees it (empty in a new store).
+    func storedClock(_ txn: borrowing ReadTransaction) throws -> VectorClock {
+        guard let bytes = try value(MetaKey.clock, in: .meta, txn, what: "the clock") else { return VectorClock() }
+        return try Self.decode("the clock", bytes) { (r: inout ByteReader) throws(CodecError) in
+            try VectorClock(from: &r)
+        }
+    }
+
     /// Reads the replication metadata and the log's index (not the entries' objects).
     func loadReplicaState(of replica: ReplicaID) throws(ConcordError) -> PersistedReplicaState {
         let log = log
         return try read("load replica \(replica)") { txn in
             var state = PersistedReplicaState()
-            if let bytes = try value(MetaKey.clock, in: .meta, txn, what: "the clock") {
-                state.clock = try Self.decode("the clock", bytes) { (r: inout ByteReader) throws(CodecError) in
-                    try VectorClock(from: &r)
-                }
-            }
+            state.clock = try storedClock(txn)
             if let bytes = try value(MetaKey.logFloor, in: .meta, txn, what: "the log floor") {
                 state.logFloor = try Self.decode("the log floor", bytes) { (r: inout ByteReader) throws(CodecError) in
                     try VectorClock(from: &r)
