@@ -410,6 +410,34 @@ import Testing
         }
     }
 
+    @Test func watchPrintsEachChangeBesideAWritingProcess() throws {
+        try withTemporaryDirectory { root in
+            let dir = root.appendingPathComponent("cluster").path
+            #expect(try Self.run(["init", dir, "--replicas", "2", "--durability", "noSync"]).status == 0)
+            let writer = try Writer(directory: dir)
+            defer { _ = writer.kill() }
+            _ = try writer.waitForAcknowledgement(atLeast: 1)
+            let watched = try Self.run([
+                "watch", dir, "acknowledged", "pncounter", "--bucket", "crash", "--json", "--count", "25",
+                "--interval", "2",
+            ])
+            #expect(watched.status == 0, "\(watched.error)")
+            let lines = try watched.lines.map(Self.json)
+            #expect(lines.count == 25)
+            // The writer was still writing: every line is a change, and the values only grow.
+            #expect(writer.process.isRunning)
+            let values = lines.compactMap { $0["value"] as? Int }
+            #expect(values.count == 25 && zip(values, values.dropFirst()).allSatisfy { $0 < $1 }, "\(values)")
+            #expect(lines.first?["origin"] as? String == "initial")
+            #expect(lines.dropFirst().allSatisfy { $0["origin"] as? String == "local" })
+            #expect(lines.allSatisfy { ($0["clock"] as? [String: Any])?["1"] != nil })
+            let plain = try Self.run(["watch", dir, "elements", "awset", "--bucket", "crash", "--count", "1"])
+            #expect(plain.status == 0 && plain.lines.count == 1 && plain.output.contains(" initial e1; "))
+            let unknown = try Self.run(["watch", dir, "k", "nosuchtype", "--count", "1"])
+            #expect(unknown.status != 0 && unknown.error.contains("unknown type"))
+        }
+    }
+
     @Test func readersWorkWhileAnotherProcessOwnsAndWritesAndWritersAreToldWho() throws {
         try withTemporaryDirectory { root in
             let dir = root.appendingPathComponent("cluster").path

@@ -22,6 +22,9 @@ public struct ReplicaID: Hashable, Comparable, Sendable, CustomStringConvertible
         lhs.rawValue < rhs.rawValue
     }
 
+    /// The member this id belongs to: itself, or for a writer the replica that wrote.
+    public var member: ReplicaID { ReplicaID(rawValue & 0xFFFF_FFFF) }
+
     /// `<number>` for a member, `<member>.<incarnation>` for a writer: how clocks in JSON and
     /// the command line name their entries.
     public var label: String {

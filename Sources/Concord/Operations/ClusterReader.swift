@@ -70,7 +70,7 @@ public final class ClusterReader: @unchecked Sendable {
     /// The key its stores are encrypted with (nil: plain).
     public let encryption: Encryption?
     private let lock = NSLock()
-    private var stores: [ReplicaID: Storage] = [:]
+    private var stores: [ReplicaID: (storage: Storage, file: FileIdentity?)] = [:]
 
     /// Opens the cluster directory `directory` for reading, with the key of an encrypted
     /// cluster (`manifest.encryptionKeyID` names it).
@@ -91,7 +91,7 @@ public final class ClusterReader: @unchecked Sendable {
     public func close() {
         let opened = lock.withLock {
             defer { stores = [:] }
-            return Array(stores.values)
+            return stores.values.map(\.storage)
         }
         for storage in opened { storage.environment.close() }
     }
@@ -107,11 +107,17 @@ public final class ClusterReader: @unchecked Sendable {
         }
         lock.lock()
         defer { lock.unlock() }
-        if let open = stores[id], !open.environment.isClosed { return open }
         let path = ClusterDirectory.replicaURL(of: id, in: directory).path
+        let file = FileIdentity(of: path + "/data.mdb")
+        if let open = stores[id], !open.storage.environment.isClosed {
+            // The owner replaced the file (a wipe, a restore, a store compaction): the old
+            // mapping would keep showing the old file, so open the new one.
+            if open.file == file { return open.storage }
+            open.storage.environment.close()
+        }
         do {
             let storage = try Storage(readingAt: path, replica: id, encryption: encryption)
-            stores[id] = storage
+            stores[id] = (storage, file)
             return storage
         } catch let error where error.code == .keyMismatch {
             // A refused key is an administrative event: recorded, and the refusal thrown.
@@ -144,6 +150,18 @@ public final class ClusterReader: @unchecked Sendable {
         let storage = try store(of: replica)
         return try storage.read("read \(key) at replica \(replica.rawValue)") { txn -> T in
             try Replica.load(key, bytes: key.object.bytes, in: storage, txn) ?? T()
+        }
+    }
+
+    /// The state of `key` at replica `replica` and that replica's clock, from one snapshot
+    /// (what `concord watch` polls).
+    /// - Throws: as `read(_:at:)`.
+    public func snapshot<T: CRDT>(of key: Key<T>, at replica: ReplicaID) throws(ConcordError) -> (
+        state: T, clock: VectorClock
+    ) {
+        let storage = try store(of: replica)
+        return try storage.read("read \(key) at replica \(replica.rawValue)") { txn in
+            (try Replica.load(key, bytes: key.object.bytes, in: storage, txn) ?? T(), try storage.storedClock(txn))
         }
     }
 
@@ -318,5 +336,18 @@ extension Storage {
             logLength: persisted.logEntries.count, objects: objectCount, needsState: persisted.needsState,
             leftOpen: persisted.openedInBoot != nil, fileBytes: Self.fileSize(atPath: environment.path + "/data.mdb"),
             mapUsedBytes: mapUsedBytes() ?? 0, peers: peers)
+    }
+}
+
+/// A file's device and inode, to notice that a path now names another file.
+struct FileIdentity: Equatable {
+    let device: UInt64
+    let inode: UInt64
+
+    init?(of path: String) {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        device = UInt64(info.st_dev)
+        inode = UInt64(info.st_ino)
     }
 }

@@ -24,6 +24,11 @@ struct CatalogEntry: Sendable {
     let update: @Sendable (Replica, _ key: String, _ bucket: String, _ words: [String]) throws -> VectorClock
     /// The state of `bucket/key` at a replica of a directory read from another process.
     let state: @Sendable (ClusterReader, _ key: String, _ bucket: String, ReplicaID) throws -> any CRDT
+    /// The state of `bucket/key` at a replica and the replica's clock, from one snapshot.
+    let snapshot:
+        @Sendable (ClusterReader, _ key: String, _ bucket: String, ReplicaID) throws -> (
+            state: any CRDT, clock: VectorClock
+        )
     /// The GMap operation updating field `name` of this type.
     let gmapField: @Sendable (_ name: String, _ words: [String]) throws(UsageError) -> GMap.Operation
     /// The RRMap operation updating field `name` of this type (nil: a field of this type
@@ -58,6 +63,10 @@ enum TypeCatalog {
                 try replica.update(Key<T>(key, bucket: bucket), try T.operation(from: words))
             },
             state: { reader, key, bucket, id in try reader.state(of: Key<T>(key, bucket: bucket), at: id) },
+            snapshot: { reader, key, bucket, id in
+                let (state, clock) = try reader.snapshot(of: Key<T>(key, bucket: bucket), at: id)
+                return (state, clock)
+            },
             gmapField: { (name, words) throws(UsageError) in .update(name, T.self, try T.operation(from: words)) },
             rrmapField: T.rrmapField, fieldKey: { FieldKey($0, T.self) })
     }
