@@ -137,6 +137,7 @@ enum SummaryTable {
             ),
             ("transactions refused", "\(report.refused) (\(report.refusedWhileBootstrapping) while bootstrapping)"),
             ("scheduler events", "\(report.events)"),
+            ("observed changes", "\(report.observedChanges) (each the model's value at its clock)"),
             ("messages sent", "\(network.sent) (\(network.bytes) bytes)"),
             ("messages delivered", "\(network.delivered)"),
             ("messages dropped", "\(network.dropped)"),

@@ -80,8 +80,10 @@ struct Model {
         }
     }
 
-    func expectation(for object: ObjectName) -> Expectation {
-        let all = operations[object] ?? []
+    /// What a replica that has seen every acknowledged operation — or, given `clock`,
+    /// exactly those of the transactions `clock` holds — must read.
+    func expectation(for object: ObjectName, at clock: VectorClock? = nil) -> Expectation {
+        let all = (operations[object] ?? []).filter { clock?.contains($0.dot) ?? true }
         switch object.kind {
         case .gCounter, .pnCounter, .boundedCounter:
             return .exactly(.integer(all.reduce(0) { $0 &+ Self.amount($1.operation) }))

@@ -23,6 +23,15 @@ struct Runner {
     var bootstrapping: Set<ReplicaID> = []
     /// The dot of each replica's last acknowledged transaction (a power loss may take it).
     var lastCommit: [ReplicaID: Dot] = [:]
+    /// Observations of a few objects at each replica (see `observe(at:)`).
+    var observations: [ReplicaID: [Observation]] = [:]
+
+    /// One observation of an object's value, and the last change it delivered.
+    struct Observation {
+        let object: ObjectName
+        let iterator: ValueChanges<ObservedValue>.Iterator
+        var last: Change<ObservedValue>?
+    }
     var atomicTokens = 0
     /// The last transaction of each replica whose machine lost power: it may be gone (and
     /// its dot taken again by a new transaction) if no peer had it.
@@ -56,6 +65,48 @@ struct Runner {
         }
         objects = names + [Self.atomicPair.0, Self.atomicPair.1]
         report = SimulationReport(options: options)
+        for replica in cluster.replicas { observe(at: replica) }
+    }
+
+    /// Observes three objects at `replica`, chosen from its id without drawing from `random`
+    /// (so a seed's schedule is the same with or without observers).
+    mutating func observe(at replica: Replica) {
+        let first = Int(replica.id.rawValue % UInt64(objects.count))
+        observations[replica.id] = (0..<3).map { step in
+            let object = objects[(first + step * 11) % objects.count]
+            return Observation(object: object, iterator: Objects.observe(object, at: replica), last: nil)
+        }
+    }
+
+    /// Takes every change the observations have ready: each must be the model's value at
+    /// its clock, and clocks go forward unless the change says transactions were lost.
+    mutating func checkObservations() {
+        for id in observations.keys.sorted() {
+            guard var list = observations[id] else { continue }
+            for index in list.indices {
+                do {
+                    while let change = try list[index].iterator.poll() {
+                        report.observedChanges += 1
+                        let object = list[index].object
+                        if let last = list[index].last, !change.clock.dominates(last.clock), !change.lostTransactions {
+                            fail(
+                                "event \(report.events): the observation of \(object) at \(id) went back from \(last.clock) to \(change.clock)"
+                            )
+                        }
+                        let expectation = model.expectation(for: object, at: change.clock)
+                        if !expectation.admits(change.value) {
+                            fail(
+                                "event \(report.events): the observation of \(object) at \(id) delivered \(change.value) at \(change.clock) (\(change.origin)); the model at that clock says \(expectation)"
+                            )
+                        }
+                        list[index].last = change
+                    }
+                } catch {
+                    fail("event \(report.events): observing \(list[index].object) at \(id) failed: \(error)")
+                }
+            }
+            observations[id] = list
+        }
     }
 
     func finish() {
@@ -232,11 +283,17 @@ struct Runner {
                 do {
                     let added = try cluster.addReplica()
                     if added.status().isBootstrapping { bootstrapping.insert(added.id) }
+                    observe(at: added)
                     count("add replica")
                 } catch { fail("adding a replica failed: \(error)") }
             } else if ids.count > 2, let victim = running.randomElement(using: &random), isReplicatedElsewhere(victim) {
                 do {
                     try cluster.removeReplica(victim.id)
+                    for observation in observations.removeValue(forKey: victim.id) ?? [] {
+                        let ended = Result { () throws(ConcordError) in try observation.iterator.poll() }
+                        if case .failure(let error) = ended, error.code == .unavailable { continue }
+                        fail("the observation of \(observation.object) at removed \(victim.id) did not end: \(ended)")
+                    }
                     lastClock[victim.id] = nil
                     lastStates[victim.id] = nil
                     count("remove replica")
@@ -311,6 +368,7 @@ struct Runner {
         }
         if report.events % 8 == 0 { checkGarbageCollection() }
         checkAtomicity()
+        checkObservations()
     }
 
     /// GC never outruns a member: each replica's stable clock is below every member's clock.
@@ -453,6 +511,19 @@ struct Runner {
             }
         }
         checkCompaction(replicas)
+        // Once the replicas are quiet, every observation's last change is the value read.
+        checkObservations()
+        for replica in replicas {
+            for observation in observations[replica.id] ?? [] {
+                let value = Result { try Objects.read(observation.object, at: replica) }
+                guard case .success(let read) = value, observation.last?.value == read else {
+                    fail(
+                        "the last change observed of \(observation.object) at \(replica.id) is \(observation.last.map { "\($0)" } ?? "none"), but it reads \(value)"
+                    )
+                    continue
+                }
+            }
+        }
         let statuses = cluster.status().replicas
         for status in statuses {
             report.objectsCompacted += status.objectsCompacted

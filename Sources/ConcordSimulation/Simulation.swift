@@ -100,6 +100,9 @@ public struct SimulationReport: Sendable {
     /// Of the acknowledged transactions, those committed by a replica still catching up
     /// (wiped, new or recovering from a power loss), under its incarnation's writer id.
     public var acknowledgedWhileBootstrapping = 0
+    /// Changes delivered to the observations of objects (three per replica), each checked
+    /// against the model at its clock.
+    public var observedChanges = 0
     /// Transactions refused by a replica (no rights, bootstrapping).
     public var refused = 0
     /// Of those, the ones refused because the replica was still catching up and the

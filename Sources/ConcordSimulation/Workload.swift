@@ -137,49 +137,49 @@ enum Objects {
 
     /// The observable value of `object` at `replica`, rendered canonically for comparison.
     static func read(_ object: ObjectName, at replica: Replica) throws -> ObservedValue {
-        let name = object.name
-        let bucket = bucket(object)
-        switch object.kind {
-        case .gCounter: return .integer(Int64(clamping: try replica.read(Key<GCounter>(name, bucket: bucket))))
-        case .pnCounter: return .integer(try replica.read(Key<PNCounter>(name, bucket: bucket)))
-        case .resettableCounter: return .integer(try replica.read(Key<ResettableCounter>(name, bucket: bucket)))
-        case .boundedCounter: return .integer(try replica.read(Key<BoundedCounter>(name, bucket: bucket)))
-        case .lwwRegister: return .register(try replica.read(Key<LWWRegister<String>>(name, bucket: bucket)))
-        case .mvRegister:
-            return .strings(Set(try replica.read(Key<MVRegister<Int64>>(name, bucket: bucket)).map { "\($0)" }))
-        case .ewFlag: return .flag(try replica.read(Key<EWFlag>(name, bucket: bucket)))
-        case .dwFlag: return .flag(try replica.read(Key<DWFlag>(name, bucket: bucket)))
-        case .gSet: return .strings(try replica.read(Key<GSet<String>>(name, bucket: bucket)))
-        case .awSet: return .strings(try replica.read(Key<AWSet<String>>(name, bucket: bucket)))
-        case .rwSet: return .strings(try replica.read(Key<RWSet<String>>(name, bucket: bucket)))
-        case .gMap:
-            let view = try replica.read(Key<GMap>(name, bucket: bucket))
-            return .map(counter: view[MapFields.counter, as: GCounter.self].map { Int64(clamping: $0) }, set: nil)
-        case .rrMap:
-            let view = try replica.read(Key<RRMap>(name, bucket: bucket))
-            return .map(
-                counter: view[MapFields.counter, as: PNCounter.self], set: view[MapFields.set, as: AWSet<String>.self])
-        }
+        try visit(object, Reading(replica: replica))
     }
 
     /// The full state of `object` at `replica`, type-erased (for the never-backwards check).
     static func state(_ object: ObjectName, at replica: Replica) throws -> any CRDT {
+        try visit(object, StateReading(replica: replica))
+    }
+
+    /// An observation of `object`'s value at `replica`, rendered as `read` renders it.
+    static func observe(_ object: ObjectName, at replica: Replica) -> ValueChanges<ObservedValue>.Iterator {
+        // Observing cannot fail: it only registers (reads happen when it is polled).
+        try! visit(object, Observing(replica: replica))
+    }
+
+    /// Calls `visitor` with the typed key of `object` and how its value renders.
+    private static func visit<Visitor: ObjectVisitor>(_ object: ObjectName, _ visitor: Visitor) throws
+        -> Visitor.Result
+    {
         let name = object.name
         let bucket = bucket(object)
         switch object.kind {
-        case .gCounter: return try replica.state(of: Key<GCounter>(name, bucket: bucket))
-        case .pnCounter: return try replica.state(of: Key<PNCounter>(name, bucket: bucket))
-        case .resettableCounter: return try replica.state(of: Key<ResettableCounter>(name, bucket: bucket))
-        case .boundedCounter: return try replica.state(of: Key<BoundedCounter>(name, bucket: bucket))
-        case .lwwRegister: return try replica.state(of: Key<LWWRegister<String>>(name, bucket: bucket))
-        case .mvRegister: return try replica.state(of: Key<MVRegister<Int64>>(name, bucket: bucket))
-        case .ewFlag: return try replica.state(of: Key<EWFlag>(name, bucket: bucket))
-        case .dwFlag: return try replica.state(of: Key<DWFlag>(name, bucket: bucket))
-        case .gSet: return try replica.state(of: Key<GSet<String>>(name, bucket: bucket))
-        case .awSet: return try replica.state(of: Key<AWSet<String>>(name, bucket: bucket))
-        case .rwSet: return try replica.state(of: Key<RWSet<String>>(name, bucket: bucket))
-        case .gMap: return try replica.state(of: Key<GMap>(name, bucket: bucket))
-        case .rrMap: return try replica.state(of: Key<RRMap>(name, bucket: bucket))
+        case .gCounter: return try visitor.visit(Key<GCounter>(name, bucket: bucket)) { .integer(Int64(clamping: $0)) }
+        case .pnCounter: return try visitor.visit(Key<PNCounter>(name, bucket: bucket)) { .integer($0) }
+        case .resettableCounter: return try visitor.visit(Key<ResettableCounter>(name, bucket: bucket)) { .integer($0) }
+        case .boundedCounter: return try visitor.visit(Key<BoundedCounter>(name, bucket: bucket)) { .integer($0) }
+        case .lwwRegister: return try visitor.visit(Key<LWWRegister<String>>(name, bucket: bucket)) { .register($0) }
+        case .mvRegister:
+            return try visitor.visit(Key<MVRegister<Int64>>(name, bucket: bucket)) { .strings(Set($0.map { "\($0)" })) }
+        case .ewFlag: return try visitor.visit(Key<EWFlag>(name, bucket: bucket)) { .flag($0) }
+        case .dwFlag: return try visitor.visit(Key<DWFlag>(name, bucket: bucket)) { .flag($0) }
+        case .gSet: return try visitor.visit(Key<GSet<String>>(name, bucket: bucket)) { .strings($0) }
+        case .awSet: return try visitor.visit(Key<AWSet<String>>(name, bucket: bucket)) { .strings($0) }
+        case .rwSet: return try visitor.visit(Key<RWSet<String>>(name, bucket: bucket)) { .strings($0) }
+        case .gMap:
+            return try visitor.visit(Key<GMap>(name, bucket: bucket)) { view in
+                .map(counter: view[MapFields.counter, as: GCounter.self].map { Int64(clamping: $0) }, set: nil)
+            }
+        case .rrMap:
+            return try visitor.visit(Key<RRMap>(name, bucket: bucket)) { view in
+                .map(
+                    counter: view[MapFields.counter, as: PNCounter.self],
+                    set: view[MapFields.set, as: AWSet<String>.self])
+            }
         }
     }
 
@@ -240,4 +240,35 @@ enum ObservedValue: Hashable, Sendable, CustomStringConvertible {
             "[count: \(counter.map { "\($0)" } ?? "-"), tags: \(set.map { "\($0.sorted())" } ?? "-")]"
         }
     }
+}
+
+/// What to do with an object's typed key (see `Objects.visit`).
+private protocol ObjectVisitor {
+    associatedtype Result
+    func visit<T: CRDT>(_ key: Key<T>, rendering render: @escaping @Sendable (T.Value) -> ObservedValue) throws
+        -> Result
+}
+
+private struct Reading: ObjectVisitor {
+    typealias Result = ObservedValue
+    let replica: Replica
+    func visit<T: CRDT>(_ key: Key<T>, rendering render: @escaping @Sendable (T.Value) -> ObservedValue) throws
+        -> ObservedValue
+    { render(try replica.read(key)) }
+}
+
+private struct StateReading: ObjectVisitor {
+    typealias Result = any CRDT
+    let replica: Replica
+    func visit<T: CRDT>(_ key: Key<T>, rendering render: @escaping @Sendable (T.Value) -> ObservedValue) throws
+        -> any CRDT
+    { try replica.state(of: key) }
+}
+
+private struct Observing: ObjectVisitor {
+    typealias Result = ValueChanges<ObservedValue>.Iterator
+    let replica: Replica
+    func visit<T: CRDT>(_ key: Key<T>, rendering render: @escaping @Sendable (T.Value) -> ObservedValue)
+        -> ValueChanges<ObservedValue>.Iterator
+    { replica.changes(of: key, render).makeAsyncIterator() }
 }
