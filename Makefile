@@ -8,7 +8,7 @@ SECONDS      ?= 600
 TARGET       ?= decoders
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build test demo lint soak invariants fuzz bench bench-instructions bench-suite check-ops clean
+.PHONY: all deps build test demo lint soak invariants fuzz bench bench-instructions bench-suite check-ops tsan clean
 
 all: build
 
@@ -35,6 +35,13 @@ demo: deps
 
 lint:
 	$(SWIFT) format lint -r Sources Tests
+
+# Observers, writers and background delivery on several threads under ThreadSanitizer
+# (a separate build: every package is rebuilt with the sanitizer).
+tsan: deps
+	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
+	$(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan \
+		--filter 'ObservationStressTests|ObservationTests|ConcurrencyTests'
 
 # A long randomized soak of the simulator (not part of `make test`).
 soak: deps

@@ -2,7 +2,7 @@
 // the summary table of BENCHMARKS.md. `make bench` runs it (with package-benchmark's malloc
 // interposer preloaded, for the allocation counts).
 //
-// Options: --quick (a fifth of the samples, for a smoke run), --settings a,b (of
+// Options: --quick (a fifth of the samples, for a smoke run), --only-observation, --settings a,b (of
 // noSync+writeMap, noSync, full), --keys N (default 100000).
 
 import BenchmarkKit
@@ -61,7 +61,8 @@ let onlyReplication = arguments.contains("--only-replication")
 func verdict(_ holds: Bool, _ text: String) -> String { (holds ? "met: " : "NOT met: ") + text }
 
 let machineStart = Date()
-let onlyMetrics = arguments.contains("--only-metrics")
+let onlyObservation = arguments.contains("--only-observation")
+let onlyMetrics = arguments.contains("--only-metrics") || onlyObservation
 for setting in onlyReplication || onlyMetrics ? [] : settings {
     let plan = Plan.forSetting(setting, quick: quick)
     let r = try measureSingleOperations(
@@ -158,7 +159,7 @@ for setting in skipReplication || onlyMetrics ? [] : [replicationSetting] {
 // (plain against sealed stores): each pair of clusters side by side, rounds interleaved
 // (`--only-metrics` runs only these, `--skip-metrics` skips them).
 let sideSetting: Setting = settings.contains(.noSyncWriteMap) ? .noSyncWriteMap : (settings.first ?? .noSync)
-if !arguments.contains("--skip-metrics") {
+if !arguments.contains("--skip-metrics") && !onlyObservation {
     let s = sideSetting.rawValue
     let keys = min(keyCount, 20_000)
     let samples = quick ? 4_000 : 30_000
@@ -191,6 +192,31 @@ if !arguments.contains("--skip-metrics") {
             concord: microseconds(base) + " → " + microseconds(variant), raw: "—", ratio: "—", seed: "",
             target: verdict(variant / base <= 1.5, String(format: "%.2fx (≤ 1.5x)", variant / base))))
     }
+}
+
+// The cost of observation to writers, and commit-to-delivery (`--only-observation` runs only
+// these, `--skip-observation` skips them).
+if !arguments.contains("--skip-observation") && (!onlyMetrics || onlyObservation) {
+    let s = sideSetting.rawValue
+    let keys = min(keyCount, 20_000)
+    let cost = try await measureObservationCost(
+        setting: sideSetting, keyCount: keys, valueBytes: valueBytes, samplesPerRound: quick ? 4_000 : 20_000,
+        rounds: quick ? 3 : 7, log: log)
+    let base = cost.writes[0].latency
+    let allowance: [String: Double] = ["1 observer": 1, "100 observers": 5, "1 observer that never pulls": 1]
+    for (label, latency) in cost.writes {
+        let added = latency.p50 - base.p50
+        rows.append(Row(
+            shape: "write p50 / p99, \(label) on the key", setting: s,
+            concord: microseconds(latency.p50) + " / " + microseconds(latency.p99), raw: "—", ratio: "—", seed: "",
+            target: allowance[label].map {
+                verdict(added <= $0, String(format: "%+.2f µs (≤ +%.0f µs)", added, $0))
+            } ?? "\(keys / 1000)K keys, rounds interleaved"))
+    }
+    rows.append(Row(
+        shape: "commit-to-delivery p50 / p99, one observer", setting: s,
+        concord: microseconds(cost.delivery.p50) + " / " + microseconds(cost.delivery.p99), raw: "—", ratio: "—",
+        seed: "", target: "\(cost.delivery.samples) paced writes"))
 }
 
 // Allocations per operation, counted by package-benchmark's malloc interposer.

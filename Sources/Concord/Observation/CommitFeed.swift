@@ -89,8 +89,8 @@ public struct CommitFeed: AsyncSequence, Sendable {
                 FeedSubscriber(scope: scope, buffer: buffer), in: replica.observations))
     }
 
-    /// One consumer of the feed.
-    public struct Iterator: AsyncIteratorProtocol {
+    /// One consumer of the feed (it may move to another task, to be pulled there).
+    public struct Iterator: AsyncIteratorProtocol, Sendable {
         let registration: ObservationRegistration<FeedSubscriber>
 
         /// The next element, waiting for one; nil once the cluster closed or the task is

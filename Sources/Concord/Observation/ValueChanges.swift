@@ -110,8 +110,8 @@ public struct ValueChanges<Value: Equatable & Sendable>: AsyncSequence, Sendable
                 ValueObserver(replica: replica, objects: objects, read: read), in: replica.observations))
     }
 
-    /// One observation of the value.
-    public struct Iterator: AsyncIteratorProtocol {
+    /// One observation of the value (it may move to another task, to be pulled there).
+    public struct Iterator: AsyncIteratorProtocol, Sendable {
         let registration: ObservationRegistration<ValueObserver<Value>>
 
         /// The next change, waiting for one; nil once the cluster closed or the task is

@@ -115,22 +115,19 @@ struct Read: ParsableCommand {
             """)
 
     @OptionGroup var target: DirectoryArgument
-    @Argument(help: "The object's key.") var key: String
-    @Argument(help: "The object's type.") var type: String
-    @OptionGroup var replica: ReplicaOption
-    @Option(help: "The bucket.") var bucket = "default"
+    @OptionGroup var object: ObjectArguments
     @OptionGroup var output: JSONFlag
 
     func run() throws {
-        let entry = try TypeCatalog.entry(named: type)
+        let entry = try TypeCatalog.entry(named: object.type)
         let reader = try target.reader()
-        let id = try replica.id(in: reader.manifest)
-        let state = try entry.state(reader, key, bucket, id)
+        let id = try object.replica.id(in: reader.manifest)
+        let state = try entry.state(reader, object.key, object.bucket, id)
         let value = Inspection.value(of: state)
         if output.json {
             print(
                 JSON.object([
-                    ("key", .string(key)), ("bucket", .string(bucket)), ("type", .string(entry.name)),
+                    ("key", .string(object.key)), ("bucket", .string(object.bucket)), ("type", .string(entry.name)),
                     ("replica", .uint(id.rawValue)), ("value", .inspected(value)),
                 ]).text)
         } else {

@@ -23,10 +23,7 @@ struct Watch: ParsableCommand {
             """)
 
     @OptionGroup var target: DirectoryArgument
-    @Argument(help: "The object's key.") var key: String
-    @Argument(help: "The object's type.") var type: String
-    @OptionGroup var replica: ReplicaOption
-    @Option(help: "The bucket.") var bucket = "default"
+    @OptionGroup var object: ObjectArguments
     @Option(help: "Milliseconds between two looks at the store.") var interval = 20
     @Option(help: "Exit after printing this many lines (0: never).") var count = 0
     @OptionGroup var output: JSONFlag
@@ -37,14 +34,14 @@ struct Watch: ParsableCommand {
     }
 
     func run() throws {
-        let entry = try TypeCatalog.entry(named: type)
+        let entry = try TypeCatalog.entry(named: object.type)
         let reader = try target.reader()
         defer { reader.close() }
-        let id = try replica.id(in: reader.manifest)
+        let id = try object.replica.id(in: reader.manifest)
         var last: (value: InspectedValue, clock: VectorClock)?
         var printed = 0
         while count == 0 || printed < count {
-            let (state, clock) = try entry.snapshot(reader, key, bucket, id)
+            let (state, clock) = try entry.snapshot(reader, object.key, object.bucket, id)
             let value = Inspection.value(of: state)
             if last?.value != value {
                 let origin = last.map { Self.origin(from: $0.clock, to: clock, at: id) } ?? .initial
@@ -62,7 +59,8 @@ struct Watch: ParsableCommand {
     private func line(value: InspectedValue, clock: VectorClock, origin: ChangeOrigin, replica: ReplicaID) -> String {
         if output.json {
             return JSON.object([
-                ("key", .string(key)), ("bucket", .string(bucket)), ("type", .string(type.lowercased())),
+                ("key", .string(object.key)), ("bucket", .string(object.bucket)),
+                ("type", .string(object.type.lowercased())),
                 ("replica", .uint(replica.rawValue)), ("origin", .string(origin.rawValue)), ("clock", .clock(clock)),
                 ("value", .inspected(value)),
             ]).text

@@ -86,6 +86,14 @@ struct ReplicaOption: ParsableArguments {
     }
 }
 
+/// `KEY TYPE [--replica I] [--bucket B]`: one object at one replica (`read`, `watch`).
+struct ObjectArguments: ParsableArguments {
+    @Argument(help: "The object's key.") var key: String
+    @Argument(help: "The object's type.") var type: String
+    @OptionGroup var replica: ReplicaOption
+    @Option(help: "The bucket.") var bucket = "default"
+}
+
 /// `--json`.
 struct JSONFlag: ParsableArguments {
     @Flag(name: .long, help: "Print one JSON document instead of text.")
