@@ -59,12 +59,17 @@ let package = Package(
             providers: [.apt(["liblmdb-dev"])]
         ),
         .target(
+            name: "Locking",
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "LMDB",
-            dependencies: ["CLMDB"],
+            dependencies: ["CLMDB", "Locking"],
             swiftSettings: hotPathSettings
         ),
         .target(
             name: "CRDTs",
+            dependencies: ["Locking"],
             swiftSettings: hotPathSettings
         ),
         .target(
@@ -72,6 +77,7 @@ let package = Package(
             dependencies: [
                 "LMDB",
                 "CRDTs",
+                "Locking",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -93,6 +99,7 @@ let package = Package(
             dependencies: [
                 "Concord",
                 "ConcordReports",
+                "Locking",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -114,7 +121,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LMDBTests",
-            dependencies: ["LMDB"],
+            dependencies: ["LMDB", "Locking"],
             swiftSettings: strictSettings
         ),
         .testTarget(
@@ -128,7 +135,7 @@ let package = Package(
         .testTarget(
             name: "ConcordTests",
             dependencies: [
-                "Concord", "ConcordSimulation", "LMDB",
+                "Concord", "ConcordSimulation", "LMDB", "Locking",
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -2,8 +2,8 @@ import Concord
 import ConcordReports
 import Foundation
 import Hummingbird
+import Locking
 import Logging
-import Synchronization
 
 /// An HTTP server for a running cluster: Prometheus metrics, health, cluster status and
 /// replication lag, over Hummingbird 2.

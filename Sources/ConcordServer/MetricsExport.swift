@@ -1,7 +1,7 @@
 import CoreMetrics
 import Foundation
+import Locking
 import Prometheus
-import Synchronization
 
 /// The process's swift-metrics backend: a swift-prometheus registry that `concord serve`
 /// exposes at `/metrics`.

@@ -1,7 +1,7 @@
 import Concord
 import CoreMetrics
 import Foundation
-import Synchronization
+import Locking
 
 /// A seeded mixed workload that keeps a served cluster busy, so a dashboard has something
 /// to show: counters, sets, registers, flags and multi-key transactions spread over the

@@ -1,6 +1,6 @@
 import Concord
 import Foundation
-import Synchronization
+import Locking
 import Testing
 
 @Suite struct CompareAndSwapTests {

@@ -1,9 +1,9 @@
 import Concord
 import Foundation
+import Locking
 import Logging
 import Metrics
 import MetricsTestKit
-import Synchronization
 import Testing
 
 /// Metrics through swift-metrics (a `TestMetrics` factory per test, no global bootstrap) and

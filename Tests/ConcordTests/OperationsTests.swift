@@ -230,7 +230,7 @@ import Testing
                 #expect(busy.code == .directoryInUse)
                 cluster.close()
             }
-            try Backups(directory: backups).restore("mine", to: url, replica: 1)
+            _ = try Backups(directory: backups).restore("mine", to: url, replica: 1)
             let cluster = try Cluster(directory: url, replicas: 2)
             defer { cluster.close() }
             try cluster.synchronize()

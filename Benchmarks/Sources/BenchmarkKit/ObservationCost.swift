@@ -23,6 +23,7 @@ public func measureObservationCost(
     let key = fixture.keys[keyCount / 2]
     let arrangements: [(label: String, pulling: Int, stalled: Int)] = [
         ("no observer", 0, 0), ("1 observer", 1, 0), ("100 observers", 100, 0), ("1 observer that never pulls", 0, 1),
+        ("100 observers that never pull", 0, 100),
     ]
     var samples = [[UInt64]](repeating: [], count: arrangements.count)
     var stamp: UInt64 = 1

@@ -1,4 +1,4 @@
-import Synchronization
+import Locking
 
 /// Maps a `CRDTTypeCode` to its concrete Swift type, so storage and the wire can decode a
 /// state whose type is known only at run time (a map field, a stored object, a delta).

@@ -1,8 +1,8 @@
 import Foundation
 import LMDB
+import Locking
 import Logging
 import Metrics
-import Synchronization
 
 /// Several replicas in one process, each in its own LMDB environment under one directory,
 /// connected by an in-memory `Network`.

@@ -1,6 +1,6 @@
 import Foundation
 import LMDB
-import Synchronization
+import Locking
 
 /// One replica of a cluster: a durable copy of every object in its own LMDB environment.
 ///

@@ -1,8 +1,8 @@
 import CRDTs
 import Dispatch
+import Locking
 import Logging
 import Metrics
-import Synchronization
 
 /// One replica's metrics and log: the handles, made once, and what was published last.
 ///

@@ -1,4 +1,4 @@
-import Synchronization
+import Locking
 
 /// An object a commit wrote, by name.
 public struct ChangedObject: Hashable, Sendable, Comparable, CustomStringConvertible {

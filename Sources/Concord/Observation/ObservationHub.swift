@@ -1,4 +1,4 @@
-import Synchronization
+import Locking
 
 /// A commit as observers see it (built only while someone observes).
 struct CommitEvent {

@@ -1,5 +1,5 @@
 import LMDB
-import Synchronization
+import Locking
 
 /// Reads an observed value from one committed snapshot of a replica's store.
 typealias SnapshotRead<Value> = @Sendable (Storage, borrowing ReadTransaction) throws(ConcordError) -> Value

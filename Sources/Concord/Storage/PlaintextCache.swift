@@ -1,4 +1,4 @@
-import Synchronization
+import Locking
 
 /// The plaintexts of an encrypted store's records that it sealed or opened recently, so that
 /// reading a record again (a read, or the state a write updates) does not open it again.

@@ -1,7 +1,7 @@
 import CRDTs
 import Crypto
 import Foundation
-import Synchronization
+import Locking
 
 /// Seals and opens the records of an encrypted store (see `Encryption`).
 ///

@@ -1,5 +1,5 @@
 import LMDB
-import Synchronization
+import Locking
 
 /// How many conflicts a store has recorded, ever (`ReplicaStatus.conflictsDetected`).
 ///

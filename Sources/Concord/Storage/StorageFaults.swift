@@ -1,5 +1,5 @@
 import LMDB
-import Synchronization
+import Locking
 
 /// Storage faults a test or the simulator injects into a cluster's replicas: the next
 /// commit of a replica fails, as on a device I/O error or a map that reached
