@@ -21,9 +21,10 @@ public func measureObservationCost(
     try fixture.fill()
     let replica = fixture.replica
     let key = fixture.keys[keyCount / 2]
-    let arrangements: [(label: String, pulling: Int, stalled: Int)] = [
-        ("no observer", 0, 0), ("1 observer", 1, 0), ("100 observers", 100, 0), ("1 observer that never pulls", 0, 1),
-        ("100 observers that never pull", 0, 100),
+    let arrangements: [(label: String, pulling: Int, stalled: Int, polling: Int, reading: Int)] = [
+        ("no observer", 0, 0, 0, 0), ("1 observer", 1, 0, 0, 0), ("100 observers", 100, 0, 0, 0),
+        ("1 observer that never pulls", 0, 1, 0, 0), ("100 observers that never pull", 0, 100, 0, 0),
+        ("1 observer polling without waiting", 0, 0, 1, 0), ("no observer, 1 task reading it in a loop", 0, 0, 0, 1),
     ]
     var samples = [[UInt64]](repeating: [], count: arrangements.count)
     var stamp: UInt64 = 1
@@ -41,6 +42,28 @@ public func measureObservationCost(
                 }
             }
             let stalled = (0..<arrangement.stalled).map { _ in replica.changes(of: key).makeAsyncIterator() }
+            // The yardstick for the two rows before: a plain reader of the key, no observation.
+            let reading = (0..<arrangement.reading).map { _ in
+                Task {
+                    var count = 0
+                    while !Task.isCancelled {
+                        if try replica.read(key) != nil { count += 1 }
+                        await Task.yield()
+                    }
+                    return count
+                }
+            }
+            // An observer that never parks: it polls and yields, so no write has a consumer to wake.
+            let polling = (0..<arrangement.polling).map { _ in
+                let registered = replica.changes(of: key).makeAsyncIterator()
+                return Task {
+                    var count = 0
+                    while !Task.isCancelled {
+                        if try registered.poll() != nil { count += 1 } else { await Task.yield() }
+                    }
+                    return count
+                }
+            }
             for n in 0..<samplesPerRound {
                 if n % 512 == 0 { try fixture.cluster.synchronize() }
                 stamp += 1
@@ -50,8 +73,8 @@ public func measureObservationCost(
                 let elapsed = nowNanoseconds() &- start
                 if round > 0 { samples[index].append(elapsed) }
             }
-            for task in pulling { task.cancel() }
-            for task in pulling { _ = try await task.value }
+            for task in pulling + polling + reading { task.cancel() }
+            for task in pulling + polling + reading { _ = try await task.value }
             // The stalled observer was never pulled: its pending flag is all it kept.
             if let iterator = stalled.first, try iterator.poll()?.value != value(stamp: stamp, bytes: valueBytes) {
                 throw BenchmarkFailure("the observer that never pulled does not see the last write")

@@ -90,26 +90,26 @@ final class ObservationHub: Sendable {
     /// Hands a commit to the observations it concerns. Called with the replica's lock held,
     /// right after the commit, so observations see commits in their order.
     func publish(_ event: CommitEvent) {
-        let reached: [any ObservationSubscriber] = registry.withLock { registry in
-            var reached = Array(registry.everyCommit.values)
+        // Inside the registry's lock: `receive` only flips a flag (and at most resumes a
+        // waiting consumer), and no array of subscribers is built per commit.
+        registry.withLock { registry in
+            for subscriber in registry.everyCommit.values { subscriber.receive(event) }
             if event.touchesEverything {
                 var seen = Set<ObjectIdentifier>()
                 for subscribers in registry.byObject.values {
-                    for (id, subscriber) in subscribers where seen.insert(id).inserted { reached.append(subscriber) }
+                    for (id, subscriber) in subscribers where seen.insert(id).inserted { subscriber.receive(event) }
                 }
             } else if event.objects.count == 1 {
-                if let subscribers = registry.byObject[event.objects[0]] { reached += subscribers.values }
+                for subscriber in registry.byObject[event.objects[0]]?.values ?? [:].values { subscriber.receive(event) }
             } else {
                 var seen = Set<ObjectIdentifier>()
                 for object in event.objects {
                     for (id, subscriber) in registry.byObject[object] ?? [:] where seen.insert(id).inserted {
-                        reached.append(subscriber)
+                        subscriber.receive(event)
                     }
                 }
             }
-            return reached
         }
-        for subscriber in reached { subscriber.receive(event) }
     }
 
     /// Ends every observation, and any registered later: `nil` when the cluster closed, an
@@ -148,87 +148,84 @@ final class ObservationRegistration<Subscriber: ObservationSubscriber>: Sendable
 
 /// The waiting half of an observation: whether something is pending, and the one consumer
 /// that may be waiting for it.
+///
+/// A commit's `raise` on an observation that is already pending is one atomic exchange: a
+/// stalled consumer (one that never pulls) costs its writers nothing more. Only a raise that
+/// makes it pending takes the lock, to wake a waiting consumer.
 final class ObservationSignal: Sendable {
     enum Ending: Sendable {
         case finished
         case failed(ConcordError)
     }
 
-    private struct State {
-        /// Something may have changed since the last look (true at first: the initial value).
-        var pending = true
-        /// The last look found the replica down or still waiting for a state: only a new
-        /// commit (or reopening) re-arms `pending`.
-        var stalled = false
-        var origin = ChangeOrigin.initial
-        var waiter: CheckedContinuation<Void, Never>?
-        var ending: Ending?
+    /// Nothing pending.
+    private static let idle: UInt8 = 0
+    /// Something may have changed since the last look (at first: the initial value).
+    private static let pending: UInt8 = 1
+    /// Pending, but the last look found the replica down or still waiting for a state: only
+    /// a new commit (or reopening) wakes the consumer again.
+    private static let stalled: UInt8 = 2
+
+    private let flag = Atomic<UInt8>(ObservationSignal.pending)
+    /// The origin of the last raise (an index into `origins`).
+    private let origin = Atomic<UInt8>(0)
+    private static let origins: [ChangeOrigin] = [.initial, .local, .remote, .stateTransfer, .restart]
+    private let waiting = Mutex<(waiter: UnsafeContinuation<Void, Never>?, ending: Ending?)>((nil, nil))
+
+    /// Marks a change from `origin` and wakes the consumer if it waits.
+    func raise(_ origin: ChangeOrigin) {
+        self.origin.store(UInt8(Self.origins.firstIndex(of: origin) ?? 0), ordering: .relaxed)
+        guard flag.exchange(Self.pending, ordering: .acquiringAndReleasing) != Self.pending else { return }
+        wake()
     }
 
-    private let state = Mutex(State())
-
-    /// Marks a change from `origin` and wakes the consumer.
-    func raise(_ origin: ChangeOrigin) {
-        let waiter: CheckedContinuation<Void, Never>? = state.withLock { state in
-            // The first delivery is the initial value, whatever happened before it.
-            if !(state.pending && state.origin == .initial) { state.origin = origin }
-            state.pending = true
-            state.stalled = false
-            defer { state.waiter = nil }
-            return state.waiter
+    private func wake() {
+        let waiter = waiting.withLock { waiting in
+            defer { waiting.waiter = nil }
+            return waiting.waiter
         }
         waiter?.resume()
     }
 
     /// Ends the observation and wakes the consumer.
     func end(_ ending: Ending) {
-        let waiter: CheckedContinuation<Void, Never>? = state.withLock { state in
-            if state.ending == nil { state.ending = ending }
-            defer { state.waiter = nil }
-            return state.waiter
+        waiting.withLock { waiting in
+            if waiting.ending == nil { waiting.ending = ending }
         }
-        waiter?.resume()
+        wake()
     }
 
-    /// Takes what is pending: its origin, or nil when nothing is (or the last look stalled).
+    /// Takes what is pending: the origin of the last raise, or nil when nothing is (or the
+    /// last look stalled).
     func take() -> ChangeOrigin? {
-        state.withLock { state in
-            guard state.pending, !state.stalled else { return nil }
-            state.pending = false
-            return state.origin
-        }
+        guard flag.compareExchange(expected: Self.pending, desired: Self.idle, ordering: .acquiringAndReleasing).exchanged
+        else { return nil }
+        return Self.origins[Int(origin.load(ordering: .relaxed))]
     }
 
     /// Puts back what `take` returned: the replica could not be read (down, or still waiting
     /// for a state). A change raised meanwhile is kept as it is.
-    func stall(_ origin: ChangeOrigin) {
-        state.withLock { state in
-            if state.pending { return }
-            state.pending = true
-            state.stalled = true
-            state.origin = origin
-        }
+    func stall() {
+        _ = flag.compareExchange(expected: Self.idle, desired: Self.stalled, ordering: .acquiringAndReleasing)
     }
 
-    var ending: Ending? { state.withLock { $0.ending } }
+    var ending: Ending? { waiting.withLock { $0.ending } }
 
     /// Waits until something is pending, the observation ends, or the task is cancelled.
     func wait() async {
         await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let ready = state.withLock { state -> Bool in
-                    if (state.pending && !state.stalled) || state.ending != nil || Task.isCancelled { return true }
-                    state.waiter = continuation
+            await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+                let ready = waiting.withLock { waiting -> Bool in
+                    if flag.load(ordering: .acquiring) == Self.pending || waiting.ending != nil || Task.isCancelled {
+                        return true
+                    }
+                    waiting.waiter = continuation
                     return false
                 }
                 if ready { continuation.resume() }
             }
         } onCancel: {
-            let waiter: CheckedContinuation<Void, Never>? = state.withLock { state in
-                defer { state.waiter = nil }
-                return state.waiter
-            }
-            waiter?.resume()
+            wake()
         }
     }
 }

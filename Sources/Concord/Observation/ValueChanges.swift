@@ -44,13 +44,19 @@ final class ValueObserver<Value: Equatable & Sendable>: ObservationSubscriber, @
                     throw error
                 }
                 guard let snapshot else {
-                    signal.stall(origin)
+                    signal.stall()
                     return nil
                 }
-                if let last = delivered, last.value == snapshot.value, origin != .initial { continue }
-                let lost = delivered.map { !snapshot.clock.dominates($0.clock) } ?? false
+                // The first delivery is the initial value, whatever happened before it.
+                guard let last = delivered else {
+                    delivered = snapshot
+                    return Change(value: snapshot.value, clock: snapshot.clock, origin: .initial)
+                }
+                if last.value == snapshot.value { continue }
                 delivered = snapshot
-                return Change(value: snapshot.value, clock: snapshot.clock, origin: origin, lostTransactions: lost)
+                return Change(
+                    value: snapshot.value, clock: snapshot.clock, origin: origin,
+                    lostTransactions: !snapshot.clock.dominates(last.clock))
             }
             if case .failed(let error) = signal.ending { throw error }
             return nil
