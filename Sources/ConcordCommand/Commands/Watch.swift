@@ -48,14 +48,14 @@ struct Watch: ParsableCommand {
                 print(line(value: value, clock: clock, origin: origin, replica: id))
                 last = (value, clock)
                 printed += 1
-            } else if let previous = last?.clock, previous != clock {
-                last?.clock = clock
+            } else {
+                last?.clock = clock  // later origins are read against the newest clock
             }
             if count == 0 || printed < count { usleep(useconds_t(interval) * 1_000) }
         }
     }
 
-    /// One line, written and flushed at once (a reader of the pipe sees it immediately).
+    /// The line of one change: a JSON object, or clock, origin and value.
     private func line(value: InspectedValue, clock: VectorClock, origin: ChangeOrigin, replica: ReplicaID) -> String {
         if output.json {
             return JSON.object([
@@ -77,6 +77,8 @@ struct Watch: ParsableCommand {
         return own ? .local : .remote
     }
 
+    /// Writes `text` and a newline in one unbuffered write, so a reader of the pipe sees each
+    /// line as soon as it is printed.
     private func print(_ text: String) {
         FileHandle.standardOutput.write(Data((text + "\n").utf8))
     }
