@@ -8,7 +8,7 @@ SECONDS      ?= 600
 TARGET       ?= decoders
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build test demo lint soak invariants fuzz bench bench-instructions bench-suite check-ops tsan clean
+.PHONY: all deps build test demo lint soak invariants fuzz bench bench-peers bench-instructions bench-suite check-ops tsan clean
 
 all: build
 
@@ -78,8 +78,19 @@ bench-instructions: deps
 
 bench: deps
 	cd Benchmarks && $(SWIFT) build -c release --product ConcordBenchmarkTable
+	seconds=$$($(PYCRDT_SECONDS)); \
 	cd Benchmarks && LD_PRELOAD=$$PWD/.build/release/libMallocInterposerSwift.so \
-		.build/release/ConcordBenchmarkTable $(BENCH_ARGS)
+		.build/release/ConcordBenchmarkTable $${seconds:+--pycrdt-seconds $$seconds} $(BENCH_ARGS)
+
+# The convergence workload against pycrdt (Yjs's CRDT), both in this one run: pycrdt's time
+# is the target of the Concord row. Installs pycrdt with pip when it is missing.
+PYCRDT_SECONDS = { python3 -c 'import pycrdt' 2>/dev/null || python3 -m pip install --quiet pycrdt >&2; } && \
+	python3 Benchmarks/peers/pycrdt_converge.py 33334 | tee /dev/stderr | sed -n 's/.* converge in \([0-9.]*\) s.*/\1/p'
+bench-peers: deps
+	cd Benchmarks && $(SWIFT) build -c release --product ConcordBenchmarkTable
+	seconds=$$($(PYCRDT_SECONDS)); \
+	cd Benchmarks && .build/release/ConcordBenchmarkTable --only-replication --converge-updates 33334 \
+		$${seconds:+--pycrdt-seconds $$seconds} $(BENCH_ARGS)
 
 # package-benchmark's own suite (latency and malloc counters per operation).
 bench-suite: deps
