@@ -100,7 +100,9 @@ final class ObservationHub: Sendable {
                     for (id, subscriber) in subscribers where seen.insert(id).inserted { subscriber.receive(event) }
                 }
             } else if event.objects.count == 1 {
-                for subscriber in registry.byObject[event.objects[0]]?.values ?? [:].values { subscriber.receive(event) }
+                for subscriber in registry.byObject[event.objects[0]]?.values ?? [:].values {
+                    subscriber.receive(event)
+                }
             } else {
                 var seen = Set<ObjectIdentifier>()
                 for object in event.objects {
@@ -198,7 +200,8 @@ final class ObservationSignal: Sendable {
     /// Takes what is pending: the origin of the last raise, or nil when nothing is (or the
     /// last look stalled).
     func take() -> ChangeOrigin? {
-        guard flag.compareExchange(expected: Self.pending, desired: Self.idle, ordering: .acquiringAndReleasing).exchanged
+        guard
+            flag.compareExchange(expected: Self.pending, desired: Self.idle, ordering: .acquiringAndReleasing).exchanged
         else { return nil }
         return Self.origins[Int(origin.load(ordering: .relaxed))]
     }
