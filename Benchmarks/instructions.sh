@@ -13,7 +13,7 @@ count() {
     SWIFT_DETERMINISTIC_HASHING=1 valgrind --tool=callgrind --callgrind-out-file=/dev/null "$stripped" "$1" "$2" 2>&1 |
         sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
 }
-for spec in update:2000 read:2000 replicated:300 batch:100; do
+for spec in ${WORKLOADS:-update:2000 read:2000 replicated:300 batch:100 hot:2000 hot-1:2000 hot-100:2000}; do
     workload=${spec%%:*}
     n=${spec##*:}
     with=$(count "$workload" "$n")
