@@ -42,6 +42,7 @@ let package = Package(
         .library(name: "ConcordSimulation", targets: ["ConcordSimulation"]),
         .library(name: "ConcordServer", targets: ["ConcordServer"]),
         .executable(name: "concord", targets: ["ConcordCommand"]),
+        .library(name: "NATSClient", targets: ["NATSClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
@@ -51,6 +52,8 @@ let package = Package(
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.65.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.27.0"),
     ],
     targets: [
         .systemLibrary(
@@ -117,6 +120,28 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: strictSettings
+        ),
+        // NATS + JetStream client on swift-nio; depends on nothing of Concord's.
+        .target(
+            name: "NATSClient",
+            dependencies: [
+                "Locking",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "NATSClientTests",
+            dependencies: ["NATSClient"],
+            swiftSettings: strictSettings
+        ),
+        // Needs `nats-server` in PATH and `openssl`: run by `make test-cluster`, not `make test`.
+        .testTarget(
+            name: "NATSIntegrationTests",
+            dependencies: ["NATSClient"],
             swiftSettings: strictSettings
         ),
         .testTarget(
