@@ -93,6 +93,13 @@ public final class Cluster: @unchecked Sendable {
         do throws(ConcordError) {
             directoryLock = try ClusterDirectory.lock(at: directory, for: "open the cluster")
             var clusterDirectory = try ClusterDirectory.open(at: directory, creating: configuration)
+            if let hosting = clusterDirectory.manifest.hosting {
+                throw ConcordError(
+                    .invalidArgument,
+                    "\(directory.path) holds replica \(hosting.replica.rawValue) of cluster \(hosting.clusterName), "
+                        + "whose other members run in other processes: run it with ReplicaNode "
+                        + "(concord replica run DIR --nats URL), not as a Cluster")
+            }
             fresh = clusterDirectory.manifest.members.isEmpty
             var added: Set<ReplicaID> = []
             while clusterDirectory.manifest.members.count < count {

@@ -413,7 +413,7 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
     // MARK: Replication (driven by the transport)
 
     /// Takes one message from a peer (`TransportEndpoint`).
-    func receive(_ bytes: [UInt8]) {
+    package func receive(_ bytes: [UInt8]) {
         metrics.received(bytes: bytes.count)
         var message = bytes
         if let authenticator {
@@ -433,7 +433,7 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
     }
 
     /// Runs the anti-entropy round (`TransportEndpoint`).
-    func tick() {
+    package func tick() {
         condition.withLock {
             guard let core, let store else { return }
             let now = transport.nowMicroseconds

@@ -141,7 +141,7 @@ enum BackupWriter {
             createdAtMicroseconds: UInt64(max(0, now.timeIntervalSince1970 * 1_000_000)),
             clusterCreatedAtMicroseconds: clusterManifest.createdAtMicroseconds, source: clusterDirectory.path,
             epoch: clusterManifest.epoch, members: members,
-            missing: clusterManifest.memberIDs.filter { !copied.contains($0) }.map(\.rawValue),
+            missing: clusterManifest.hostedMemberIDs.filter { !copied.contains($0) }.map(\.rawValue),
             clusterManifest: clusterFile, keyID: sources.first?.storage.sealer?.current.keyID)
         try manifest.write(in: staging)
         return manifest

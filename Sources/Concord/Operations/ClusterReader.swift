@@ -177,7 +177,7 @@ public final class ClusterReader: @unchecked Sendable {
     /// - Throws: `.corrupted` naming a record that does not decode; `.storage`.
     public func conflicts() throws(ConcordError) -> [ConflictRecord] {
         var all: [ConflictRecord] = []
-        for id in manifest.memberIDs {
+        for id in manifest.hostedMemberIDs {
             do {
                 all += try store(of: id).readConflicts(replica: id)
             } catch  where error.code == .unavailable {
@@ -192,7 +192,7 @@ public final class ClusterReader: @unchecked Sendable {
     /// problem of the report.
     public func verify(progress: ((String) -> Void)? = nil) -> VerificationReport {
         var report = VerificationReport(replicas: [], problems: [])
-        for id in manifest.memberIDs {
+        for id in manifest.hostedMemberIDs {
             progress?("verify replica \(id.rawValue)")
             do throws(ConcordError) {
                 report.replicas.append(try store(of: id).verify())
@@ -217,7 +217,7 @@ public final class ClusterReader: @unchecked Sendable {
         to backups: URL, name: String? = nil, comment: String? = nil, progress: ((String) -> Void)? = nil
     ) throws(ConcordError) -> BackupManifest {
         var sources: [BackupWriter.Source] = []
-        for id in manifest.memberIDs {
+        for id in manifest.hostedMemberIDs {
             do {
                 sources.append(BackupWriter.Source(replica: id, storage: try store(of: id)))
             } catch  where error.code == .unavailable {
@@ -239,7 +239,7 @@ public final class ClusterReader: @unchecked Sendable {
     /// Every member's state as its store records it. A store that cannot be read (damaged,
     /// of another format) is reported with its `problem`, not thrown.
     public func status(now: Date = Date()) -> [StoredReplicaStatus] {
-        manifest.memberIDs.map { id in
+        manifest.hostedMemberIDs.map { id in
             func unreadable(hasStore: Bool, _ problem: String?) -> StoredReplicaStatus {
                 StoredReplicaStatus(
                     replica: id, hasStore: hasStore, incarnation: manifest.incarnation(of: id) ?? 0,
@@ -287,7 +287,7 @@ public final class ClusterReader: @unchecked Sendable {
             findings += Health.of(
                 equivalent, mapUsedBytes: status.mapUsedBytes, configuration: configuration, thresholds: thresholds)
         }
-        return Health.combining(findings, running: manifest.members.count, members: manifest.members.count)
+        return Health.combining(findings, running: manifest.hostedMemberIDs.count, members: manifest.hostedMemberIDs.count)
     }
 }
 

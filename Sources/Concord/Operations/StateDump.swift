@@ -59,7 +59,7 @@ extension ClusterReader {
     /// `bucket` is given, while the owner may write (see `Cluster.dumpState`).
     public func dumpState(replica: ReplicaID? = nil, bucket: String? = nil) throws(ConcordError) -> [ObjectDump] {
         var dumps: [ObjectDump] = []
-        for id in replica.map({ [$0] }) ?? manifest.memberIDs {
+        for id in replica.map({ [$0] }) ?? manifest.hostedMemberIDs {
             do {
                 dumps += try objects(at: id, bucket: bucket).map { ObjectDump(replica: id, $0) }
             } catch  where error.code == .unavailable && replica == nil {

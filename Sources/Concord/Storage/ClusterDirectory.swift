@@ -136,6 +136,73 @@ public struct ClusterDirectory: Sendable {
         }
     }
 
+    /// Makes the directory of member `replica` of the cluster `clusterName`, whose members are
+    /// `members` and whose other members run in other processes (format 2, see
+    /// `ClusterManifest.hosting`).
+    ///
+    /// - Throws: `.invalidArgument` when `url` exists and is not empty, the name is not 1 to
+    ///   64 letters, digits, `-` or `_`, `members` repeats an id, holds 0, or does not hold
+    ///   `replica`; `.storage` when the directory or its manifest cannot be written.
+    static func createMember(
+        at url: URL, clusterName: String, replica: ReplicaID, members: [ReplicaID], configuration: Configuration
+    ) throws(ConcordError) -> ClusterDirectory {
+        try checkMemberArguments(clusterName: clusterName, replica: replica, members: members)
+        switch try inspect(url) {
+        case .missing:
+            try FileCalls.createDirectory(atPath: url.path)
+        case .empty:
+            break
+        case .legacy, .current:
+            throw ConcordError(
+                .invalidArgument, "\(url.path) already holds a Concord directory; give a new or empty directory")
+        }
+        var manifest = ClusterManifest(
+            formatVersion: ClusterManifest.memberDirectoryFormatVersion,
+            members: members.map { .init(id: $0, incarnation: 0) }, removed: [], epoch: 0,
+            configuration: configuration, createdAtMicroseconds: currentTimeMicroseconds())
+        manifest.hosting = .init(clusterName: clusterName, replica: replica)
+        try manifest.check(source: "the new manifest of \(url.path)")
+        try writeManifest(manifest, in: url)
+        return ClusterDirectory(url: url, manifest: manifest)
+    }
+
+    /// Throws `.invalidArgument` unless `clusterName` is a valid name and `members` are
+    /// distinct ids from 1 that hold `replica` (see `createMember`).
+    static func checkMemberArguments(clusterName: String, replica: ReplicaID, members: [ReplicaID])
+        throws(ConcordError)
+    {
+        guard ClusterManifest.isValidClusterName(clusterName) else {
+            throw ConcordError(
+                .invalidArgument, "the cluster name \"\(clusterName)\" is not 1 to 64 letters, digits, - or _")
+        }
+        guard !members.contains(ReplicaID(0)) else {
+            throw ConcordError(.invalidArgument, "replica ids start at 1; 0 is not a replica")
+        }
+        guard Set(members).count == members.count else {
+            throw ConcordError(.invalidArgument, "the members \(members.map(\.rawValue)) repeat an id")
+        }
+        guard members.contains(replica) else {
+            throw ConcordError(
+                .invalidArgument,
+                "replica \(replica.rawValue) is not among the members \(members.map(\.rawValue).sorted())")
+        }
+    }
+
+    /// Opens the existing member directory at `url` (made by `createMember`), as its owner.
+    ///
+    /// - Throws: `.invalidArgument` when it is not a Concord directory or holds a whole
+    ///   cluster; what `readManifest(at:)` throws.
+    static func openMember(at url: URL) throws(ConcordError) -> ClusterDirectory {
+        let manifest = try readManifest(at: url)
+        guard manifest.hosting != nil else {
+            throw ConcordError(
+                .invalidArgument,
+                "\(url.path) holds a whole cluster (every member in one process): open it with Cluster, "
+                    + "not as one member of a cluster spread over processes")
+        }
+        return ClusterDirectory(url: url, manifest: manifest)
+    }
+
     private static func create(at url: URL, configuration: Configuration) throws(ConcordError) -> ClusterDirectory {
         let manifest = ClusterManifest(
             members: [], removed: [], epoch: 0, configuration: configuration,
@@ -329,12 +396,13 @@ public struct ClusterDirectory: Sendable {
             throw ConcordError(
                 .corrupted, "the cluster manifest \(path) has no format version; restore it from a backup")
         }
-        guard format == ClusterManifest.currentFormatVersion else {
-            let advice = format > ClusterManifest.currentFormatVersion ? "; open it with a newer Concord build" : ""
+        let readable = [ClusterManifest.currentFormatVersion, ClusterManifest.memberDirectoryFormatVersion]
+        guard readable.contains(format) else {
+            let advice = format > ClusterManifest.memberDirectoryFormatVersion ? "; open it with a newer Concord build" : ""
             throw ConcordError(
                 .formatVersionMismatch,
-                "the cluster manifest \(path) has format version \(format); this build reads version "
-                    + "\(ClusterManifest.currentFormatVersion)\(advice)")
+                "the cluster manifest \(path) has format version \(format); this build reads versions "
+                    + "\(ClusterManifest.currentFormatVersion) and \(ClusterManifest.memberDirectoryFormatVersion)\(advice)")
         }
         let file: ClusterManifestFile
         do {

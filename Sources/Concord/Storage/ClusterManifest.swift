@@ -24,8 +24,22 @@ public struct ClusterManifest: Sendable, Hashable {
         }
     }
 
-    /// The format this build writes, and the only one it reads.
+    /// The format this build writes for a cluster whose members all live in one directory.
     public static let currentFormatVersion: UInt64 = 1
+    /// The format of the directory of one member whose peers run in other processes (see
+    /// `hosting`): version 1 plus the `hosted` field, so that a build that predates it refuses
+    /// the directory instead of taking it for a whole cluster with its folders missing.
+    public static let memberDirectoryFormatVersion: UInt64 = 2
+
+    /// The member a directory holds when the cluster's other members run in other processes
+    /// (`ReplicaNode`), and the name that cluster goes by on its transport.
+    public struct Hosting: Sendable, Hashable {
+        /// The cluster's name: letters, digits, `-` and `_` (it is part of subject and
+        /// stream names).
+        public let clusterName: String
+        /// The member whose store the directory holds.
+        public let replica: ReplicaID
+    }
 
     /// The format version of the file this manifest was read from.
     public let formatVersion: UInt64
@@ -49,6 +63,9 @@ public struct ClusterManifest: Sendable, Hashable {
     /// Whether its stores hide their object keys (`Encryption.hidesObjectKeys`): every
     /// store made later in the cluster (a wiped, restored or added replica) hides them too.
     public internal(set) var hidesObjectKeys: Bool
+    /// The one member this directory holds, when the others run in other processes (nil: the
+    /// directory holds every member, as a `Cluster` makes it).
+    public internal(set) var hosting: Hosting? = nil
 
     init(
         formatVersion: UInt64 = currentFormatVersion, members: [Member], removed: [ReplicaID], epoch: UInt64,
@@ -73,6 +90,12 @@ public struct ClusterManifest: Sendable, Hashable {
     ///
     /// - Complexity: O(members).
     public var memberIDs: [ReplicaID] { members.map(\.id) }
+
+    /// The members whose stores this directory holds: every member, or only the hosted one
+    /// (see `hosting`).
+    ///
+    /// - Complexity: O(members).
+    public var hostedMemberIDs: [ReplicaID] { hosting.map { [$0.replica] } ?? memberIDs }
 
     /// The id a new replica gets: one past the highest id ever used, by a member or a removed
     /// replica, so ids are never reused. 1 for a cluster that never had a replica.
@@ -156,6 +179,31 @@ extension ClusterManifest {
         guard epoch >= UInt64(removed.count) else {
             throw damaged("the epoch is \(epoch), below the \(removed.count) removed replicas")
         }
+        switch (formatVersion, hosting) {
+        case (Self.memberDirectoryFormatVersion, nil):
+            throw damaged("it has format \(formatVersion), a member directory's, but names no hosted member")
+        case (Self.currentFormatVersion, .some):
+            throw damaged("it names a hosted member, which format \(formatVersion) has not")
+        case (_, .some(let hosting)):
+            guard memberIndex(of: hosting.replica) != nil else {
+                throw damaged("its hosted replica \(hosting.replica.rawValue) is not a member")
+            }
+            guard Self.isValidClusterName(hosting.clusterName) else {
+                throw damaged("its cluster name \"\(hosting.clusterName)\" is not 1 to 64 letters, digits, - or _")
+            }
+        default:
+            break
+        }
+    }
+
+    /// Whether `name` can name a cluster whose members run in separate processes: 1 to 64
+    /// ASCII letters, digits, `-` and `_` (it becomes part of subject and stream names).
+    public static func isValidClusterName(_ name: String) -> Bool {
+        (1...64).contains(name.utf8.count)
+            && name.utf8.allSatisfy { byte in
+                (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+                    || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_")
+            }
     }
 }
 
@@ -179,10 +227,18 @@ struct ClusterManifestFile: Codable {
     var epoch: UInt64
     var createdAtMicroseconds: UInt64
     var configuration: ConfigurationRecord
+    /// Only in a member directory (format 2): the cluster's name and the member it holds.
+    var hosted: HostedRecord?
+
+    struct HostedRecord: Codable {
+        var cluster: String
+        var replica: UInt64
+    }
 
     init(_ manifest: ClusterManifest) {
         kind = Self.kindValue
         format = manifest.formatVersion
+        hosted = manifest.hosting.map { HostedRecord(cluster: $0.clusterName, replica: $0.replica.rawValue) }
         members = manifest.members.map { MemberRecord(id: $0.id.rawValue, incarnation: $0.incarnation) }
         removed = manifest.removed.map(\.rawValue)
         epoch = manifest.epoch
@@ -202,6 +258,7 @@ struct ClusterManifestFile: Codable {
             createdAtMicroseconds: createdAtMicroseconds)
         manifest.encryptionKeyID = configuration.encryptionKeyID
         manifest.hidesObjectKeys = configuration.objectKeysHidden ?? false
+        manifest.hosting = hosted.map { .init(clusterName: $0.cluster, replica: ReplicaID($0.replica)) }
         try manifest.check(source: source)
         return manifest
     }

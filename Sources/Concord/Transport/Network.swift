@@ -150,19 +150,19 @@ public final class Network: @unchecked Sendable, Transport {
 
     // MARK: Transport
 
-    var nowMicroseconds: UInt64 {
+    package var nowMicroseconds: UInt64 {
         condition.withLock { scheduler.nowMicroseconds }
     }
 
-    var retransmitTimeoutMicroseconds: UInt64 {
+    package var retransmitTimeoutMicroseconds: UInt64 {
         4 * condition.withLock { scheduler.maximumLatencyMicroseconds } + 2 * antiEntropyMicroseconds
     }
 
-    func attach(_ endpoint: any TransportEndpoint, as replica: ReplicaID) {
+    package func attach(_ endpoint: any TransportEndpoint, as replica: ReplicaID) {
         condition.withLock { endpoints[replica] = Endpoint(replica: endpoint) }
     }
 
-    func detach(_ replica: ReplicaID) {
+    package func detach(_ replica: ReplicaID) {
         condition.withLock {
             endpoints[replica] = nil
             scheduler.removeAll {
@@ -172,7 +172,7 @@ public final class Network: @unchecked Sendable, Transport {
         }
     }
 
-    func send(_ bytes: [UInt8], from sender: ReplicaID, to receiver: ReplicaID) {
+    package func send(_ bytes: [UInt8], from sender: ReplicaID, to receiver: ReplicaID) {
         condition.withLock {
             stats.sent += 1
             stats.bytes += UInt64(bytes.count)
@@ -204,12 +204,12 @@ public final class Network: @unchecked Sendable, Transport {
         }
     }
 
-    func scheduleTick(for replica: ReplicaID, at timeMicroseconds: UInt64) {
+    package func scheduleTick(for replica: ReplicaID, at timeMicroseconds: UInt64) {
         condition.withLock { scheduler.push(.tick(replica), at: timeMicroseconds) }
         condition.signal()
     }
 
-    func canReach(from sender: ReplicaID, to receiver: ReplicaID) -> Bool {
+    package func canReach(from sender: ReplicaID, to receiver: ReplicaID) -> Bool {
         condition.withLock {
             let link = Link(from: sender, to: receiver)
             return endpoints[receiver] != nil && !links.isCut(link) && !links.isClogged(link)

@@ -1,5 +1,5 @@
 /// What a transport delivers to: one open replica.
-protocol TransportEndpoint: AnyObject, Sendable {
+package protocol TransportEndpoint: AnyObject, Sendable {
     /// Takes one message addressed to this replica (encoded bytes, possibly damaged).
     func receive(_ bytes: [UInt8])
     /// A timer asked for with `Transport.scheduleTick(for:at:)` fired.
@@ -9,7 +9,7 @@ protocol TransportEndpoint: AnyObject, Sendable {
 /// The only way in and out of a replica: time, sending, timers, and whether a peer can be
 /// reached right now. `Network`, the in-memory bus, is one implementation; a transport
 /// between processes is another, and the replica core needs no change for it.
-protocol Transport: AnyObject, Sendable {
+package protocol Transport: AnyObject, Sendable {
     /// Microseconds: simulated time in manual mode, real time in background mode.
     var nowMicroseconds: UInt64 { get }
     /// How long a sender waits for an acknowledgement before it resends.

@@ -98,7 +98,7 @@ struct DumpState: ParsableCommand {
 
     func run() throws {
         let reader = try target.reader()
-        let ids = replica.replica == nil ? reader.manifest.memberIDs : [try replica.id(in: reader.manifest)]
+        let ids = replica.replica == nil ? reader.manifest.hostedMemberIDs : [try replica.id(in: reader.manifest)]
         let clocks = Dictionary(uniqueKeysWithValues: reader.status().map { ($0.replica, $0.clock) })
         var documents: [JSON] = []
         for id in ids {

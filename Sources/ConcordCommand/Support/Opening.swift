@@ -68,15 +68,20 @@ struct KeyFileOption: ParsableArguments {
 
 /// `--replica I`: which replica a command reads or writes (default: the first member).
 struct ReplicaOption: ParsableArguments {
-    @Option(name: .long, help: "The replica's id (default: the first member).")
+    @Option(name: .long, help: "The replica's id (default: the first member the directory holds).")
     var replica: UInt64?
 
     func id(in manifest: ClusterManifest) throws -> ReplicaID {
         guard let replica else {
-            guard let first = manifest.members.first else { throw UsageError("the cluster has no members") }
-            return first.id
+            guard let first = manifest.hostedMemberIDs.first else { throw UsageError("the cluster has no members") }
+            return first
         }
         let id = ReplicaID(replica)
+        if let hosting = manifest.hosting, hosting.replica != id {
+            throw UsageError(
+                "this directory holds only replica \(hosting.replica.rawValue) of cluster \(hosting.clusterName); "
+                    + "replica \(replica) runs elsewhere")
+        }
         guard manifest.members.contains(where: { $0.id == id }) else {
             throw UsageError(
                 "replica \(replica) is not a member; the members are "
