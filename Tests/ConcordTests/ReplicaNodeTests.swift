@@ -78,7 +78,8 @@ import Testing
             let whole = root.appendingPathComponent("whole")
             try Cluster(directory: whole, replicas: 2).close()
             let refused = #expect(throws: ConcordError.self) {
-                _ = try ReplicaNode(directory: whole, encryption: nil, transport: Network(configuration: Configuration()))
+                _ = try ReplicaNode(
+                    directory: whole, encryption: nil, transport: Network(configuration: Configuration()))
             }
             #expect(refused?.code == .invalidArgument)
         }

@@ -287,7 +287,8 @@ public final class ClusterReader: @unchecked Sendable {
             findings += Health.of(
                 equivalent, mapUsedBytes: status.mapUsedBytes, configuration: configuration, thresholds: thresholds)
         }
-        return Health.combining(findings, running: manifest.hostedMemberIDs.count, members: manifest.hostedMemberIDs.count)
+        return Health.combining(
+            findings, running: manifest.hostedMemberIDs.count, members: manifest.hostedMemberIDs.count)
     }
 }
 

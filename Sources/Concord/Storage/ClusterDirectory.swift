@@ -398,11 +398,13 @@ public struct ClusterDirectory: Sendable {
         }
         let readable = [ClusterManifest.currentFormatVersion, ClusterManifest.memberDirectoryFormatVersion]
         guard readable.contains(format) else {
-            let advice = format > ClusterManifest.memberDirectoryFormatVersion ? "; open it with a newer Concord build" : ""
+            let advice =
+                format > ClusterManifest.memberDirectoryFormatVersion ? "; open it with a newer Concord build" : ""
             throw ConcordError(
                 .formatVersionMismatch,
                 "the cluster manifest \(path) has format version \(format); this build reads versions "
-                    + "\(ClusterManifest.currentFormatVersion) and \(ClusterManifest.memberDirectoryFormatVersion)\(advice)")
+                    + "\(ClusterManifest.currentFormatVersion) and \(ClusterManifest.memberDirectoryFormatVersion)\(advice)"
+            )
         }
         let file: ClusterManifestFile
         do {
