@@ -10,6 +10,8 @@
 //   documents the command and the HTTP server share; ConcordServer (`concord serve`) is the
 //   only target that uses Hummingbird and swift-prometheus, so an application that links
 //   Concord never resolves a web server.
+//   NATSClient (swift-nio, swift-nio-ssl; nothing of Concord's) -> ConcordNATS (Concord +
+//   NATSClient: `NATSReplica`, members in separate processes) -> ConcordCommand
 //
 // `Fuzz/` and `Benchmarks/` are separate packages that depend on this one by path, so an
 // application that links Concord never resolves the fuzzing or benchmarking dependencies.
@@ -41,6 +43,7 @@ let package = Package(
         .library(name: "LMDB", targets: ["LMDB"]),
         .library(name: "ConcordSimulation", targets: ["ConcordSimulation"]),
         .library(name: "ConcordServer", targets: ["ConcordServer"]),
+        .library(name: "ConcordNATS", targets: ["ConcordNATS"]),
         .executable(name: "concord", targets: ["ConcordCommand"]),
         .library(name: "NATSClient", targets: ["NATSClient"]),
     ],
@@ -110,10 +113,23 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // A member replicating with other processes through NATS JetStream (`NATSReplica`):
+        // the only target joining Concord and the NATS client, so an application that keeps
+        // its replicas in one process never links swift-nio.
+        .target(
+            name: "ConcordNATS",
+            dependencies: [
+                "Concord", "NATSClient", "Locking",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "ConcordCommand",
             dependencies: [
                 "Concord",
+                "ConcordNATS",
+                "NATSClient",
                 "ConcordReports",
                 "ConcordServer",
                 "ConcordSimulation",

@@ -20,7 +20,7 @@ struct ConcordCommand: AsyncParsableCommand {
         subcommands: [
             Init.self, Update.self, Read.self, Status.self, HealthCommand.self, DumpState.self, ShowConflicts.self,
             Verify.self, Sync.self, GC.self, Compact.self, Wipe.self, Backup.self, RekeyCommand.self, Audit.self,
-            Serve.self, Watch.self, Simulate.self,
+            Serve.self, Watch.self, Simulate.self, ReplicaCommand.self, Digest.self,
             WriteLoop.self,
         ]
     )
