@@ -8,7 +8,7 @@ SECONDS      ?= 600
 TARGET       ?= decoders
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build test demo lint soak invariants fuzz bench bench-peers bench-instructions bench-suite check-ops tsan clean
+.PHONY: all deps nats-deps test-cluster build test demo lint soak invariants fuzz bench bench-peers bench-instructions bench-suite check-ops tsan clean
 
 all: build
 
@@ -25,9 +25,26 @@ build: deps
 	$(SWIFT) build -c $(CONFIG)
 
 # The whole test suite: unit, property, scenario and simulation sweeps, fuzz regressions.
+# The tests that need nats-server run in `make test-cluster`.
+SERVER_TESTS = --skip NATSIntegrationTests --skip ConcordClusterTests
 test: deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	$(SWIFT) test --skip-build $(SERVER_TESTS)
+
+# Installs Debian's nats-server (with JetStream) and openssl when they are missing.
+nats-deps:
+	@if ! command -v nats-server >/dev/null && [ ! -x /usr/sbin/nats-server ]; then \
+		echo "nats-server is missing: installing Debian's nats-server"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nats-server; \
+	fi
+	@command -v openssl >/dev/null || { DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq openssl; }
+
+# The NATS client against a real nats-server, and members as separate `concord replica run`
+# processes replicating through one and through three nats-servers (each test starts its own
+# servers on free ports with temporary stores, and stops them by pid).
+test-cluster: deps nats-deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build --filter 'NATSIntegrationTests|ConcordClusterTests'
 
 # The demo: a seeded simulation of 3 replicas under faults and a partition.
 demo: deps

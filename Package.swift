@@ -160,6 +160,13 @@ let package = Package(
             dependencies: ["NATSClient"],
             swiftSettings: strictSettings
         ),
+        // Members as `concord replica run` processes over real nats-servers: run by
+        // `make test-cluster`, not `make test`.
+        .testTarget(
+            name: "ConcordClusterTests",
+            dependencies: ["NATSClient"],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "LMDBTests",
             dependencies: ["LMDB", "Locking"],
