@@ -46,5 +46,11 @@ let package = Package(
         fuzzTarget("operations"),
         fuzzTarget("cluster"),
         fuzzTarget("sealed"),
+        // The NATS frame parser: needs only the NATSClient library, not FuzzSupport.
+        .executableTarget(
+            name: "nats",
+            dependencies: [.product(name: "NATSClient", package: "Concord")],
+            swiftSettings: strictSettings + [.unsafeFlags(["-parse-as-library"])]
+        ),
     ]
 )

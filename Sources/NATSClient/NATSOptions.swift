@@ -73,6 +73,14 @@ package struct NATSServerAddress: Sendable, Equatable {
     package var password: String?
     package var tls: Bool
 
+    package init(host: String, port: Int, user: String?, password: String?, tls: Bool) {
+        self.host = host
+        self.port = port
+        self.user = user
+        self.password = password
+        self.tls = tls
+    }
+
     /// Parses `[nats|tls]://[user[:pass]@]host[:port]`, `[::1]:4222` included.
     ///
     /// - Throws: ``NATSError/Kind/invalidArgument`` for an unknown scheme, an empty host

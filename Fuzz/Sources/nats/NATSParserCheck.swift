@@ -1,0 +1,1 @@
+../../../Tests/NATSClientTests/FuzzSupport/NATSParserCheck.swift
