@@ -96,7 +96,8 @@ final class NATSChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
     private func fail(_ error: NATSError, context: ChannelHandlerContext) {
         switch phase {
         case .connected:
-            phase = .failed
+            // The phase stays `.connected`: `channelInactive`, which the close brings, is what
+            // tells the connection to reconnect (a reset by a killed server comes this way).
             connection.recordError(error)
             context.close(promise: nil)
         case .awaitingInfo, .awaitingPong:
