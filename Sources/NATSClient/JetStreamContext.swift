@@ -109,6 +109,22 @@ public struct JetStreamContext: Sendable {
         return try await apiRequest("CONSUMER.INFO.\(stream).\(name)", body: String?.none)
     }
 
+    /// Deletes consumer `name` of `stream`; a pull waiting on it ends with `409 Consumer
+    /// Deleted`.
+    ///
+    /// - Throws: ``NATSError/Kind/jetStream(code:errCode:description:)`` (code 404 when it
+    ///   does not exist).
+    public func deleteConsumer(stream: String, _ name: String) async throws {
+        try Self.validateName(stream, "stream")
+        try Self.validateName(name, "consumer")
+        struct Success: Decodable { var success: Bool }
+        let reply: Success = try await apiRequest("CONSUMER.DELETE.\(stream).\(name)", body: String?.none)
+        guard reply.success else {
+            throw NATSError(
+                .jetStream(code: 500, errCode: 0, description: "not deleted"), "consumer \(stream).\(name) not deleted")
+        }
+    }
+
     /// Publishes to a stream's subject and waits for its ``PubAck``.
     ///
     /// With a `messageID` (sent as `Nats-Msg-Id`), a timeout or a "no responders" (a
@@ -151,11 +167,14 @@ public struct JetStreamContext: Sendable {
     /// 404 (no messages) and 408 (the pull expired) return what was received, as does 409
     /// for a transient cause (`Leadership Change`, `Server Shutdown`, a message over the
     /// byte limit); 100 (heartbeat) is skipped. A status message is never returned as data.
-    /// With `noWait`, the server answers at once instead of waiting up to `expires`.
+    /// With `noWait`, the server answers at once (404 when nothing is pending) instead of
+    /// waiting up to `expires`.
     ///
     /// - Throws: ``NATSError/Kind/jetStream(code:errCode:description:)`` for a 409 such as
     ///   `Consumer Deleted` or `Exceeded MaxWaiting`, or another status;
-    ///   ``NATSError/Kind/noResponders`` when the consumer's stream is not there;
+    ///   ``NATSError/Kind/noResponders`` when JetStream does not answer;
+    ///   ``NATSError/Kind/timeout`` when nothing at all came back within `expires` plus the
+    ///   context's timeout (2.9 ignores a pull from a consumer that does not exist);
     ///   ``NATSError/Kind/invalidArgument`` for a batch below 1 or an expiry not above 0.
     public func fetch(
         stream: String, durable: String, batch: Int, expires: Duration, noWait: Bool = false
@@ -168,14 +187,15 @@ public struct JetStreamContext: Sendable {
         let inbox = connection.newInbox()
         let subscription = try connection.subscribe(inbox)
         defer { subscription.unsubscribe() }
-        var body = "{\"batch\":\(batch),\"expires\":\(expires.nanoseconds)"
-        if noWait { body += ",\"no_wait\":true" }
-        body += "}"
+        // 2.9 waits for `expires` even with `no_wait`, so a no-wait pull sends no expiry.
+        let body =
+            noWait
+            ? "{\"batch\":\(batch),\"no_wait\":true}" : "{\"batch\":\(batch),\"expires\":\(expires.nanoseconds)}"
         try connection.publish(
             "\(prefix).CONSUMER.MSG.NEXT.\(stream).\(durable)", replyTo: inbox, payload: Array(body.utf8))
         // The server ends the pull by `expires`; this bound only guards against a lost end.
         let guardTimer = Task { [timeout] in
-            try await Task.sleep(for: expires + timeout)
+            try await Task.sleep(for: noWait ? timeout : expires + timeout)
             subscription.unsubscribe()
         }
         defer { guardTimer.cancel() }
@@ -203,7 +223,15 @@ public struct JetStreamContext: Sendable {
                 return messages
             }
         }
+        // The subscription ended without a status: cancelled, closed, or the guard fired.
         try Task.checkCancellation()
+        if connection.status == .closed {
+            throw NATSError(.closed, "connection closed during a fetch from \(stream).\(durable)")
+        }
+        if messages.isEmpty {
+            throw NATSError(
+                .timeout, "no answer to a pull from \(stream).\(durable): does the consumer exist?")
+        }
         return messages
     }
 
