@@ -146,6 +146,55 @@ extension NATSIntegrationTests {
             #expect(error.kind == .connectionRefused)
         }
 
+        @Test func connectTriesTheNextServer() async throws {
+            let server = try NATSServerProcess()
+            let deadPort = try NATSServerProcess.freePort()
+            let connection = try await NATSConnection.connect(
+                NATSOptions(servers: ["nats://127.0.0.1:\(deadPort)", server.url]))
+            try await connection.flush()
+            #expect(connection.status == .connected)
+            await connection.close()
+        }
+
+        @Test func answersServerPingsAndStaysConnected() async throws {
+            let server = try NATSServerProcess(
+                configuration: """
+                    ping_interval: "100ms"
+                    ping_max: 2
+                    """)
+            let connection = try await NATSConnection.connect(NATSOptions(servers: [server.url]))
+            try await Task.sleep(for: .seconds(1))
+            try await connection.flush()
+            #expect(connection.status == .connected)
+            #expect(connection.reconnectCount == 0)
+            await connection.close()
+        }
+
+        /// A stopped server (SIGSTOP) answers no PING: after `maxPingsOutstanding` unanswered
+        /// pings the connection is stale and replaced once the server runs again.
+        @Test func staleConnectionIsDetectedByPingsAndReplaced() async throws {
+            let server = try NATSServerProcess()
+            var options = NATSOptions(servers: [server.url])
+            options.pingInterval = .milliseconds(100)
+            options.maxPingsOutstanding = 2
+            options.reconnectWait = .milliseconds(100)
+            options.connectTimeout = .milliseconds(500)
+            let connection = try await NATSConnection.connect(options)
+            let subscription = try connection.subscribe("stale.>")
+            try await connection.flush()
+            let pid = try #require(server.process?.processIdentifier)
+            _ = kill(pid, SIGSTOP)
+            let detected = await eventually(5) { connection.status == .reconnecting }
+            _ = kill(pid, SIGCONT)
+            #expect(detected)
+            #expect(connection.lastError != nil)
+            #expect(await eventually(10) { connection.status == .connected && connection.reconnectCount >= 1 })
+            try connection.publish("stale.back", payload: [1])
+            let message = try #require(await nextMessage(subscription))
+            #expect(message.subject == "stale.back")
+            await connection.close()
+        }
+
         @Test func reconnectsAfterKillResubscribesAndSendsBufferedPublishes() async throws {
             let server = try NATSServerProcess()
             var options = NATSOptions(servers: [server.url])
