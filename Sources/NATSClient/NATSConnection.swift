@@ -199,7 +199,8 @@ public final class NATSConnection: Sendable {
         }
         let headerBlock = headers?.encoded()
         let messageBytes = (headerBlock?.count ?? 0) + payload.count
-        try enqueue(frameBytes: messageBytes + subject.utf8.count + 64, messageBytes: messageBytes) { buffer in
+        let frameBytes = messageBytes + subject.utf8.count + (replyTo?.utf8.count ?? 0) + 48
+        try enqueue(frameBytes: frameBytes, messageBytes: messageBytes) { buffer in
             NATSProtocolEncoder.writePublish(
                 subject: subject, replyTo: replyTo, headerBlock: headerBlock, payload: payload, into: &buffer)
         }
