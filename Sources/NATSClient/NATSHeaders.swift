@@ -6,7 +6,7 @@
 public struct NATSHeaders: Sendable, Equatable, Sequence {
     /// The entries in the order they were added or received.
     public private(set) var entries: [(name: String, value: String)] = []
-    /// The status code of a status message (3 digits: 100, 404, 408, 409, 503), or `nil`.
+    /// The status code of a status message (100...999: 100, 404, 408, 409, 503), or `nil`.
     public var status: Int?
     /// The text after the status code (`No Messages`), or `nil` when there was none.
     public var statusDescription: String?
@@ -194,9 +194,11 @@ public struct NATSHeaders: Sendable, Equatable, Sequence {
         }
         let digits = rest.prefix { $0 >= 0x30 && $0 <= 0x39 }
         let afterDigits = rest.dropFirst(digits.count)
-        guard digits.count == 3, afterDigits.isEmpty || afterDigits.first == 0x20 || afterDigits.first == 0x09
+        // 100...999 only: a leading zero ("044") would re-encode as "44", which is not a status.
+        guard digits.count == 3, digits.first != 0x30,
+            afterDigits.isEmpty || afterDigits.first == 0x20 || afterDigits.first == 0x09
         else {
-            throw NATSError(.protocolViolation, "header status is not three digits")
+            throw NATSError(.protocolViolation, "header status is not three digits from 100 to 999")
         }
         let status = digits.reduce(0) { $0 * 10 + Int($1 - 0x30) }
         guard let text = String(validating: afterDigits, as: UTF8.self) else {

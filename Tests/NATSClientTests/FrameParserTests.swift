@@ -139,6 +139,8 @@ import Testing
         ("NATS/1.0\r\nA\r\n\r\n", "header line without ':'"),
         ("NATS/1.0 40x\r\n\r\n", "three digits"),
         ("NATS/1.0 4040\r\n\r\n", "three digits"),
+        // Found by the nats fuzzer: "044" parsed as 44, which re-encoded as "NATS/1.0 44".
+        ("NATS/1.0 044 No Messages\r\n\r\n", "from 100 to 999"),
         ("NATS/1.0x\r\n\r\n", "no blank"),
         ("NATS/1.0\r\nxx: 1\r\n", "does not end with an empty line"),
         ("NATS/1.0\r\n\r\nxy", "bytes after the header block"),
