@@ -40,8 +40,6 @@ final class NATSTransport: Transport, @unchecked Sendable {
     private struct State {
         var endpoint: (any TransportEndpoint)?
         var nextMessage: UInt64 = 0
-        /// The earliest tick asked for and not yet run.
-        var pendingTick: UInt64?
         var closed = false
         var tasks: [Task<Void, Never>] = []
         var partial: [String: Reassembly] = [:]
@@ -97,7 +95,34 @@ final class NATSTransport: Transport, @unchecked Sendable {
         (outbox, outboxInput) = AsyncStream.makeStream(of: Outgoing.self)
     }
 
+    /// Makes the stream and the consumer, trying again for `setUpTimeout` while JetStream is
+    /// not ready (servers still forming their cluster, a leader being elected).
     private func setUp() async throws {
+        let deadline = ContinuousClock.now + Self.setUpTimeout
+        while true {
+            do {
+                try await makeStreamAndConsumer()
+                return
+            } catch let error as NATSError where Self.isTransient(error) && ContinuousClock.now < deadline {
+                logger.notice("JetStream is not ready; trying again", metadata: ["error": "\(error)"])
+                try await Task.sleep(for: .milliseconds(500))
+            }
+        }
+    }
+
+    static let setUpTimeout = Duration.seconds(30)
+
+    /// Errors that a JetStream cluster still forming, or electing a leader, answers with.
+    static func isTransient(_ error: NATSError) -> Bool {
+        switch error.kind {
+        case .timeout, .noResponders, .connectionLost: return true
+        // 10005: no suitable peers for placement; 10008: JetStream not ready (2.9's codes).
+        case .jetStream(let code, let errCode, _): return code == 503 || errCode == 10005 || errCode == 10008
+        default: return false
+        }
+    }
+
+    private func makeStreamAndConsumer() async throws {
         var stream = StreamConfig(name: streamName, subjects: ["concord.\(clusterName).to.*"])
         stream.retention = .workQueue
         stream.storage = .file
@@ -185,22 +210,14 @@ final class NATSTransport: Transport, @unchecked Sendable {
         outboxInput.yield(Outgoing(bytes: bytes, to: receiver, id: id))
     }
 
+    /// Every timer asked for fires (the core keeps no list of its own: a timer dropped here
+    /// would be a wake-up lost, and a member with unshipped transactions would sit idle).
     func scheduleTick(for replica: ReplicaID, at timeMicroseconds: UInt64) {
+        guard !state.withLock({ $0.closed }) else { return }
         let now = nowMicroseconds
-        let schedule: Bool = state.withLock { state in
-            guard !state.closed else { return false }
-            if let pending = state.pendingTick, pending <= timeMicroseconds { return false }
-            state.pendingTick = timeMicroseconds
-            return true
-        }
-        guard schedule else { return }
         let delay = timeMicroseconds > now ? timeMicroseconds - now : 0
         queue.asyncAfter(deadline: .now() + .microseconds(Int(min(delay, 3_600_000_000)))) { [self] in
-            let endpoint: (any TransportEndpoint)? = state.withLock { state in
-                if let pending = state.pendingTick, pending <= nowMicroseconds { state.pendingTick = nil }
-                return state.endpoint
-            }
-            endpoint?.tick()
+            state.withLock { $0.endpoint }?.tick()
         }
     }
 

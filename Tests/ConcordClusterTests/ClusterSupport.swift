@@ -296,6 +296,9 @@ func waitForConvergence(_ members: [Member], total: Int, within seconds: Double 
             return Set(digests).count == 1
         }
     } catch {
-        throw TestFailure("\(error); last seen: \(last)")
+        let logs = members.map { member in
+            "member \(member.id) stderr: \(member.child?.standardError.suffix(2_000) ?? "(not running)")"
+        }
+        throw TestFailure("\(error); last seen: \(last)\n" + logs.joined(separator: "\n"))
     }
 }
