@@ -286,7 +286,8 @@ final class NATSTransport: Transport, @unchecked Sendable {
             do {
                 let messages =
                     waitForOne
-                    ? try await jetStream.fetch(stream: streamName, durable: durableName, batch: 1, expires: .seconds(1))
+                    ? try await jetStream.fetch(
+                        stream: streamName, durable: durableName, batch: 1, expires: .seconds(1))
                     : try await jetStream.fetch(
                         stream: streamName, durable: durableName, batch: options.fetchBatch, expires: .seconds(1),
                         noWait: true)

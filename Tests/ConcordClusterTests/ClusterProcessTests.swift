@@ -29,7 +29,9 @@ import Testing
             #expect(status.contains("\"replica\""), "\(status)")
             #expect(try concordOK(["verify", directory]).contains("intact"))
             let backups = root.appendingPathComponent("backups").path
-            #expect(try concordOK(["backup", "create", directory, "--to", backups, "--name", "live"]).contains("1 replicas"))
+            #expect(
+                try concordOK(["backup", "create", directory, "--to", backups, "--name", "live"]).contains("1 replicas")
+            )
             #expect(try concordOK(["backup", "verify", backups + "/live"]).contains("intact"))
             #expect(try members[1].digest().hasSuffix(" 1 objects"))
 
@@ -186,7 +188,8 @@ import Testing
             let refused = try concord(
                 ["replica", "run", members[1].directory.path, "--nats", url, "--tls-ca", certificates.authority])
             #expect(refused.status != 0)
-            #expect(refused.error.lowercased().contains("tls") || refused.error.contains("certificate"), "\(refused.error)")
+            #expect(
+                refused.error.lowercased().contains("tls") || refused.error.contains("certificate"), "\(refused.error)")
             #expect(try members[1].workload() == 20)
         }
     }
