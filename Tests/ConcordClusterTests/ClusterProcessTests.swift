@@ -152,6 +152,50 @@ import Testing
         }
     }
 
+    @Test func encryptedMembersAuthenticateEveryMessageAndIgnoreAnotherKey() async throws {
+        try await withTemporaryDirectory { root in
+            let server = try NATSServer(in: root)
+            try await server.start()
+            defer { server.killHard() }
+            func key(_ name: String) throws -> String {
+                let url = root.appendingPathComponent(name)
+                try Data((0..<32).map { _ in UInt8.random(in: 0...255) }).write(to: url)
+                return url.path
+            }
+            let (right, wrong) = (try key("cluster.key"), try key("other.key"))
+            let keys = [right, right, wrong]
+            let members = try (1...3).map {
+                try Member(
+                    root: root, cluster: "sealed", id: $0, members: 3,
+                    extra: ["--durability", "noSync", "--key-file", keys[$0 - 1]])
+            }
+            for member in members {
+                try await member.run([server.url], workload: 50, extra: ["--key-file", keys[member.id - 1]])
+            }
+            for member in members { try await member.child!.waitForLine(startingWith: "acked 50") }
+            // The two members with the cluster's key converge; the third member's messages
+            // fail their MACs there, and theirs fail at it.
+            let sealed = Array(members.prefix(2))
+            let read = { (member: Member) throws -> Int in
+                Int(
+                    try concordOK([
+                        "read", member.directory.path, "workload", "pncounter", "--bucket", "load", "--key-file",
+                        keys[member.id - 1],
+                    ])) ?? -1
+            }
+            try await eventually("the two members with the key to read 100", within: 60) {
+                try sealed.allSatisfy { try read($0) == 100 }
+            }
+            try await Task.sleep(for: .seconds(4))  // past a retransmission
+            #expect(try sealed.map(read) == [100, 100])
+            #expect(try read(members[2]) == 50)
+            // Without the key, the store does not open.
+            let refused = try concord(["read", members[0].directory.path, "workload", "pncounter", "--bucket", "load"])
+            #expect(refused.status != 0 && refused.error.contains("key"), "\(refused.error)")
+            for member in members { try await member.child!.terminate() }
+        }
+    }
+
     @Test func underMutualTLSAMemberWithoutACertificateIsRefused() async throws {
         try await withTemporaryDirectory { root in
             let certificates = try makeCertificates(in: root)

@@ -407,13 +407,14 @@ import Testing
             _ = try ClusterDirectory.open(at: url, creating: Configuration())
             // A newer format may change any other field: only `kind` and `format` are read.
             try editManifest(at: url) { object in
-                object["format"] = 2
+                object["format"] = 3
                 object["members"] = ["a shape this build does not know"]
             }
             try expectRefusal(of: url, .formatVersionMismatch)
             let error = #expect(throws: ConcordError.self) { try ClusterDirectory.readManifest(at: url) }
-            #expect(error?.message.contains("format version 2") == true)
-            #expect(error?.message.contains("reads version 1") == true)
+            #expect(error?.message.contains("format version 3") == true)
+            #expect(error?.message.contains("reads versions 1 and 2") == true)
+            #expect(error?.message.contains("newer Concord build") == true)
         }
     }
 
