@@ -2,6 +2,7 @@ import ArgumentParser
 import Concord
 import ConcordSimulation
 import Foundation
+import NATSClient
 
 @main
 struct ConcordCommand: AsyncParsableCommand {
@@ -9,13 +10,15 @@ struct ConcordCommand: AsyncParsableCommand {
         commandName: "concord",
         abstract: "Concord: an embedded CRDT database. Operate a cluster directory, or simulate one under faults.",
         discussion: """
-            Reading commands (read, status, health, dump-state, show-conflicts, verify, backup \
+            Reading commands (read, status, health, dump-state, show-conflicts, verify, digest, backup \
             create) work while an application owns the directory; commands that write (init, \
             update, sync, gc, compact, wipe, backup restore, serve) need it closed and name the process \
-            that holds it otherwise.
+            that holds it otherwise. `replica init` and `replica run` make and serve one member of a \
+            cluster whose members are separate processes, replicating through NATS JetStream.
             Exit status: 0 on success, 1 when a check finds a problem (verify, health unhealthy, \
             a failed simulation), 2 on bad usage or input (including a directory that is not a \
-            cluster, damaged files, or a directory in use).
+            cluster, damaged files, a directory in use, or a NATS server that cannot be reached or \
+            refuses the credentials).
             """,
         subcommands: [
             Init.self, Update.self, Read.self, Status.self, HealthCommand.self, DumpState.self, ShowConflicts.self,
@@ -42,6 +45,9 @@ struct ConcordCommand: AsyncParsableCommand {
             Foundation.exit(2)
         } catch let error as UsageError {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            Foundation.exit(2)
+        } catch let error as NATSError {
+            FileHandle.standardError.write(Data("error: NATS: \(error.message) (\(error.kind))\n".utf8))
             Foundation.exit(2)
         } catch {
             if exitCode(for: error) == .validationFailure {

@@ -20,6 +20,8 @@ import NATSClient
 /// - Timers run on the same serial queue.
 final class NATSTransport: Transport, @unchecked Sendable {
     static let chunkHeader = "Concord-Chunk"
+    /// The most chunked messages reassembled at once.
+    static let maximumPartialMessages = 16
 
     let connection: NATSConnection
     let jetStream: JetStreamContext
@@ -326,6 +328,14 @@ final class NATSTransport: Transport, @unchecked Sendable {
             for (key, entry) in state.partial where now - entry.firstSeen > .seconds(120) {
                 expired += entry.messages
                 state.partial[key] = nil
+            }
+            // At most a few messages are ever half received (a sender sends one state at a
+            // time); more is a fault or an attack, and the oldest goes.
+            if state.partial[id] == nil, state.partial.count >= Self.maximumPartialMessages,
+                let oldest = state.partial.min(by: { $0.value.firstSeen < $1.value.firstSeen })
+            {
+                expired += oldest.value.messages
+                state.partial[oldest.key] = nil
             }
             var entry =
                 state.partial[id] ?? Reassembly(chunks: Array(repeating: nil, count: count), firstSeen: now)

@@ -103,6 +103,12 @@ struct ReplicaRun: AsyncParsableCommand {
             load/blobs (to make a large state).
             """)
     var valueBytes = 0
+    @Flag(
+        help: """
+            With --workload: each transaction also assigns its commit time (microseconds since 1970) \
+            to the lwwregister load/sent-at, for measuring commit-to-visible latency elsewhere.
+            """)
+    var stamp = false
     @Option(help: "A PEM file of the certificate authorities to trust.") var tlsCa: String?
     @Option(help: "The member's client certificate (PEM), for mutual TLS.") var tlsCert: String?
     @Option(help: "The client certificate's private key (PEM).") var tlsKey: String?
@@ -142,15 +148,22 @@ struct ReplicaRun: AsyncParsableCommand {
         Self.say("serving replica \(hosting.replica.rawValue) of cluster \(hosting.clusterName)")
         let load = Key<PNCounter>("workload", bucket: "load")
         let blobs = Key<AWSet<String>>("blobs", bucket: "load")
+        let sentAt = Key<LWWRegister<UInt64>>("sent-at", bucket: "load")
         var failure: (any Error)?
         do {
             for number in stride(from: 1, through: workload, by: 1) {
                 if terminated.received { break }
-                if valueBytes > 0 {
-                    let element = "r\(hosting.replica.rawValue)-\(number)-" + String(repeating: "x", count: valueBytes)
+                if valueBytes > 0 || stamp {
+                    let element =
+                        valueBytes > 0
+                        ? "r\(hosting.replica.rawValue)-\(number)-" + String(repeating: "x", count: valueBytes) : nil
                     try member.replica.transaction { transaction in
                         try transaction.update(load, .increment(1))
-                        try transaction.update(blobs, .add(element))
+                        if let element { try transaction.update(blobs, .add(element)) }
+                        if stamp {
+                            let now = UInt64(max(0, Date().timeIntervalSince1970) * 1_000_000)
+                            try transaction.update(sentAt, .assign(now))
+                        }
                     }
                 } else {
                     try member.replica.update(load, .increment(1))
