@@ -26,6 +26,11 @@ struct ReplicationLog: Equatable {
     }
 
     private(set) var entries: [Entry]
+    /// `reaches[i]` joins the `to` clocks of entries `0...i` (and of entries collected from
+    /// before them): it only grows along the log and dominates the clock of every entry up to
+    /// `i`, so a peer that has `reaches[i]` has every entry up to `i`, and a binary search
+    /// finds where the entries a peer may lack begin.
+    private var reaches: [VectorClock]
     private(set) var nextIndex: UInt64
     /// Below this clock the log is incomplete (collected or forced out).
     private(set) var floor: VectorClock
@@ -33,11 +38,39 @@ struct ReplicationLog: Equatable {
     init(entries: [Entry] = [], floor: VectorClock = VectorClock()) {
         assert(zip(entries, entries.dropFirst()).allSatisfy { $0.index < $1.index }, "log entries out of order")
         self.entries = entries
+        reaches = Self.reaches(of: entries)
         self.floor = floor
         nextIndex = (entries.last?.index ?? 0) + 1
     }
 
+    private static func reaches(of entries: [Entry]) -> [VectorClock] {
+        var reach = VectorClock()
+        return entries.map { entry in
+            reach.merge(entry.to)
+            return reach
+        }
+    }
+
+    /// A position before which `base` dominates every entry's `to` (`count` when it
+    /// dominates them all): the first whose reach it does not dominate. The entry there is
+    /// the first one it lacks, unless collected entries' clocks raised that reach.
+    /// - Complexity: O(log n) clock comparisons.
+    private func firstPosition(missingFrom base: VectorClock) -> Int {
+        var (low, high) = (0, reaches.count)
+        while low < high {
+            let middle = low + (high - low) / 2
+            if base.dominates(reaches[middle]) { low = middle + 1 } else { high = middle }
+        }
+        return low
+    }
+
     var count: Int { entries.count }
+
+    /// Logs are equal when they hold the same entries above the same floor (the reaches are a
+    /// search aid, and may bound more than the entries left).
+    static func == (lhs: ReplicationLog, rhs: ReplicationLog) -> Bool {
+        lhs.entries == rhs.entries && lhs.nextIndex == rhs.nextIndex && lhs.floor == rhs.floor
+    }
 
     /// The entry a new transaction or interval would get (nothing changes until `append`).
     func nextEntry(to clock: VectorClock, timeMicroseconds: UInt64) -> Entry {
@@ -47,26 +80,32 @@ struct ReplicationLog: Equatable {
     /// Records an entry that is now in the store.
     mutating func append(_ entry: Entry) {
         precondition(entry.index == nextIndex, "log entry \(entry.index) appended out of turn (next is \(nextIndex))")
+        reaches.append((reaches.last ?? VectorClock()).merging(entry.to))
         entries.append(entry)
         nextIndex += 1
     }
 
     /// Entries a peer that has `base` lacks, oldest first, at most `limit` of them.
-    /// - Complexity: O(n) over the log.
+    /// - Complexity: O(log n) to the first one it lacks, then O(entries looked at).
     func entries(missingFrom base: VectorClock, limit: Int) -> [Entry] {
-        Array(entries.lazy.filter { !base.dominates($0.to) }.prefix(limit))
+        Array(entries[firstPosition(missingFrom: base)...].lazy.filter { !base.dominates($0.to) }.prefix(limit))
     }
 
     /// The oldest entry a peer that acknowledged `clock` lacks.
+    /// - Complexity: O(log n), then O(entries looked at).
     func oldestEntry(missingFrom clock: VectorClock) -> Entry? {
-        entries.first { !clock.dominates($0.to) }
+        entries[firstPosition(missingFrom: clock)...].first { !clock.dominates($0.to) }
     }
 
     /// What to collect: every entry at or below `stable`, then the oldest others beyond
     /// `bound`. The floor rises over both, but never above `clock` (what this replica has).
     /// Nil when nothing would change.
     func collection(stable: VectorClock, bound: Int, clock: VectorClock) -> Collection? {
-        var doomed = entries.filter { stable.dominates($0.to) }.map(\.index)
+        // Every entry before `known` is stable (found by binary search); after it, remote
+        // entries carry their senders' clocks, so some may be stable too.
+        let known = firstPosition(missingFrom: stable)
+        var doomed = entries[..<known].map(\.index)
+        doomed += entries[known...].lazy.filter { stable.dominates($0.to) }.map(\.index)
         let stableCount = doomed.count
         var floor = floor
         let excess = entries.count - stableCount - bound
@@ -86,8 +125,17 @@ struct ReplicationLog: Equatable {
 
     /// Takes a collection that is now in the store.
     mutating func remove(_ collection: Collection) {
-        let doomed = Set(collection.doomed)
-        entries.removeAll { doomed.contains($0.index) }
+        // A collection that takes a prefix leaves the reaches of the rest valid bounds;
+        // one that leaves gaps has them recomputed.
+        let count = collection.doomed.count
+        if count <= entries.count, zip(collection.doomed, entries.prefix(count)).allSatisfy({ $0 == $1.index }) {
+            entries.removeFirst(count)
+            reaches.removeFirst(count)
+        } else {
+            let doomed = Set(collection.doomed)
+            entries.removeAll { doomed.contains($0.index) }
+            reaches = Self.reaches(of: entries)
+        }
         floor = collection.floor
     }
 

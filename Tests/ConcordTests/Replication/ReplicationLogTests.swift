@@ -21,6 +21,57 @@ import Testing
         #expect(log.oldestEntry(missingFrom: [1: 2])?.index == 3)
     }
 
+    /// The binary search over the log's reaches finds what a linear scan finds, for logs
+    /// whose entries' clocks do not grow in order (remote intervals carry their sender's
+    /// clock), before and after collections.
+    @Test(arguments: 1...40 as ClosedRange<UInt64>) func searchingTheLogAgreesWithAScan(seed: UInt64) throws {
+        var random = SeededRandom(seed: seed)
+        var log = ReplicationLog()
+        var clock = VectorClock()
+        func randomClock() -> VectorClock {
+            var result = VectorClock()
+            for member in 1...3 where random.next() % 2 == 0 {
+                result.merge([ReplicaID(UInt64(member)): random.next() % 12])
+            }
+            return result
+        }
+        for round in 0..<6 {
+            for _ in 0..<(random.next() % 20) {
+                // A local entry reaches the clock; a remote one carries a clock of its own.
+                let to: VectorClock
+                if random.next() % 2 == 0 {
+                    clock.increment(ReplicaID(1))
+                    to = clock
+                } else {
+                    to = randomClock()
+                    clock.merge(to)
+                }
+                log.append(log.nextEntry(to: to, timeMicroseconds: 0))
+            }
+            for _ in 0..<10 {
+                let base = randomClock()
+                let limit = Int(random.next() % 8) + 1
+                let scanned = log.entries.filter { !base.dominates($0.to) }
+                #expect(
+                    log.entries(missingFrom: base, limit: limit) == Array(scanned.prefix(limit)),
+                    "seed \(seed), round \(round), base \(base)")
+                #expect(log.oldestEntry(missingFrom: base) == scanned.first, "seed \(seed), round \(round)")
+                let stable = randomClock()
+                let collection = log.collection(stable: stable, bound: 1_000, clock: clock)
+                #expect(
+                    (collection?.doomed ?? [])
+                        == log.entries.filter { stable.dominates($0.to) }.map(\.index),
+                    "seed \(seed), round \(round), stable \(stable)")
+                // A log rebuilt from its entries (as after a reopen) answers alike.
+                let rebuilt = ReplicationLog(entries: log.entries, floor: log.floor)
+                #expect(rebuilt.entries(missingFrom: base, limit: limit) == log.entries(missingFrom: base, limit: limit))
+            }
+            if let collection = log.collection(stable: randomClock(), bound: Int(random.next() % 10), clock: clock) {
+                log.remove(collection)
+            }
+        }
+    }
+
     @Test func reopenedLogContinuesAfterItsLastEntry() {
         let log = ReplicationLog(entries: [entry(4, [1: 1]), entry(9, [1: 2])], floor: [1: 0])
         #expect(log.nextIndex == 10)
