@@ -8,7 +8,7 @@ SECONDS      ?= 600
 TARGET       ?= decoders
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps nats-deps test-cluster build test demo lint soak invariants fuzz bench bench-peers bench-instructions bench-suite check-ops tsan clean
+.PHONY: all deps nats-deps test-cluster bench-cluster build test demo lint soak invariants fuzz bench bench-peers bench-instructions bench-suite check-ops tsan clean
 
 all: build
 
@@ -108,6 +108,15 @@ bench-peers: deps
 	seconds=$$($(PYCRDT_SECONDS)); \
 	cd Benchmarks && .build/release/ConcordBenchmarkTable --only-replication --converge-updates 33334 \
 		$${seconds:+--pycrdt-seconds $$seconds} $(BENCH_ARGS)
+
+# Replication between processes through NATS JetStream, one server and three, beside the
+# in-memory bus: visible updates per second and commit-to-visible latency at an observer
+# (Benchmarks/Sources/ConcordClusterBench). BENCH_CLUSTER_ARGS: --updates N, --writers W,
+# --only bus,nats-1,nats-3.
+bench-cluster: deps nats-deps
+	$(SWIFT) build -c release --product concord
+	cd Benchmarks && $(SWIFT) build -c release --product ConcordClusterBench
+	cd Benchmarks && .build/release/ConcordClusterBench --concord ../.build/release/concord $(BENCH_CLUSTER_ARGS)
 
 # package-benchmark's own suite (latency and malloc counters per operation).
 bench-suite: deps

@@ -9,6 +9,8 @@
 //   process and run) and prints the one summary table of BENCHMARKS.md (`make bench`).
 // - `Sources/RawLMDB`: the raw LMDB side, in C, calling liblmdb directly.
 // - `Sources/BenchmarkKit`: the workloads both executables share.
+// - `Sources/ConcordClusterBench`: replication between processes through NATS JetStream (one
+//   server and three) beside the in-memory bus (`make bench-cluster`).
 
 import PackageDescription
 
@@ -32,6 +34,15 @@ let package = Package(
                 .product(name: "Concord", package: "Concord"),
                 .product(name: "LMDB", package: "Concord"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        .executableTarget(
+            name: "ConcordClusterBench",
+            dependencies: [
+                .product(name: "Concord", package: "Concord"),
+                .product(name: "ConcordNATS", package: "Concord"),
+                .product(name: "NATSClient", package: "Concord"),
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),

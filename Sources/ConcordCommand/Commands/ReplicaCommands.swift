@@ -109,6 +109,8 @@ struct ReplicaRun: AsyncParsableCommand {
             to the lwwregister load/sent-at, for measuring commit-to-visible latency elsewhere.
             """)
     var stamp = false
+    @Option(help: "With --workload: at most this many transactions per second (0: as fast as it can).")
+    var workloadRate = 0
     @Option(help: "A PEM file of the certificate authorities to trust.") var tlsCa: String?
     @Option(help: "The member's client certificate (PEM), for mutual TLS.") var tlsCert: String?
     @Option(help: "The client certificate's private key (PEM).") var tlsKey: String?
@@ -118,6 +120,7 @@ struct ReplicaRun: AsyncParsableCommand {
     func validate() throws {
         guard !servers.isEmpty else { throw ValidationError("give a NATS server with --nats URL") }
         guard workload >= 0 else { throw ValidationError("--workload must be 0 or more, not \(workload)") }
+        guard workloadRate >= 0 else { throw ValidationError("--workload-rate must be 0 or more, not \(workloadRate)") }
         guard (0...(4 << 20)).contains(valueBytes) else {
             throw ValidationError("--value-bytes must be 0 to 4 MiB, not \(valueBytes)")
         }
@@ -150,9 +153,14 @@ struct ReplicaRun: AsyncParsableCommand {
         let blobs = Key<AWSet<String>>("blobs", bucket: "load")
         let sentAt = Key<LWWRegister<UInt64>>("sent-at", bucket: "load")
         var failure: (any Error)?
+        let started = ContinuousClock.now
         do {
             for number in stride(from: 1, through: workload, by: 1) {
                 if terminated.received { break }
+                if workloadRate > 0 {
+                    let due = started + .microseconds(Int64(number - 1) * 1_000_000 / Int64(workloadRate))
+                    if due > ContinuousClock.now { try await Task.sleep(until: due) }
+                }
                 if valueBytes > 0 || stamp {
                     let element =
                         valueBytes > 0
