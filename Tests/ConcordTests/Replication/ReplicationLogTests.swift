@@ -64,7 +64,8 @@ import Testing
                     "seed \(seed), round \(round), stable \(stable)")
                 // A log rebuilt from its entries (as after a reopen) answers alike.
                 let rebuilt = ReplicationLog(entries: log.entries, floor: log.floor)
-                #expect(rebuilt.entries(missingFrom: base, limit: limit) == log.entries(missingFrom: base, limit: limit))
+                #expect(
+                    rebuilt.entries(missingFrom: base, limit: limit) == log.entries(missingFrom: base, limit: limit))
             }
             if let collection = log.collection(stable: randomClock(), bound: Int(random.next() % 10), clock: clock) {
                 log.remove(collection)
