@@ -133,12 +133,50 @@ final class NATSTransport: Transport, @unchecked Sendable {
         stream.maxBytes = Int64(options.maximumStreamBytes)
         stream.discard = .old
         stream.duplicateWindow = .seconds(120)
-        _ = try await jetStream.createStream(stream)
+        // A member uses the stream as another member made it (its limits and copies may
+        // differ from this one's options), and makes it only when it is missing.
+        if let existing = try await existingStream() {
+            try check(existing, against: stream)
+        } else {
+            do {
+                _ = try await jetStream.createStream(stream)
+            } catch let error as NATSError where error.kind == .streamConfigurationMismatch {
+                // Made by another member since the lookup.
+                guard let existing = try await existingStream() else { throw error }
+                try check(existing, against: stream)
+            }
+        }
         var consumer = ConsumerConfig(durableName: durableName)
         consumer.filterSubject = subject(of: local)
         consumer.ackWait = options.acknowledgementWait
         consumer.maxAckPending = max(1_000, options.fetchBatch * 8)
         _ = try await jetStream.createDurableConsumer(stream: streamName, consumer)
+    }
+
+    /// The cluster's stream's configuration, or nil when there is no such stream.
+    private func existingStream() async throws -> StreamConfig? {
+        do {
+            return try await jetStream.streamInfo(streamName).config
+        } catch let error as NATSError {
+            // 10059: stream not found.
+            if case .jetStream(_, 10059, _) = error.kind { return nil }
+            throw error
+        }
+    }
+
+    /// Throws unless `existing` is a work queue over the subjects `wanted` names.
+    private func check(_ existing: StreamConfig, against wanted: StreamConfig) throws {
+        guard existing.retention == .workQueue, existing.subjects == wanted.subjects else {
+            throw NATSError(
+                .streamConfigurationMismatch,
+                "the stream \(streamName) exists but is not a work queue over \(wanted.subjects); "
+                    + "delete it or give the cluster another name")
+        }
+        if existing.replicas != wanted.replicas || existing.maxBytes != wanted.maxBytes {
+            logger.notice(
+                "the cluster's stream exists with other settings than this member's; using it as it is",
+                metadata: ["replicas": "\(existing.replicas)", "maxBytes": "\(existing.maxBytes)"])
+        }
     }
 
     /// Starts publishing and fetching.
