@@ -86,6 +86,13 @@ import Testing
             // stream as it is.
             try await members[1].run([server.url], extra: ["--stream-replicas", "3"])
             try await eventually("the late member to read 150", within: 60) { try members[1].workload() == 150 }
+            // What waits for a member that is down is capped by count and by bytes.
+            let connection = try await NATSConnection.connect(NATSOptions(servers: [server.url]))
+            let stream = try await JetStreamContext(connection).streamInfo("CONCORD_late").config
+            await connection.close()
+            #expect(stream.retention == .workQueue && stream.subjects == ["concord.late.to.*"])
+            #expect(stream.maxMessagesPerSubject == 100_000 && stream.maxBytes == 1 << 30 && stream.discard == .old)
+            #expect(stream.replicas == 1)
             try await members[1].child!.terminate()
         }
     }
