@@ -41,6 +41,15 @@ import Testing
                 #expect(member.child!.lines.last?.hasPrefix("closed: ") == true)
             }
             for member in members { #expect(try concordOK(["verify", member.directory.path]).contains("intact")) }
+
+            // The backup restores to a member directory of the same member, which serves.
+            let restored = root.appendingPathComponent("restored").path
+            _ = try concordOK(["backup", "restore", backups + "/live", "--to", restored])
+            #expect(try concordOK(["digest", restored]) == (try members[1].digest()))
+            let back = try Child(
+                concordExecutable, ["replica", "run", restored, "--nats", server.url], name: "restored member 2")
+            try await back.waitForLine(startingWith: "serving replica 2 of cluster converge")
+            #expect(try await back.terminate() == 0)
         }
     }
 
