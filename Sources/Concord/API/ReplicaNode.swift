@@ -12,7 +12,7 @@ import Logging
 /// `ClusterReader`, and so `concord read`, `status`, `verify`, `digest` and `backup`, read it
 /// while the node runs.
 ///
-/// The transport is given by the module that provides it (ConcordNATS's `NATSReplication`
+/// The transport is given by the module that provides it (ConcordNATS's `NATSReplica`
 /// opens a node over NATS JetStream). Everything else — updates, reads, transactions,
 /// observation — goes through `replica`, exactly as with a `Cluster`'s replicas.
 public final class ReplicaNode: @unchecked Sendable {
