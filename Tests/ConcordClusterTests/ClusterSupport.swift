@@ -205,11 +205,6 @@ final class NATSServer: @unchecked Sendable {
     }
 
     func killHard() { child?.killHard() }
-
-    func stop() async {
-        guard let child, child.process.isRunning else { return }
-        _ = try? await child.terminate(within: 10)
-    }
 }
 
 /// The `concord` binary built beside the test bundle.

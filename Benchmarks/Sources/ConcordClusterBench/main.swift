@@ -173,7 +173,23 @@ final class ServerProcess {
     }
 }
 
-func freePort() -> Int { Int.random(in: 20_000...45_000) }
+/// A TCP port nothing listens on now: the kernel's choice for a socket bound to port 0.
+func freePort() throws -> Int {
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard descriptor >= 0 else { throw BenchFailure("socket() failed") }
+    defer { close(descriptor) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0
+        }
+    }
+    guard bound else { throw BenchFailure("cannot bind a port on 127.0.0.1") }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
 
 func waitUntilListening(_ port: Int) async throws {
     for _ in 0..<100 {
@@ -198,8 +214,8 @@ func runNATS(_ arguments: Arguments, servers count: Int) async throws -> Result 
     let root = FileManager.default.temporaryDirectory.appendingPathComponent("concord-bench-nats-\(getpid())-\(count)")
     try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: root) }
-    let ports = (0..<count).map { _ in freePort() }
-    let routes = (0..<count).map { _ in freePort() }
+    let ports = try (0..<count).map { _ in try freePort() }
+    let routes = try (0..<count).map { _ in try freePort() }
     var servers: [ServerProcess] = []
     defer { for server in servers { server.stop() } }
     for index in 0..<count {

@@ -25,7 +25,6 @@ public final class ReplicaNode: @unchecked Sendable {
     /// The configuration the member runs with (the directory's, with the key given at
     /// opening).
     public let configuration: Configuration
-    private let transport: any Transport
     private let directoryLock: DirectoryLock
     private let lock = NSLock()
     private var closed = false
@@ -73,7 +72,6 @@ public final class ReplicaNode: @unchecked Sendable {
         observability: Observability = Observability(), configure: (inout Configuration) -> Void = { _ in }
     ) throws(ConcordError) {
         self.directory = directory
-        self.transport = transport
         directoryLock = try ClusterDirectory.lock(at: directory, for: "run the member")
         do throws(ConcordError) {
             var clusterDirectory = try ClusterDirectory.openMember(at: directory)

@@ -29,10 +29,9 @@ public struct StoreDigest: Sendable, Hashable, CustomStringConvertible {
         }
         self.replica = replica
         objects = dumps.count
-        hex = hasher.finalize().map { byte in
-            let digits = Array("0123456789abcdef".utf8)
-            return String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 15)]], as: UTF8.self)
-        }.joined()
+        let digits = Array("0123456789abcdef".utf8)
+        hex = String(
+            decoding: hasher.finalize().flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] }, as: UTF8.self)
     }
 
     /// Appends a tagged, length-prefixed encoding of `value`: two different trees never

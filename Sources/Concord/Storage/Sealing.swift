@@ -323,6 +323,7 @@ struct KeyCheck: Equatable {
     func opens(with sealer: Sealer) -> Bool {
         guard tag == sealer.current.tag else { return false }
         let probe = Sealer(replica: sealer.replica, current: Encryption.unchecked(sealer.current))
+        // A failure to open is the answer (another key), not an error to pass on.
         return (try? probe.open(sealed, .objects, key: Storage.MetaKey.encryption, what: "")) == Self.knownText
     }
 }
