@@ -106,7 +106,7 @@ PYCRDT_SECONDS = { python3 -c 'import pycrdt' 2>/dev/null || python3 -m pip inst
 bench-peers: deps
 	cd Benchmarks && $(SWIFT) build -c release --product ConcordBenchmarkTable
 	seconds=$$($(PYCRDT_SECONDS)); \
-	cd Benchmarks && .build/release/ConcordBenchmarkTable --only-replication --converge-updates 33334 \
+	cd Benchmarks && .build/release/ConcordBenchmarkTable --only-convergence --converge-updates 33334 \
 		$${seconds:+--pycrdt-seconds $$seconds} $(BENCH_ARGS)
 
 # Replication between processes through NATS JetStream, one server and three, beside the

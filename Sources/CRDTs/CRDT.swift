@@ -57,6 +57,11 @@ public protocol CRDT: Sendable, Equatable, BinaryCodable {
     /// every operation concurrent with anything observed here has reached every replica.
     /// The value never changes. The default does nothing.
     mutating func compactObserved()
+
+    /// Whether `compactObserved()` can change a state of this type. A compaction skips the
+    /// objects of a type that says false without reading them. True unless the type says
+    /// otherwise, so a type added later is visited until someone has thought about it.
+    static var compactsObservedMetadata: Bool { get }
 }
 
 extension CRDT {
@@ -68,6 +73,9 @@ extension CRDT {
 
     /// Does nothing: most types keep no metadata that stability could remove.
     public mutating func compactObserved() {}
+
+    /// True: a type is assumed to compact until it says otherwise.
+    public static var compactsObservedMetadata: Bool { true }
 
     /// The join of two states.
     public func joined(_ other: Self) -> Self {

@@ -1,4 +1,5 @@
 import CRDTs
+import PropertyBased
 import Testing
 
 /// `BuiltInType` is the one table of built-in CRDT types; these check that what each type
@@ -36,5 +37,60 @@ import Testing
             }
         }
         #expect(CRDTTypeCode.Kind(rawValue: 200).name == "kind 200")
+    }
+    @Test("A type that says it keeps nothing to compact is left as it is by compactObserved")
+    func typesWithoutObservedMetadataCompactToThemselves() async {
+        #expect(
+            RWSet<Int64>.compactsObservedMetadata && GMap.compactsObservedMetadata && RRMap.compactsObservedMetadata)
+        await propertyCheck(count: 100, input: GeneratedStates.scripts()) { script in
+            Self.expectUnchangedByCompaction(
+                GeneratedStates.state(script) { action, amount, _, _ in
+                    action % 2 == 1 ? .add(Int64(amount % 4)) : .remove(Int64(amount % 4))
+                } as AWSet<Int64>)
+            Self.expectUnchangedByCompaction(
+                GeneratedStates.state(script) { action, amount, _, _ in
+                    action == 4 ? .reset : .assign(Int64(amount % 3))
+                } as MVRegister<Int64>)
+            Self.expectUnchangedByCompaction(
+                GeneratedStates.state(script) { action, _, _, _ in
+                    [.enable, .disable, .reset, .enable][action - 1]
+                } as EWFlag)
+            Self.expectUnchangedByCompaction(
+                GeneratedStates.state(script) { action, _, _, _ in
+                    [.enable, .disable, .reset, .disable][action - 1]
+                } as DWFlag)
+            Self.expectUnchangedByCompaction(
+                GeneratedStates.state(script) { _, amount, _, _ in .add(Int64(amount % 5)) } as GSet<Int64>)
+            Self.expectUnchangedByCompaction(
+                GeneratedStates.state(script) { _, amount, _, _ in
+                    .assign(Int64(amount))
+                } as LWWRegister<Int64>)
+            Self.expectUnchangedByCompaction(
+                GeneratedStates.state(script) { _, amount, _, _ in .increment(UInt64(amount)) } as GCounter)
+            Self.expectUnchangedByCompaction(
+                GeneratedStates.state(script) { action, amount, _, _ in
+                    action % 2 == 1 ? .increment(Int64(amount)) : .decrement(Int64(amount))
+                } as PNCounter)
+            Self.expectUnchangedByCompaction(
+                GeneratedStates.state(script) { action, amount, _, _ in
+                    action == 3 ? .reset : .increment(Int64(amount))
+                } as ResettableCounter)
+            Self.expectUnchangedByCompaction(
+                GeneratedStates.state(script) { action, amount, _, replica in
+                    action == 3
+                        ? .transfer(Int64(amount), to: ReplicaID(replica.rawValue % 3 + 1)) : .increment(Int64(amount))
+                } as BoundedCounter)
+        }
+    }
+
+    private static func expectUnchangedByCompaction<T: CRDT>(
+        _ state: T, sourceLocation: SourceLocation = #_sourceLocation
+    ) {
+        #expect(!T.compactsObservedMetadata, "\(T.self) says it compacts", sourceLocation: sourceLocation)
+        var compacted = state
+        compacted.compactObserved()
+        #expect(
+            compacted.serialized() == state.serialized(), "compactObserved changed \(state) to \(compacted)",
+            sourceLocation: sourceLocation)
     }
 }

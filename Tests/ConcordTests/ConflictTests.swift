@@ -145,6 +145,26 @@ import Testing
         }
     }
 
+    @Test("A state transfer showing more conflicts than the bound keeps the last ones and counts them all")
+    func stateTransferPastTheBound() throws {
+        let configuration = Configuration(durability: .noSync, logBound: 2, conflictRecordBound: 3)
+        try withCluster(replicas: 2, configuration: configuration) { cluster in
+            let keys = (0..<7).map { Key<LWWRegister<String>>("k\($0)", bucket: "posts") }
+            try writeConcurrently(cluster) { replica, value in
+                for key in keys { try replica.update(key, .assign(value)) }
+            }
+            #expect(cluster.status().replicas.allSatisfy { $0.statesSent > 0 }, "the logs were cut: states moved")
+            for replica in cluster.replicas {
+                let detected = replica.status().conflictsDetected
+                let names = try recorded(replica.conflicts()).map(\.name)
+                // Keys are joined in key order: the records kept are the last three found.
+                #expect(detected == 7 || detected == 0, "at \(replica): \(detected)")
+                #expect(names == (detected == 7 ? ["k4", "k5", "k6"] : []), "at \(replica)")
+            }
+            #expect(cluster.status().replicas.map(\.conflictsDetected).reduce(0, +) >= 7)
+        }
+    }
+
     @Test("A record that does not decode is reported as corrupted, naming it")
     func corruptedRecord() throws {
         try withTemporaryDirectory { url in

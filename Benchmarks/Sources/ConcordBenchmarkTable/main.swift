@@ -56,7 +56,9 @@ var rows: [Row] = [] {
     }
 }
 let skipReplication = arguments.contains("--skip-replication")
-let onlyReplication = arguments.contains("--only-replication")
+// `--only-convergence`: only the convergence rows (for profiling them); implies --only-replication.
+let onlyConvergence = arguments.contains("--only-convergence")
+let onlyReplication = arguments.contains("--only-replication") || onlyConvergence
 
 func verdict(_ holds: Bool, _ text: String) -> String { (holds ? "met: " : "NOT met: ") + text }
 
@@ -142,6 +144,7 @@ for setting in skipReplication || onlyMetrics ? [] : [replicationSetting] {
             concord: String(format: "%.1f B", convergence.bytesPerUpdate), raw: "—", ratio: "—", seed: "",
             target: "\(convergence.intervalsApplied) intervals applied, \(convergence.statesSent) state transfers"))
     }
+    if onlyConvergence { break }
     log("[\(s)] steady replication")
     let steady = try measureSteadyReplication(setting: setting, updates: quick ? 2_000 : 10_000)
     rows.append(Row(

@@ -231,6 +231,14 @@ public struct ByteReader: Sendable {
         return Array(bytes[offset..<offset + count])
     }
 
+    /// Skips `count` bytes.
+    public mutating func skip(_ count: Int) throws(CodecError) {
+        guard count >= 0, count <= remaining else {
+            throw error(.truncated, "expected \(count) bytes, \(remaining) left")
+        }
+        offset += count
+    }
+
     /// Reads a length-prefixed byte string.
     public mutating func readBytes() throws(CodecError) -> [UInt8] {
         let count = try readCount()

@@ -1,3 +1,5 @@
+import CRDTs
+
 /// Decides when a replica may compact the causal metadata of its objects, and which.
 ///
 /// A replica compacts (`CRDT.compactObserved()`) once every member of the current membership
@@ -9,12 +11,15 @@
 /// has observed as stable. Values never change.
 ///
 /// The objects changed since the last compaction are kept in memory only, so the first
-/// compaction after opening visits every object.
+/// compaction after opening visits every object. Objects of types that keep nothing to
+/// compact (`CRDT.compactsObservedMetadata`) are never noted or visited.
 struct Compactor {
     private(set) var changedObjects: Set<ObjectKey> = []
     private(set) var compactsEveryObject = true
     /// The clock of the last compaction.
     private(set) var compactedAt = VectorClock()
+    /// Per type code, whether its type compacts (asked of the registry once per code).
+    private var compactingTypes: [CRDTTypeCode: Bool] = [:]
 
     /// Whether a compaction at `clock` is due and safe.
     func isDue(clock: VectorClock, bootstrapping: Bool, peers: PeerTable, epoch: UInt64) -> Bool {
@@ -23,7 +28,16 @@ struct Compactor {
     }
 
     mutating func noteChanged(_ keys: some Sequence<ObjectKey>) {
-        changedObjects.formUnion(keys)
+        for key in keys where compacts(key.type) { changedObjects.insert(key) }
+    }
+
+    /// Whether objects of type `code` may have something to compact (an unregistered type
+    /// is visited: it fails to decode, which reports the damage).
+    mutating func compacts(_ code: CRDTTypeCode) -> Bool {
+        if let known = compactingTypes[code] { return known }
+        let compacts = CRDTRegistry.type(for: code)?.compactsObservedMetadata ?? true
+        compactingTypes[code] = compacts
+        return compacts
     }
 
     /// The compaction at `clock` is in the store.

@@ -65,6 +65,19 @@ struct DeltaInterval: Sendable, Equatable {
         var count: Int
         /// The count, then each object, as `DeltaInterval.encode` writes them.
         var bytes: [UInt8]
+
+        init(count: Int, bytes: [UInt8]) {
+            self.count = count
+            self.bytes = bytes
+        }
+
+        /// Encodes `objects`.
+        init(_ objects: [ObjectDelta]) {
+            var writer = ByteWriter()
+            writer.writeCount(objects.count)
+            for object in objects { object.encode(to: &writer) }
+            self.init(count: objects.count, bytes: writer.bytes)
+        }
     }
 
     /// How many objects it carries.

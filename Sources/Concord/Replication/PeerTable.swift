@@ -56,6 +56,11 @@ struct PeerState: Sendable, Equatable {
         waitingSinceMicroseconds = waitingSinceMicroseconds ?? now
         if sent.dominates(clock) { return .inFlight }
         if !sent.dominates(logFloor) {
+            // Only a full state covers what the peer lacks. While an earlier shipment is
+            // unacknowledged, wait for its acknowledgement (or the timeout): a replica that
+            // just took states from two peers would otherwise pass each one's data on to the
+            // other, which is getting it directly, as a second full state.
+            if !acknowledged.dominates(sent) { return .inFlight }
             sent = clock
             return .state
         }

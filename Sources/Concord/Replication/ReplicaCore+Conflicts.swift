@@ -1,19 +1,27 @@
-/// The conflicts the joins of one interval or state transfer show, encoded as records for
-/// the step's batch (see `Storage+Conflicts`).
+import CRDTs
+
+/// The conflicts a step's joins show, for its batch (see `Replica.conflicts()`).
 ///
-/// Only remote joins detect conflicts: a local transaction never does, so the write path
-/// pays nothing. The detection reads only the states the join already has in hand.
+/// Every conflict is counted, but only the last `bound` are encoded as records: the store
+/// keeps no more than that many (`Configuration.conflictRecordBound`), and a state transfer
+/// after a long partition can show one for every object it brings.
 struct FoundConflicts {
     /// What the replica and the incoming side knew.
     let knowledge: JoinKnowledge
     /// When the step runs.
     let nowMicroseconds: UInt64
-    /// The encoded records and their kinds, in the order found.
-    private(set) var records: [(bytes: [UInt8], kind: ConflictKind)] = []
+    /// The most records kept.
+    let bound: Int
+    /// Every conflict's kind, in the order found.
+    private(set) var kinds: [ConflictKind] = []
+    /// The last `bound` conflicts found (a ring once full; `first` is the oldest).
+    private var kept: [(key: ObjectKey, conflict: DetectedConflict)] = []
+    private var first = 0
 
-    init(knowledge: JoinKnowledge, nowMicroseconds: UInt64) {
+    init(knowledge: JoinKnowledge, nowMicroseconds: UInt64, bound: Int) {
         self.knowledge = knowledge
         self.nowMicroseconds = nowMicroseconds
+        self.bound = max(1, bound)
     }
 
     /// Records the conflicts that joining `delta` into `state` shows (into the initial
@@ -22,8 +30,25 @@ struct FoundConflicts {
     mutating func detect(in state: (any CRDT)?, joining delta: ObjectDelta) {
         let local = state ?? type(of: delta.state).init()
         for conflict in DetectedConflict.conflicts(in: local, joining: delta.state, knowledge: knowledge) {
-            records.append(
-                (Storage.encodeConflict(conflict, key: delta.key, timeMicroseconds: nowMicroseconds), conflict.kind))
+            kinds.append(conflict.kind)
+            if kept.count < bound {
+                kept.append((delta.key, conflict))
+            } else {
+                kept[first] = (delta.key, conflict)
+                first = (first + 1) % bound
+            }
+        }
+    }
+
+    /// Adds the conflicts to `batch`: every one counted, the kept ones as records, oldest first.
+    func add(to batch: inout StorageBatch) {
+        guard !kinds.isEmpty else { return }
+        let dropped = kinds.count - kept.count
+        for kind in kinds[..<dropped] { batch.countConflict(kind: kind) }
+        for offset in 0..<kept.count {
+            let (key, conflict) = kept[(first + offset) % kept.count]
+            batch.appendConflict(
+                Storage.encodeConflict(conflict, key: key, timeMicroseconds: nowMicroseconds), kind: conflict.kind)
         }
     }
 }

@@ -338,6 +338,9 @@ final class ReplicaCore {
                     reading: store)
                 receivedState = true
                 step.change.replies = [message.sender]
+            case .encodedState:
+                // Decoding a message always gives `.state`.
+                throw ConcordError(.corrupted, "a state from replica \(message.sender) was handed over undecoded")
             }
         } catch {
             noteFailure(error)
@@ -405,9 +408,10 @@ final class ReplicaCore {
         assert(
             next.dominates(interval.from), "interval \(interval.from)…\(interval.to) applied before its dependencies")
         var conflicts = FoundConflicts(
-            knowledge: JoinKnowledge(localClock: next, incomingClock: interval.to), nowMicroseconds: now)
+            knowledge: JoinKnowledge(localClock: next, incomingClock: interval.to), nowMicroseconds: now,
+            bound: configuration.conflictRecordBound)
         states = try Self.join(interval.objects, into: states, reading: store, conflicts: &conflicts)
-        for record in conflicts.records { step.batch.appendConflict(record.bytes, kind: record.kind) }
+        conflicts.add(to: &step.batch)
         next.merge(interval.to)
         var logged = interval
         logged.timeMicroseconds = now
@@ -474,9 +478,10 @@ final class ReplicaCore {
         nowMicroseconds now: UInt64, reading store: some ReplicaStoreReader
     ) throws(ConcordError) {
         var conflicts = FoundConflicts(
-            knowledge: JoinKnowledge(localClock: next, incomingClock: reported), nowMicroseconds: now)
+            knowledge: JoinKnowledge(localClock: next, incomingClock: reported), nowMicroseconds: now,
+            bound: configuration.conflictRecordBound)
         let states = try Self.join(objects, into: [], reading: store, conflicts: &conflicts)
-        for record in conflicts.records { step.batch.appendConflict(record.bytes, kind: record.kind) }
+        conflicts.add(to: &step.batch)
         let grew = !next.dominates(reported)
         next.merge(reported)
         let floor = log.floor.merging(reported)
@@ -528,7 +533,7 @@ final class ReplicaCore {
         guard compactor.isDue(clock: clock, bootstrapping: isBootstrapping, peers: peers, epoch: epoch) else { return }
         var candidates: [ObjectDelta] = []
         if compactor.compactsEveryObject {
-            candidates = try store.allObjects()
+            candidates = try store.allObjects { compactor.compacts($0.type) }
         } else {
             let keys = compactor.changedObjects.sorted()
             for (key, state) in zip(keys, try store.objects(keys)) {
@@ -748,15 +753,15 @@ final class ReplicaCore {
     }
 
     private func sendState(to peer: ReplicaID, reading store: some ReplicaStoreReader, output: inout Output) {
-        let states: [ObjectDelta]
+        let states: DeltaInterval.EncodedObjects
         do {
-            states = try store.allObjects()
+            states = try store.allObjectsEncoded()
         } catch {
             noteFailure(error)
             return
         }
         counters.statesSent += 1
-        send(.state(objects: states), to: peer, output: &output)
+        send(.encodedState(states), to: peer, output: &output)
     }
 
     // MARK: Invariants

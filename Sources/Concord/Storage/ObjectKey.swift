@@ -8,33 +8,52 @@
 /// object — with its encoded key bytes cached. The type is part of the name, so two
 /// replicas that use one name with two types make two objects, never a conflict.
 struct ObjectKey: Hashable, Sendable, Comparable, CustomStringConvertible {
-    let bucket: String
-    let name: String
     let type: CRDTTypeCode
     /// Length-prefixed bucket, the type code, then the name: unambiguous for any strings.
     let bytes: [UInt8]
+    /// Where the bucket's and the name's UTF-8 lie in `bytes` (read from the bytes on
+    /// demand: a state transfer makes a key per object and seldom asks for its strings).
+    private let bucketBytes: Range<Int>
+    private let nameStart: Int
+
+    /// The bucket.
+    var bucket: String { String(decoding: bytes[bucketBytes], as: UTF8.self) }
+    /// The name within the bucket.
+    var name: String { String(decoding: bytes[nameStart...], as: UTF8.self) }
 
     init(bucket: String, name: String, type: CRDTTypeCode) {
-        self.bucket = bucket
-        self.name = name
         self.type = type
         var writer = ByteWriter(capacity: bucket.utf8.count + name.utf8.count + 4)
         writer.writeString(bucket)
+        let bucketEnd = writer.bytes.count
         type.encode(to: &writer)
+        nameStart = writer.bytes.count
         writer.writeRaw(name.utf8)
         bytes = writer.bytes
+        bucketBytes = (bucketEnd - bucket.utf8.count)..<bucketEnd
     }
 
+    /// Parses encoded key bytes, checking that the bucket and name are UTF-8.
     init(bytes: [UInt8]) throws(CodecError) {
         var reader = ByteReader(bytes)
-        bucket = try reader.readString()
+        let bucketCount = try reader.readCount()
+        let bucketStart = reader.offset
+        try reader.skip(bucketCount)
+        guard Self.isUTF8(bytes[bucketStart..<reader.offset]) else {
+            throw CodecError(.invalidUTF8, offset: bucketStart, "string is not valid UTF-8")
+        }
+        bucketBytes = bucketStart..<reader.offset
         type = try CRDTTypeCode(from: &reader)
-        let rest = try reader.readRaw(count: reader.remaining)
-        guard let name = String(validating: rest, as: UTF8.self) else {
+        nameStart = reader.offset
+        guard Self.isUTF8(bytes[nameStart...]) else {
             throw CodecError(.invalidUTF8, offset: 0, "object name is not valid UTF-8")
         }
-        self.name = name
         self.bytes = bytes
+    }
+
+    /// Whether `bytes` is valid UTF-8 (ASCII, the common case, without building a string).
+    private static func isUTF8(_ bytes: ArraySlice<UInt8>) -> Bool {
+        bytes.allSatisfy { $0 < 0x80 } || String(validating: bytes, as: UTF8.self) != nil
     }
 
     static func == (lhs: ObjectKey, rhs: ObjectKey) -> Bool { lhs.bytes == rhs.bytes }

@@ -29,20 +29,31 @@ protocol ReplicaStoreReader {
     func logEntries(_ indexes: [UInt64]) throws(ConcordError) -> [DeltaInterval]
     /// Every stored object, in key order.
     func allObjects() throws(ConcordError) -> [ObjectDelta]
+    /// Every stored object whose key `include` accepts, in key order.
+    func allObjects(where include: (ObjectKey) -> Bool) throws(ConcordError) -> [ObjectDelta]
+    /// Every stored object, in key order, encoded as a state message carries them.
+    func allObjectsEncoded() throws(ConcordError) -> DeltaInterval.EncodedObjects
     /// The log entry at `index` with its objects left encoded (see
     /// `DeltaInterval.encodedObjects`), or nil when it is missing.
     func logEntryKeepingObjectsEncoded(_ index: UInt64) throws(ConcordError) -> DeltaInterval?
 }
 
 extension ReplicaStoreReader {
+    /// Filters `allObjects()` (stores that keep objects decoded, such as the tests' in-memory store).
+    func allObjects(where include: (ObjectKey) -> Bool) throws(ConcordError) -> [ObjectDelta] {
+        try allObjects().filter { include($0.key) }
+    }
+
+    /// Encodes `allObjects()` (stores that keep objects decoded).
+    func allObjectsEncoded() throws(ConcordError) -> DeltaInterval.EncodedObjects {
+        .init(try allObjects())
+    }
+
     /// Reads the entry whole and encodes its objects again (stores that keep entries
     /// decoded, such as the tests' in-memory store).
     func logEntryKeepingObjectsEncoded(_ index: UInt64) throws(ConcordError) -> DeltaInterval? {
         guard var entry = try logEntries([index]).first else { return nil }
-        var writer = ByteWriter()
-        writer.writeCount(entry.objects.count)
-        for object in entry.objects { object.encode(to: &writer) }
-        entry.encodedObjects = .init(count: entry.objects.count, bytes: writer.bytes)
+        entry.encodedObjects = .init(entry.objects)
         entry.objects = []
         return entry
     }
@@ -174,18 +185,64 @@ extension Storage: ReplicaStoreReader {
 
     /// Every object, sorted by key (LMDB's order, or sorted here when keys are hidden).
     func allObjects() throws(ConcordError) -> [ObjectDelta] {
+        try allObjects { _ in true }
+    }
+
+    /// Every object whose key `include` accepts, sorted by key; the others are not decoded.
+    func allObjects(where include: (ObjectKey) -> Bool) throws(ConcordError) -> [ObjectDelta] {
         let objects = objects
         let states = try read("read every object") { txn in
             var states: [ObjectDelta] = []
             try txn.forEach(in: objects) { key, value in
                 let (objectKey, plain) = try listedObject(key, value)
-                states.append(ObjectDelta(key: objectKey, state: try Self.decodeObject(objectKey, plain)))
+                if include(objectKey) {
+                    states.append(ObjectDelta(key: objectKey, state: try Self.decodeObject(objectKey, plain)))
+                }
                 return true
             }
             return states
         }
         guard sealer?.objectKeys != nil else { return states }
         return states.sorted { $0.key < $1.key }
+    }
+
+    /// Every object in key order, encoded as a state message carries them (the count, then
+    /// each key and state), written from the stored bytes without decoding them: they were
+    /// checked when they were written, and the receiver decodes and checks them again. A
+    /// state stored in an earlier format version is decoded and encoded in the current one.
+    func allObjectsEncoded() throws(ConcordError) -> DeltaInterval.EncodedObjects {
+        let objects = objects
+        var listed = try read("read every object") { txn in
+            var listed: [(key: ObjectKey, state: [UInt8])] = []
+            try txn.forEach(in: objects) { key, value in
+                listed.append(try listedObject(key, value))
+                return true
+            }
+            return listed
+        }
+        if sealer?.objectKeys != nil { listed.sort { $0.key < $1.key } }
+        var writer = ByteWriter(capacity: 8 + listed.reduce(0) { $0 + $1.key.bytes.count + $1.state.count + 2 })
+        writer.writeCount(listed.count)
+        var versions: [CRDTTypeCode: UInt8] = [:]
+        for (key, stored) in listed {
+            writer.writeBytes(key.bytes)
+            var reader = ByteReader(stored)
+            let current: UInt8?
+            if let known = versions[key.type] {
+                current = known
+            } else {
+                current = CRDTRegistry.type(for: key.type)?.formatVersion
+                versions[key.type] = current
+            }
+            if let version = try? reader.readByte(), let code = try? CRDTTypeCode(from: &reader), code == key.type,
+                version == current
+            {
+                writer.writeRaw(stored[reader.offset...])
+            } else {
+                try Self.decodeObject(key, stored).encode(to: &writer)
+            }
+        }
+        return DeltaInterval.EncodedObjects(count: listed.count, bytes: writer.bytes)
     }
 
     /// Decodes a stored object state and checks it has the key's type.

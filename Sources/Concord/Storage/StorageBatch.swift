@@ -20,10 +20,11 @@ struct StorageBatch {
     }
 
     private(set) var writes: [Write] = []
-    /// The kinds of the `appendConflict` writes the batch holds, in order (for metrics; a
-    /// commit without any pays nothing).
+    /// The kinds of the conflicts the batch's step found, in order (for metrics and the
+    /// count of conflicts detected; a commit without any pays nothing). More than its
+    /// `appendConflict` writes when the step found more than the store keeps.
     private(set) var conflictKinds: [ConflictKind] = []
-    /// How many `appendConflict` writes the batch holds.
+    /// How many conflicts the batch's step found.
     var conflictCount: Int { conflictKinds.count }
 
     init() {}
@@ -53,6 +54,11 @@ struct StorageBatch {
 
     mutating func appendConflict(_ value: [UInt8], kind: ConflictKind) {
         writes.append(.appendConflict(value: value))
+        conflictKinds.append(kind)
+    }
+
+    /// Counts a conflict found without recording it (older than the records the store keeps).
+    mutating func countConflict(kind: ConflictKind) {
         conflictKinds.append(kind)
     }
 }

@@ -61,6 +61,10 @@ struct Message: Sendable, Equatable {
         case interval(DeltaInterval)
         /// Every object's full state, as of `Message.clock`: for peers that lag past the log.
         case state(objects: [ObjectDelta])
+        /// `state`, with the objects still encoded as the store holds them, so a state
+        /// transfer is sent without decoding and encoding every object. Only outgoing
+        /// messages have it: decoding always gives `state`.
+        case encodedState(DeltaInterval.EncodedObjects)
     }
 
     /// 2: adds the sender's membership epoch (compaction waits for reports from the
@@ -77,7 +81,7 @@ struct Message: Sendable, Equatable {
         switch payload {
         case .clock: writer.writeByte(1)
         case .interval: writer.writeByte(2)
-        case .state: writer.writeByte(3)
+        case .state, .encodedState: writer.writeByte(3)
         }
         envelope.encode(to: &writer)
         switch payload {
@@ -86,6 +90,8 @@ struct Message: Sendable, Equatable {
         case .state(let objects):
             writer.writeCount(objects.count)
             for object in objects { object.encode(to: &writer) }
+        case .encodedState(let objects):
+            writer.writeRaw(objects.bytes)
         }
         return writer.bytes
     }

@@ -15,6 +15,7 @@ public enum WireFormat {
         case .interval(let interval):
             kind = "interval of \(interval.transactions) transactions, \(interval.objectCount) objects"
         case .state(let objects): kind = "state of \(objects.count) objects"
+        case .encodedState(let objects): kind = "state of \(objects.count) objects"
         }
         return "\(kind) from \(message.sender) (incarnation \(message.envelope.incarnation)) at \(message.clock)"
     }

@@ -113,6 +113,39 @@ import Testing
                 == .state)
         #expect(!asking.wantsState)
     }
+
+    @Test func aSecondStateWaitsForTheFirstsAcknowledgementOrTheTimeout() {
+        var state = PeerState()
+        #expect(
+            state.nextShipment(clock: [1: 9], logFloor: [1: 5], nowMicroseconds: 0, timeoutMicroseconds: 100) == .state)
+        // States of a third replica arrived meanwhile (and raised the floor): the peer may
+        // have them already from that replica, so nothing goes until it answers.
+        #expect(
+            state.nextShipment(
+                clock: [1: 9, 3: 4], logFloor: [1: 5, 3: 4], nowMicroseconds: 50, timeoutMicroseconds: 100)
+                == .inFlight)
+        // It acknowledged the first state and has the third replica's too: up to date.
+        var answered = state
+        answered.acknowledged = [1: 9, 3: 4]
+        answered.sent.merge([1: 9, 3: 4])
+        #expect(
+            answered.nextShipment(
+                clock: [1: 9, 3: 4], logFloor: [1: 5, 3: 4], nowMicroseconds: 60, timeoutMicroseconds: 100)
+                == .upToDate)
+        // It acknowledged only the first: the rest goes as a second state.
+        var partly = state
+        partly.acknowledged = [1: 9]
+        #expect(
+            partly.nextShipment(
+                clock: [1: 9, 3: 4], logFloor: [1: 5, 3: 4], nowMicroseconds: 60, timeoutMicroseconds: 100)
+                == .state)
+        #expect(partly.sent == [1: 9, 3: 4])
+        // No answer before the timeout: a state again.
+        #expect(
+            state.nextShipment(
+                clock: [1: 9, 3: 4], logFloor: [1: 5, 3: 4], nowMicroseconds: 100, timeoutMicroseconds: 100)
+                == .state)
+    }
 }
 
 @Suite struct BootstrapAndCompactorTests {
@@ -146,7 +179,11 @@ import Testing
         #expect(!compactor.isDue(clock: [1: 1], bootstrapping: true, peers: peers, epoch: 0))
         compactor.noteCompacted(at: [1: 1])
         #expect(!compactor.isDue(clock: [1: 1], bootstrapping: false, peers: peers, epoch: 0))
-        compactor.noteChanged([Key<AWSet<String>>("s").object])
+        // An add-wins set keeps nothing a compaction removes: a change to one is not noted.
+        compactor.noteChanged([Key<AWSet<String>>("a").object])
+        #expect(compactor.changedObjects.isEmpty)
+        compactor.noteChanged([Key<RWSet<String>>("s").object])
+        #expect(compactor.changedObjects == [Key<RWSet<String>>("s").object])
         #expect(!compactor.isDue(clock: [1: 1], bootstrapping: false, peers: peers, epoch: 0))
         #expect(
             compactor.isDue(

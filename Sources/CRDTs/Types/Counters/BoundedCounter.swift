@@ -46,6 +46,9 @@ public struct BoundedCounter: CRDT, CustomStringConvertible {
     /// `BoundedCounter` (no value type).
     public static var typeCode: CRDTTypeCode { CRDTTypeCode(.boundedCounter) }
 
+    /// False: it keeps no metadata that `compactObserved()` removes.
+    public static var compactsObservedMetadata: Bool { false }
+
     /// The counter at zero; no replica holds rights.
     public init() {
         increments = VectorClock()

@@ -22,6 +22,8 @@ public struct PNCounter: ResettableCRDT, CustomStringConvertible {
     /// False: an operation is sound on any state; one made without the whole state counts as
     /// concurrent with what its replica lacks.
     public static var operationsNeedCompleteState: Bool { false }
+    /// False: it keeps no metadata that `compactObserved()` removes.
+    public static var compactsObservedMetadata: Bool { false }
 
     /// The counter at zero, with nothing observed.
     public init() {

@@ -34,6 +34,8 @@ public struct DWFlag: ResettableCRDT, CustomStringConvertible {
     /// False: an operation is sound on any state; one made without the whole state counts as
     /// concurrent with what its replica lacks.
     public static var operationsNeedCompleteState: Bool { false }
+    /// False: it keeps no metadata that `compactObserved()` removes.
+    public static var compactsObservedMetadata: Bool { false }
 
     /// Whether an enable survives and no disable does. - Complexity: O(n) surviving dots.
     public var value: Bool {

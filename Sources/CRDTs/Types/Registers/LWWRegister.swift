@@ -94,6 +94,8 @@ public struct LWWRegister<V: CRDTValue>: ResettableCRDT, CustomStringConvertible
     /// False: an operation is sound on any state; one made without the whole state counts as
     /// concurrent with what its replica lacks.
     public static var operationsNeedCompleteState: Bool { false }
+    /// False: it keeps no metadata that `compactObserved()` removes.
+    public static var compactsObservedMetadata: Bool { false }
 
     /// The empty register: reads `nil`.
     public init() {

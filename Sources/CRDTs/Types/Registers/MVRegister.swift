@@ -27,6 +27,8 @@ public struct MVRegister<V: CRDTValue>: ResettableCRDT, CustomStringConvertible 
     /// False: an operation is sound on any state; one made without the whole state counts as
     /// concurrent with what its replica lacks.
     public static var operationsNeedCompleteState: Bool { false }
+    /// False: it keeps no metadata that `compactObserved()` removes.
+    public static var compactsObservedMetadata: Bool { false }
 
     /// The distinct values of the surviving assignments in reading order: natural order
     /// when `V` is `Comparable` (lexicographic for `[UInt8]`), canonical order otherwise

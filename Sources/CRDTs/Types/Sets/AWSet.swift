@@ -35,6 +35,8 @@ public struct AWSet<E: CRDTValue>: ResettableCRDT, CustomStringConvertible {
     /// False: an operation is sound on any state; one made without the whole state counts as
     /// concurrent with what its replica lacks.
     public static var operationsNeedCompleteState: Bool { false }
+    /// False: it keeps no metadata that `compactObserved()` removes.
+    public static var compactsObservedMetadata: Bool { false }
 
     /// The elements with a surviving dot. - Complexity: O(n).
     public var value: Set<E> { Set(state.store.keys) }

@@ -28,6 +28,8 @@ public struct GSet<E: CRDTValue>: CRDT, CustomStringConvertible {
     /// False: an operation is sound on any state; one made without the whole state counts as
     /// concurrent with what its replica lacks.
     public static var operationsNeedCompleteState: Bool { false }
+    /// False: it keeps no metadata that `compactObserved()` removes.
+    public static var compactsObservedMetadata: Bool { false }
 
     /// The elements. - Complexity: O(1).
     public var value: Set<E> { elements }
