@@ -62,6 +62,39 @@ public protocol CRDT: Sendable, Equatable, BinaryCodable {
     /// objects of a type that says false without reading them. True unless the type says
     /// otherwise, so a type added later is visited until someone has thought about it.
     static var compactsObservedMetadata: Bool { get }
+
+    /// The conflicts that joining `other` into this state shows: for a `ConflictDetecting`
+    /// type, its `conflicts(joining:knowledge:)` when `other` is of the same type; none for
+    /// any other type. Every type has it from the protocols' extensions (a requirement, so
+    /// that a caller holding `any CRDT` needs no cast to `any ConflictDetecting`, which
+    /// showed in the profile of every state transfer); do not implement it.
+    func conflicts(joiningErased other: any CRDT, knowledge: JoinKnowledge) -> [DetectedConflict]
+
+    /// Joins two states given as their encodings (`encode(to:)`, both known to decode)
+    /// without decoding them, when the type can tell the join that way: which of the two it
+    /// equals, and the kind of the conflict `conflicts(joiningErased:knowledge:)` would report
+    /// (nil: none). Returns nil when it cannot tell; the caller then decodes and joins. The
+    /// default always returns nil.
+    ///
+    /// A replica applying a state transfer joins most objects this way when their type
+    /// allows it (an `LWWRegister`: the later timestamp wins), without materialising them.
+    static func joinEncoded(
+        _ local: ArraySlice<UInt8>, _ incoming: ArraySlice<UInt8>, knowledge: JoinKnowledge
+    ) -> EncodedJoin?
+}
+
+/// What `CRDT.joinEncoded(_:_:knowledge:)` found.
+public struct EncodedJoin: Sendable, Equatable {
+    /// Whether the join equals the incoming state (false: it equals the local one).
+    public var takesIncoming: Bool
+    /// The kind of the conflict the join shows, if any.
+    public var conflict: ConflictKind?
+
+    /// Creates an outcome.
+    public init(takesIncoming: Bool, conflict: ConflictKind?) {
+        self.takesIncoming = takesIncoming
+        self.conflict = conflict
+    }
 }
 
 extension CRDT {
@@ -76,6 +109,14 @@ extension CRDT {
 
     /// True: a type is assumed to compact until it says otherwise.
     public static var compactsObservedMetadata: Bool { true }
+
+    /// Nil: the type is decoded and joined.
+    public static func joinEncoded(
+        _ local: ArraySlice<UInt8>, _ incoming: ArraySlice<UInt8>, knowledge: JoinKnowledge
+    ) -> EncodedJoin? { nil }
+
+    /// None: a type that does not detect conflicts shows none.
+    public func conflicts(joiningErased other: any CRDT, knowledge: JoinKnowledge) -> [DetectedConflict] { [] }
 
     /// The join of two states.
     public func joined(_ other: Self) -> Self {

@@ -122,11 +122,14 @@ let replicationSetting: Setting = settings.contains(.noSyncWriteMap) ? .noSyncWr
 let pycrdtSeconds = option("--pycrdt-seconds").flatMap(Double.init)
 for setting in skipReplication || onlyMetrics ? [] : [replicationSetting] {
     let s = setting.rawValue
+    // `--converge-deadline S`: stop a convergence row after S seconds (30; longer under valgrind).
+    let convergenceDeadline = option("--converge-deadline").flatMap(Double.init) ?? 30
     let convergenceSizes = option("--converge-updates").map { [Int($0) ?? 33_334] }
         ?? (quick ? [1_000, 10_000] : [1_000, 3_000, 5_000, 10_000, 33_334])
     for size in convergenceSizes {
         log("[\(s)] convergence of 3 x \(size)")
-        let convergence = try measureConvergence(setting: setting, updatesPerReplica: size, deadlineSeconds: 30)
+        let convergence = try measureConvergence(
+            setting: setting, updatesPerReplica: size, deadlineSeconds: convergenceDeadline)
         rows.append(Row(
             shape: "converge after heal, 3 x \(convergence.updatesPerReplica) updates", setting: s,
             concord: convergence.converged

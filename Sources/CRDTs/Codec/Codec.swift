@@ -231,6 +231,11 @@ public struct ByteReader: Sendable {
         return Array(bytes[offset..<offset + count])
     }
 
+    /// The bytes in `range` of the input (a range of offsets this reader has passed).
+    public func bytes(in range: Range<Int>) -> ArraySlice<UInt8> {
+        bytes[range.clamped(to: 0..<bytes.count)]
+    }
+
     /// Skips `count` bytes.
     public mutating func skip(_ count: Int) throws(CodecError) {
         guard count >= 0, count <= remaining else {

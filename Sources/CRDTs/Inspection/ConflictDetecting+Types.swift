@@ -39,20 +39,18 @@ extension LWWRegister: ConflictDetecting {
     /// the side reports at once). The detail names the lost and winning values, timestamps
     /// and writers; the replicas are the losing writer, then the winning one.
     /// - Complexity: O(log n) in the clocks' sizes, plus comparing the values.
+    @_specialize(where V == Int64)
+    @_specialize(where V == UInt64)
+    @_specialize(where V == String)
+    @_specialize(where V == [UInt8])
+    @_specialize(where V == Bool)
     public func conflicts(joining other: LWWRegister, knowledge: JoinKnowledge) -> [DetectedConflict] {
-        guard let theirs = other.entry, let ours = entry, theirs.timestamp.replica != ours.timestamp.replica else {
+        guard let theirs = other.entry, let ours = entry,
+            Self.assignmentIsLost(ours: ours.timestamp, theirs: theirs.timestamp, knowledge: knowledge)
+        else {
             return []
         }
-        let (lost, won): ((timestamp: HybridTimestamp, value: V), (timestamp: HybridTimestamp, value: V))
-        if theirs.timestamp > ours.timestamp {
-            let writer = ours.timestamp.replica
-            guard knowledge.incomingClock[writer] < knowledge.localClock[writer] else { return [] }
-            (lost, won) = (ours, theirs)
-        } else {
-            let writer = theirs.timestamp.replica
-            guard knowledge.localClock[writer] < knowledge.incomingClock[writer] else { return [] }
-            (lost, won) = (theirs, ours)
-        }
+        let (lost, won) = theirs.timestamp > ours.timestamp ? (ours, theirs) : (theirs, ours)
         return [
             DetectedConflict(
                 kind: .lwwAssignmentLost,
@@ -62,6 +60,16 @@ extension LWWRegister: ConflictDetecting {
                 ]),
                 replicas: [lost.timestamp.replica, won.timestamp.replica])
         ]
+    }
+
+    /// The rule above on the two entries' timestamps: whether joining the assignment
+    /// stamped `theirs` into the one stamped `ours` loses one the winning side had not seen.
+    static func assignmentIsLost(ours: HybridTimestamp, theirs: HybridTimestamp, knowledge: JoinKnowledge) -> Bool {
+        guard theirs.replica != ours.replica else { return false }
+        if theirs > ours {
+            return knowledge.incomingClock[ours.replica] < knowledge.localClock[ours.replica]
+        }
+        return knowledge.localClock[theirs.replica] < knowledge.incomingClock[theirs.replica]
     }
 }
 

@@ -90,7 +90,8 @@ extension ConflictDetecting {
     /// None: most conflicts are events of a join, not properties of a state.
     public var standingConflicts: [DetectedConflict] { [] }
 
-    func conflicts(joiningErased other: any CRDT, knowledge: JoinKnowledge) -> [DetectedConflict] {
+    /// `conflicts(joining:knowledge:)` when `other` is of this type, else none.
+    public func conflicts(joiningErased other: any CRDT, knowledge: JoinKnowledge) -> [DetectedConflict] {
         guard let other = other as? Self else { return [] }
         return conflicts(joining: other, knowledge: knowledge)
     }
@@ -103,8 +104,7 @@ extension DetectedConflict {
     public static func conflicts(
         in state: any CRDT, joining other: any CRDT, knowledge: JoinKnowledge
     ) -> [DetectedConflict] {
-        guard let detecting = state as? any ConflictDetecting else { return [] }
-        return detecting.conflicts(joiningErased: other, knowledge: knowledge)
+        state.conflicts(joiningErased: other, knowledge: knowledge)
     }
 
     /// The conflicts `state` shows by itself (see `ConflictDetecting.standingConflicts`).

@@ -2,6 +2,9 @@
 struct ObjectDelta: Sendable, Equatable {
     var key: ObjectKey
     var state: any CRDT
+    /// The state's bytes as a message carried them (set by decoding, nil otherwise): a
+    /// receiver that stores exactly these bytes has nothing to join.
+    var encodedState: ArraySlice<UInt8>?
 
     static func == (lhs: ObjectDelta, rhs: ObjectDelta) -> Bool {
         lhs.key == rhs.key && lhs.state.serialized() == rhs.state.serialized()
@@ -34,7 +37,9 @@ struct ObjectDelta: Sendable, Equatable {
 
     init(from reader: inout ByteReader) throws(CodecError) {
         key = try ObjectKey(bytes: reader.readBytes())
+        let start = reader.offset
         state = try CRDTRegistry.decode(key.type, from: &reader)
+        encodedState = reader.bytes(in: start..<reader.offset)
     }
 }
 

@@ -480,20 +480,50 @@ final class ReplicaCore {
         var conflicts = FoundConflicts(
             knowledge: JoinKnowledge(localClock: next, incomingClock: reported), nowMicroseconds: now,
             bound: configuration.conflictRecordBound)
-        let states = try Self.join(objects, into: [], reading: store, conflicts: &conflicts)
+        // Objects are joined without being decoded where that is possible. One the store
+        // holds byte for byte as it came changes nothing (a state passed on by a third
+        // replica that this one already heard from, a state sent again); one whose type can
+        // join encoded states (`CRDT.joinEncoded`) keeps the stored bytes or takes the
+        // incoming ones. The rest are decoded and joined.
+        let stored = try store.storedStates(objects.map(\.key))
+        var versions = StoredStateVersions()
+        var types = EncodedJoiners()
+        var changed: [ObjectDelta] = []
+        var base: [ObjectDelta] = []
+        var taken: [(key: ObjectKey, bytes: [UInt8])] = []
+        changed.reserveCapacity(objects.count)
+        for (object, bytes) in zip(objects, stored) {
+            if let bytes {
+                if let incoming = object.encodedState, let body = versions.body(of: bytes, key: object.key) {
+                    if body == incoming { continue }
+                    if let join = types.join(body, incoming, of: object.key.type, knowledge: conflicts.knowledge) {
+                        if let kind = join.conflict { conflicts.note(kind, joining: object, into: bytes) }
+                        if join.takesIncoming {
+                            taken.append((object.key, Array(bytes[..<body.startIndex]) + incoming))
+                        }
+                        continue
+                    }
+                }
+                base.append(ObjectDelta(key: object.key, state: try Storage.decodeObject(object.key, bytes)))
+            }
+            changed.append(object)
+        }
+        let states = try Self.join(changed, into: base, reading: store, conflicts: &conflicts)
         conflicts.add(to: &step.batch)
         let grew = !next.dominates(reported)
         next.merge(reported)
         let floor = log.floor.merging(reported)
-        step.batch = StorageBatch(capacity: states.count + step.batch.writes.count + 2, appending: step.batch)
+        step.batch = StorageBatch(
+            capacity: states.count + taken.count + step.batch.writes.count + 2, appending: step.batch)
         for object in states { step.batch.put(object.state.serialized(), forKey: object.key.bytes, in: .objects) }
+        for (key, bytes) in taken { step.batch.put(bytes, forKey: key.bytes, in: .objects) }
         step.batch.put(next.encodedBytes(), forKey: Storage.MetaKey.clock, in: .meta)
         step.batch.put(floor.encodedBytes(), forKey: Storage.MetaKey.logFloor, in: .meta)
         step.change.clock = next
         step.change.raisedFloor = reported
         step.change.receivedState = true
         step.change.stateApplied = true
-        step.change.changedObjects = states.map(\.key)
+        step.change.changedObjects = (states.map(\.key) + taken.map(\.key)).sorted()
         if grew { step.change.newTransactions += 1 }
     }
 

@@ -65,16 +65,21 @@ struct ObjectKey: Hashable, Sendable, Comparable, CustomStringConvertible {
     /// `lexicographicallyPrecedes`, and then a byte loop, showed in the profile of every
     /// commit, which sorts its keys.
     static func < (lhs: ObjectKey, rhs: ObjectKey) -> Bool {
-        lhs.bytes.withUnsafeBytes { left in
-            rhs.bytes.withUnsafeBytes { right in
-                let common = min(left.count, right.count)
-                if common > 0 {
-                    let order = memcmp(left.baseAddress!, right.baseAddress!, common)
-                    if order != 0 { return order < 0 }
-                }
-                return left.count < right.count
+        rhs.bytes.withUnsafeBytes { compare(lhs.bytes, $0) < 0 }
+    }
+
+    /// The bytewise order of encoded keys `left` and `right` (LMDB's): negative, zero or
+    /// positive.
+    static func compare(_ left: [UInt8], _ right: UnsafeRawBufferPointer) -> Int {
+        left.withUnsafeBytes { left in
+            let common = min(left.count, right.count)
+            if common > 0 {
+                let order = memcmp(left.baseAddress!, right.baseAddress!, common)
+                if order != 0 { return Int(order) }
             }
+            return left.count - right.count
         }
     }
+
     var description: String { "\(bucket)/\(name): \(type)" }
 }

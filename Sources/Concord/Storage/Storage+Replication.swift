@@ -27,6 +27,9 @@ protocol ReplicaStoreReader {
     /// The log entries at `indexes`, in that order, read from one snapshot; missing ones
     /// are skipped.
     func logEntries(_ indexes: [UInt64]) throws(ConcordError) -> [DeltaInterval]
+    /// The stored bytes (`CRDT.serialized()`) of `keys`, in order, read from one snapshot
+    /// (nil: never written).
+    func storedStates(_ keys: [ObjectKey]) throws(ConcordError) -> [[UInt8]?]
     /// Every stored object, in key order.
     func allObjects() throws(ConcordError) -> [ObjectDelta]
     /// Every stored object whose key `include` accepts, in key order.
@@ -39,6 +42,11 @@ protocol ReplicaStoreReader {
 }
 
 extension ReplicaStoreReader {
+    /// Serializes `objects(keys)` (stores that keep objects decoded).
+    func storedStates(_ keys: [ObjectKey]) throws(ConcordError) -> [[UInt8]?] {
+        try objects(keys).map { $0?.serialized() }
+    }
+
     /// Filters `allObjects()` (stores that keep objects decoded, such as the tests' in-memory store).
     func allObjects(where include: (ObjectKey) -> Bool) throws(ConcordError) -> [ObjectDelta] {
         try allObjects().filter { include($0.key) }
@@ -155,6 +163,36 @@ extension Storage: ReplicaStoreReader {
         }
     }
 
+    /// Reads `keys` one by one, or, when they are many, sorted, and the store's keys are
+    /// in key order, in one cursor pass beside them (a state transfer asks for every object:
+    /// a step to the next record costs a fraction of a search from the root).
+    func storedStates(_ keys: [ObjectKey]) throws(ConcordError) -> [[UInt8]?] {
+        let objects = objects
+        return try read("read \(keys.count) objects") { txn in
+            let inOrder = sealer?.objectKeys == nil && zip(keys, keys.dropFirst()).allSatisfy { $0 < $1 }
+            guard inOrder, keys.count >= 64, keys.count * 4 >= (try txn.count(in: objects)) else {
+                var states: [[UInt8]?] = []
+                states.reserveCapacity(keys.count)
+                for key in keys { states.append(try objectState(key, txn)) }
+                return states
+            }
+            var states = [[UInt8]?](repeating: nil, count: keys.count)
+            var index = 0
+            try txn.forEach(in: objects, from: keys[0].bytes) { stored, record in
+                while index < keys.count && ObjectKey.compare(keys[index].bytes, stored) < 0 { index += 1 }
+                guard index < keys.count else { return false }
+                if ObjectKey.compare(keys[index].bytes, stored) == 0 {
+                    let key = keys[index]
+                    states[index] = try openedObject(
+                        record, objectKey: key.bytes, storageKey: key.bytes, what: "the state of \(key)")
+                    index += 1
+                }
+                return index < keys.count
+            }
+            return states
+        }
+    }
+
     func logEntryKeepingObjectsEncoded(_ index: UInt64) throws(ConcordError) -> DeltaInterval? {
         try read("read the log") { txn in
             guard let bytes = try value(Self.logKey(index), in: .log, txn, what: "log entry \(index)") else {
@@ -223,21 +261,11 @@ extension Storage: ReplicaStoreReader {
         if sealer?.objectKeys != nil { listed.sort { $0.key < $1.key } }
         var writer = ByteWriter(capacity: 8 + listed.reduce(0) { $0 + $1.key.bytes.count + $1.state.count + 2 })
         writer.writeCount(listed.count)
-        var versions: [CRDTTypeCode: UInt8] = [:]
+        var versions = StoredStateVersions()
         for (key, stored) in listed {
             writer.writeBytes(key.bytes)
-            var reader = ByteReader(stored)
-            let current: UInt8?
-            if let known = versions[key.type] {
-                current = known
-            } else {
-                current = CRDTRegistry.type(for: key.type)?.formatVersion
-                versions[key.type] = current
-            }
-            if let version = try? reader.readByte(), let code = try? CRDTTypeCode(from: &reader), code == key.type,
-                version == current
-            {
-                writer.writeRaw(stored[reader.offset...])
+            if let body = versions.body(of: stored, key: key) {
+                writer.writeRaw(body)
             } else {
                 try Self.decodeObject(key, stored).encode(to: &writer)
             }
@@ -257,5 +285,50 @@ extension Storage: ReplicaStoreReader {
             throw ConcordError(.corrupted, "\(key) holds a \(type(of: state).typeCode); the store is damaged")
         }
         return state
+    }
+}
+
+/// Finds the state encoding inside stored object bytes (`CRDT.serialized()`: format
+/// version, type code, state), asking the registry for each type's current format version
+/// once.
+struct StoredStateVersions {
+    private var current: [CRDTTypeCode: UInt8] = [:]
+
+    /// The state's encoding within `stored`, or nil when the bytes are not in the current
+    /// format of `key`'s type (an earlier version, another type, or damage: decoding them
+    /// says which).
+    mutating func body(of stored: [UInt8], key: ObjectKey) -> ArraySlice<UInt8>? {
+        var reader = ByteReader(stored)
+        guard let version = try? reader.readByte(), let code = try? CRDTTypeCode(from: &reader), code == key.type
+        else { return nil }
+        let expected: UInt8?
+        if let known = current[code] {
+            expected = known
+        } else {
+            expected = CRDTRegistry.type(for: code)?.formatVersion
+            current[code] = expected
+        }
+        return version == expected ? stored[reader.offset...] : nil
+    }
+}
+
+/// Asks each type, through its registered metatype, to join encoded states
+/// (`CRDT.joinEncoded`), looking each type code up once.
+struct EncodedJoiners {
+    private var types: [CRDTTypeCode: (any CRDT.Type)?] = [:]
+
+    /// The encoded join of `local` and `incoming` (state encodings of type `code`), or nil
+    /// when the type cannot tell it without decoding (or is not registered).
+    mutating func join(
+        _ local: ArraySlice<UInt8>, _ incoming: ArraySlice<UInt8>, of code: CRDTTypeCode, knowledge: JoinKnowledge
+    ) -> EncodedJoin? {
+        let type: (any CRDT.Type)?
+        if let known = types[code] {
+            type = known
+        } else {
+            type = CRDTRegistry.type(for: code)
+            types[code] = type
+        }
+        return type?.joinEncoded(local, incoming, knowledge: knowledge)
     }
 }

@@ -83,8 +83,15 @@ public struct LWWRegister<V: CRDTValue>: ResettableCRDT, CustomStringConvertible
         case assign(V)
     }
 
+    /// An assignment: its timestamp and value. (A struct, not a tuple: unspecialized code,
+    /// which a replica runs behind `any CRDT`, looked tuple metadata up on every call.)
+    struct Entry: Sendable {
+        var timestamp: HybridTimestamp
+        var value: V
+    }
+
     /// The winning assignment, if it is later than `cleared`.
-    var entry: (timestamp: HybridTimestamp, value: V)?
+    var entry: Entry?
     /// The latest timestamp a reset observed.
     var cleared: HybridTimestamp?
 
@@ -103,7 +110,7 @@ public struct LWWRegister<V: CRDTValue>: ResettableCRDT, CustomStringConvertible
         cleared = nil
     }
 
-    init(entry: (timestamp: HybridTimestamp, value: V)?, cleared: HybridTimestamp?) {
+    init(entry: Entry?, cleared: HybridTimestamp?) {
         self.entry = entry
         self.cleared = cleared
         normalize()
@@ -144,8 +151,8 @@ public struct LWWRegister<V: CRDTValue>: ResettableCRDT, CustomStringConvertible
             else {
                 throw CRDTError(.overflow, "the hybrid logical clock is exhausted; nothing was changed")
             }
-            entry = (timestamp, value)
-            return LWWRegister(entry: (timestamp, value), cleared: nil)
+            entry = Entry(timestamp: timestamp, value: value)
+            return LWWRegister(entry: entry, cleared: nil)
         }
     }
 
@@ -153,6 +160,11 @@ public struct LWWRegister<V: CRDTValue>: ResettableCRDT, CustomStringConvertible
     /// timestamp covers. Equal timestamps with different values (which no replica produces)
     /// are ordered by the values' encoded bytes, so the join stays commutative.
     /// - Complexity: O(1) (O(size of the values) when timestamps tie).
+    @_specialize(where V == Int64)
+    @_specialize(where V == UInt64)
+    @_specialize(where V == String)
+    @_specialize(where V == [UInt8])
+    @_specialize(where V == Bool)
     public mutating func join(_ other: LWWRegister) {
         if let theirs = other.entry {
             if let ours = entry {
@@ -170,6 +182,44 @@ public struct LWWRegister<V: CRDTValue>: ResettableCRDT, CustomStringConvertible
             cleared = theirs
         }
         normalize()
+    }
+
+    /// Joins two encoded registers that each hold an entry and no cleared timestamp by
+    /// their timestamps alone (the entry comes first in the encoding): the later one wins,
+    /// and the conflict is `conflicts(joining:knowledge:)`'s rule on the two timestamps.
+    /// Nil for any other pair (a reset, an empty register, equal timestamps), which the
+    /// caller decodes and joins.
+    /// - Complexity: O(1).
+    public static func joinEncoded(
+        _ local: ArraySlice<UInt8>, _ incoming: ArraySlice<UInt8>, knowledge: JoinKnowledge
+    ) -> EncodedJoin? {
+        guard let ours = entryTimestamp(local), let theirs = entryTimestamp(incoming), ours != theirs else {
+            return nil
+        }
+        let lost = assignmentIsLost(ours: ours, theirs: theirs, knowledge: knowledge)
+        return EncodedJoin(takesIncoming: theirs > ours, conflict: lost ? .lwwAssignmentLost : nil)
+    }
+
+    /// The entry's timestamp of an encoded register that has an entry and no cleared
+    /// timestamp (flags byte 1), or nil.
+    private static func entryTimestamp(_ encoded: ArraySlice<UInt8>) -> HybridTimestamp? {
+        guard encoded.first == 1 else { return nil }
+        var index = encoded.startIndex + 1
+        // HybridTimestamp's three LEB128 integers, read in place (as `ByteReader` reads them).
+        func varUInt() -> UInt64? {
+            var result: UInt64 = 0
+            for shift in stride(from: UInt64(0), through: 63, by: 7) {
+                guard index < encoded.endIndex else { return nil }
+                let byte = encoded[index]
+                index += 1
+                if shift == 63 && byte > 1 { return nil }
+                result |= UInt64(byte & 0x7F) << shift
+                if byte & 0x80 == 0 { return result }
+            }
+            return nil
+        }
+        guard let physical = varUInt(), let logical = varUInt(), let replica = varUInt() else { return nil }
+        return HybridTimestamp(physicalMicroseconds: physical, logical: logical, replica: ReplicaID(replica))
     }
 
     /// The delta that clears the value this state shows: its timestamp as "cleared at". An
@@ -192,6 +242,11 @@ public struct LWWRegister<V: CRDTValue>: ResettableCRDT, CustomStringConvertible
 
     /// A flags byte (bit 0: an entry follows, bit 1: a cleared timestamp follows), then the
     /// entry's timestamp and value, then the cleared timestamp. - Complexity: O(size of the value).
+    @_specialize(where V == Int64)
+    @_specialize(where V == UInt64)
+    @_specialize(where V == String)
+    @_specialize(where V == [UInt8])
+    @_specialize(where V == Bool)
     public func encode(to writer: inout ByteWriter) {
         writer.writeByte((entry == nil ? 0 : 1) | (cleared == nil ? 0 : 2))
         if let entry {
@@ -205,16 +260,21 @@ public struct LWWRegister<V: CRDTValue>: ResettableCRDT, CustomStringConvertible
     /// - Throws: `CodecError` on truncated input, unknown flag bits (`.unknownTag`), an invalid
     ///   value, or an entry at or below the cleared timestamp (`.inconsistent`: the encoder
     ///   drops such an entry). - Complexity: O(size of the value).
+    @_specialize(where V == Int64)
+    @_specialize(where V == UInt64)
+    @_specialize(where V == String)
+    @_specialize(where V == [UInt8])
+    @_specialize(where V == Bool)
     public init(from reader: inout ByteReader) throws(CodecError) {
         let flags = try reader.readByte()
         guard flags & ~3 == 0 else { throw reader.error(.unknownTag, "register flags \(flags) have unknown bits") }
-        var entry: (timestamp: HybridTimestamp, value: V)?
+        var entry: Entry?
         if flags & 1 != 0 {
             let timestamp = try HybridTimestamp(from: &reader)
             let value = try reader.nested { (nestedReader: inout ByteReader) throws(CodecError) -> V in
                 try V(from: &nestedReader)
             }
-            entry = (timestamp, value)
+            entry = Entry(timestamp: timestamp, value: value)
         }
         let cleared: HybridTimestamp? = flags & 2 != 0 ? try HybridTimestamp(from: &reader) : nil
         if let entry, let cleared, entry.timestamp <= cleared {
