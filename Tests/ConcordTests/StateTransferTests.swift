@@ -39,6 +39,26 @@ import Testing
         }
     }
 
+    @Test("Stored states read in one cursor pass equal those read one by one, missing keys included")
+    func storedStatesByScanEqualThoseByGet() throws {
+        try withTemporaryDirectory { url in
+            let cluster = try Cluster(directory: url, replicas: 1, configuration: Configuration(durability: .noSync))
+            defer { cluster.close() }
+            let replica = cluster.replicas[0]
+            // Every third key stored; asked for: all of them, and keys past the last stored.
+            let keys = (0..<300).map { Key<GCounter>(String(format: "k%03d", $0), bucket: "b") }
+            for (i, key) in keys.enumerated() where i % 3 == 0 { try replica.update(key, .increment(UInt64(i + 1))) }
+            let asked = (keys + (300..<320).map { Key<GCounter>("z\($0)", bucket: "b") }).map(\.object).sorted()
+            let storage = try #require(replica.readableStorage.withLock { $0 })
+            let scanned = try storage.storedStates(asked)  // sorted and many: one pass
+            let fetched = try storage.storedStates(asked.reversed()).reversed()  // unsorted: one get each
+            #expect(scanned == Array(fetched))
+            #expect(scanned.compactMap { $0 }.count == 100)
+            #expect(try storage.storedStates(Array(asked.prefix(10))) == Array(scanned.prefix(10)))
+            #expect(try storage.storedStates([]) == [])
+        }
+    }
+
     @Test("A stored state of an unknown format version is reported, not sent")
     func unknownFormatVersionIsCorrupted() throws {
         try withTemporaryDirectory { url in
