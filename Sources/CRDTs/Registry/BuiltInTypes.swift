@@ -77,12 +77,41 @@ package enum BuiltInType: UInt8, CaseIterable, Sendable {
 
     /// Every built-in type by its type code, as `CRDTRegistry` starts. Two built-ins with
     /// one code are a bug in this table (`BuiltInTypeTests` checks there are none).
-    static func registryTable() -> [CRDTTypeCode: any CRDT.Type] {
-        var table: [CRDTTypeCode: any CRDT.Type] = [:]
-        for type in allCases.flatMap(\.registeredTypes) {
-            let previous = table.updateValue(type, forKey: type.typeCode)
+    ///
+    /// Each entry is made with its concrete type, so that its decoder is specialized; the
+    /// table is checked against `registeredTypes`, the one list of what is built in.
+    static func registryTable() -> [CRDTTypeCode: CRDTRegistry.Entry] {
+        var table: [CRDTTypeCode: CRDTRegistry.Entry] = [:]
+        func add<T: CRDT>(_ type: T.Type) {
+            let previous = table.updateValue(CRDTRegistry.Entry(type), forKey: type.typeCode)
             assert(previous == nil, "two built-in CRDT types share the code \(type.typeCode)")
         }
+        func addGeneric<V: CRDTValue>(over value: V.Type) {
+            add(LWWRegister<V>.self)
+            add(MVRegister<V>.self)
+            add(GSet<V>.self)
+            add(AWSet<V>.self)
+            add(RWSet<V>.self)
+        }
+        add(GCounter.self)
+        add(PNCounter.self)
+        add(ResettableCounter.self)
+        add(BoundedCounter.self)
+        add(EWFlag.self)
+        add(DWFlag.self)
+        add(GMap.self)
+        add(RRMap.self)
+        addGeneric(over: String.self)
+        addGeneric(over: [UInt8].self)
+        addGeneric(over: Int64.self)
+        addGeneric(over: UInt64.self)
+        addGeneric(over: Bool.self)
+        // Whatever `type(over:)` and `valueTypes` list is here, and nothing else.
+        for type in allCases.flatMap(\.registeredTypes) where table[type.typeCode] == nil {
+            table[type.typeCode] = CRDTRegistry.Entry(erased: type)
+            assertionFailure("registryTable() lacks \(type)")
+        }
+        assert(table.count == allCases.flatMap(\.registeredTypes).count, "registryTable() has types not built in")
         return table
     }
 }

@@ -8,11 +8,34 @@ import Locking
 /// `UInt64`, `Bool`). Register instantiations with your own `CRDTValue` types before
 /// decoding or storing them in a map. All members are thread-safe.
 public enum CRDTRegistry {
-    private static let table = Mutex<[CRDTTypeCode: any CRDT.Type]>(BuiltInType.registryTable())
+    private static let table = Mutex<[CRDTTypeCode: Entry]>(BuiltInType.registryTable())
+
+    /// A registered type and its decoder.
+    struct Entry: Sendable {
+        let type: any CRDT.Type
+        /// `type.init(from:)`, made where the type is known: for the built-in types it runs
+        /// code specialized for each (through `any CRDT.Type` the generic code runs, which
+        /// looked type metadata up on every decoded state).
+        let decode: @Sendable (inout ByteReader) throws(CodecError) -> any CRDT
+
+        init<T: CRDT>(_ type: T.Type) {
+            self.type = type
+            decode = { (reader: inout ByteReader) throws(CodecError) -> any CRDT in try T(from: &reader) }
+        }
+
+        init(erased type: any CRDT.Type) {
+            self.type = type
+            decode = { (reader: inout ByteReader) throws(CodecError) -> any CRDT in try type.init(from: &reader) }
+        }
+    }
 
     /// The type registered for `code`, or `nil` when none is.
     /// - Complexity: O(1) (a lock and a hash lookup).
     public static func type(for code: CRDTTypeCode) -> (any CRDT.Type)? {
+        table.withLock { $0[code]?.type }
+    }
+
+    private static func entry(for code: CRDTTypeCode) -> Entry? {
         table.withLock { $0[code] }
     }
 
@@ -23,14 +46,14 @@ public enum CRDTRegistry {
     /// other's bytes. Pick a `valueTag` in 128...255 for your value types to avoid that.
     public static func register(_ type: any CRDT.Type) {
         table.withLock { table in
-            if let existing = table[type.typeCode] {
+            if let existing = table[type.typeCode]?.type {
                 precondition(
                     ObjectIdentifier(existing) == ObjectIdentifier(type),
                     "CRDTRegistry: \(type) and \(existing) share the type code \(type.typeCode); give the value type another valueTag"
                 )
                 return
             }
-            table[type.typeCode] = type
+            table[type.typeCode] = Entry(erased: type)
         }
     }
 
@@ -46,10 +69,30 @@ public enum CRDTRegistry {
     /// - Throws: `CodecError` with code `.unknownTag` when no type is registered for `code`,
     ///   or whatever the type's decoder throws.
     public static func decode(_ code: CRDTTypeCode, from reader: inout ByteReader) throws(CodecError) -> any CRDT {
-        guard let type = type(for: code) else {
+        guard let entry = entry(for: code) else {
             throw reader.error(.unknownTag, "no CRDT type is registered for \(code)")
         }
-        return try type.init(from: &reader)
+        return try entry.decode(&reader)
+    }
+
+    /// Decodes states of registered types one after another, taking the registry's lock
+    /// only when the type code changes (a list of objects comes in runs of one type).
+    public struct Decoder {
+        private var last: (code: CRDTTypeCode, entry: Entry)?
+
+        /// A decoder that has looked nothing up yet.
+        public init() {}
+
+        /// `CRDTRegistry.decode(code, from: &reader)`.
+        public mutating func decode(_ code: CRDTTypeCode, from reader: inout ByteReader) throws(CodecError) -> any CRDT
+        {
+            if let last, last.code == code { return try last.entry.decode(&reader) }
+            guard let entry = CRDTRegistry.entry(for: code) else {
+                throw reader.error(.unknownTag, "no CRDT type is registered for \(code)")
+            }
+            last = (code, entry)
+            return try entry.decode(&reader)
+        }
     }
 
     /// Decodes a `CRDT.serialized()` state of any registered type: format version, type
@@ -61,15 +104,15 @@ public enum CRDTRegistry {
         var reader = ByteReader(bytes)
         let version = try reader.readByte()
         let code = try CRDTTypeCode(from: &reader)
-        guard let type = type(for: code) else {
+        guard let entry = entry(for: code) else {
             throw CodecError(.unknownTag, offset: 1, "no CRDT type is registered for \(code)")
         }
-        guard version == type.formatVersion else {
+        guard version == entry.type.formatVersion else {
             throw CodecError(
                 .unsupportedVersion, offset: 0,
-                "format version \(version); this build reads \(type.formatVersion) for \(code)")
+                "format version \(version); this build reads \(entry.type.formatVersion) for \(code)")
         }
-        let state = try type.init(from: &reader)
+        let state = try entry.decode(&reader)
         try reader.finish()
         return state
     }

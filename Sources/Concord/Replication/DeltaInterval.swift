@@ -25,8 +25,9 @@ struct ObjectDelta: Sendable, Equatable {
         let count = try reader.readCount(minimumElementSize: 4)
         var objects: [ObjectDelta] = []
         objects.reserveCapacity(count)
+        var decoder = CRDTRegistry.Decoder()
         for _ in 0..<count {
-            let object = try ObjectDelta(from: &reader)
+            let object = try ObjectDelta(from: &reader, decoder: &decoder)
             if let last = objects.last, !(last.key < object.key) {
                 throw reader.error(.inconsistent, "\(what) objects out of order or repeated at \(object.key)")
             }
@@ -35,10 +36,11 @@ struct ObjectDelta: Sendable, Equatable {
         return objects
     }
 
-    init(from reader: inout ByteReader) throws(CodecError) {
+    /// Decodes one object, its state with `decoder`.
+    init(from reader: inout ByteReader, decoder: inout CRDTRegistry.Decoder) throws(CodecError) {
         key = try ObjectKey(bytes: reader.readBytes())
         let start = reader.offset
-        state = try CRDTRegistry.decode(key.type, from: &reader)
+        state = try decoder.decode(key.type, from: &reader)
         encodedState = reader.bytes(in: start..<reader.offset)
     }
 }

@@ -232,6 +232,16 @@ extension Storage: ReplicaStoreReader {
         let states = try read("read every object") { txn in
             var states: [ObjectDelta] = []
             try txn.forEach(in: objects) { key, value in
+                if sealer?.objectKeys == nil {
+                    // The key is the object's: ask before opening or copying the state.
+                    let objectKey = try Self.objectKey(Array(key))
+                    guard include(objectKey) else { return true }
+                    let plain = try openedObject(
+                        value, objectKey: objectKey.bytes, storageKey: objectKey.bytes,
+                        what: "the state of \(objectKey)")
+                    states.append(ObjectDelta(key: objectKey, state: try Self.decodeObject(objectKey, plain)))
+                    return true
+                }
                 let (objectKey, plain) = try listedObject(key, value)
                 if include(objectKey) {
                     states.append(ObjectDelta(key: objectKey, state: try Self.decodeObject(objectKey, plain)))
@@ -250,6 +260,32 @@ extension Storage: ReplicaStoreReader {
     /// state stored in an earlier format version is decoded and encoded in the current one.
     func allObjectsEncoded() throws(ConcordError) -> DeltaInterval.EncodedObjects {
         let objects = objects
+        if sealer == nil {
+            // A plain store: each key and state is written from the record in place.
+            return try read("read every object") { txn in
+                let count = try txn.count(in: objects)
+                var writer = ByteWriter(capacity: 16 + count * 48)
+                writer.writeCount(count)
+                var versions = StoredStateVersions()
+                var written = 0
+                try txn.forEach(in: objects) { key, record in
+                    written += 1
+                    if let body = versions.body(ofRecord: record, storedUnder: key) {
+                        writer.writeBytes(key)
+                        writer.writeRaw(body)
+                    } else {
+                        let (objectKey, plain) = try listedObject(key, record)
+                        writer.writeBytes(objectKey.bytes)
+                        try Self.decodeObject(objectKey, plain).encode(to: &writer)
+                    }
+                    return true
+                }
+                guard written == count else {
+                    throw ConcordError(.corrupted, "the objects database counts \(count) records and holds \(written)")
+                }
+                return DeltaInterval.EncodedObjects(count: count, bytes: writer.bytes)
+            }
+        }
         var listed = try read("read every object") { txn in
             var listed: [(key: ObjectKey, state: [UInt8])] = []
             try txn.forEach(in: objects) { key, value in
@@ -293,6 +329,22 @@ extension Storage: ReplicaStoreReader {
 /// once.
 struct StoredStateVersions {
     private var current: [CRDTTypeCode: UInt8] = [:]
+    /// The last code looked up and its version (objects come in runs of one type).
+    private var last: (code: CRDTTypeCode, version: UInt8?)?
+
+    /// The current format version of type `code` (nil: not registered).
+    private mutating func version(of code: CRDTTypeCode) -> UInt8? {
+        if let last, last.code == code { return last.version }
+        let version: UInt8?
+        if let known = current[code] {
+            version = known
+        } else {
+            version = CRDTRegistry.type(for: code)?.formatVersion
+            current[code] = version
+        }
+        last = (code, version)
+        return version
+    }
 
     /// The state's encoding within `stored`, or nil when the bytes are not in the current
     /// format of `key`'s type (an earlier version, another type, or damage: decoding them
@@ -301,14 +353,30 @@ struct StoredStateVersions {
         var reader = ByteReader(stored)
         guard let version = try? reader.readByte(), let code = try? CRDTTypeCode(from: &reader), code == key.type
         else { return nil }
-        let expected: UInt8?
-        if let known = current[code] {
-            expected = known
-        } else {
-            expected = CRDTRegistry.type(for: code)?.formatVersion
-            current[code] = expected
+        return version == self.version(of: code) ? stored[reader.offset...] : nil
+    }
+
+    /// `body(of:key:)` for a plain record stored under the encoded object key `key`, read in
+    /// place: nil also when the key's type code cannot be found (the caller decodes both).
+    mutating func body(ofRecord record: UnsafeRawBufferPointer, storedUnder key: UnsafeRawBufferPointer)
+        -> UnsafeRawBufferPointer?
+    {
+        // The key: the bucket's length (LEB128) and bytes, then the two bytes of the type code.
+        var offset = 0
+        var bucketLength = 0
+        var shift = 0
+        while offset < key.count, shift < 35 {
+            let byte = key[offset]
+            offset += 1
+            bucketLength |= Int(byte & 0x7F) << shift
+            if byte & 0x80 == 0 { break }
+            shift += 7
         }
-        return version == expected ? stored[reader.offset...] : nil
+        offset += bucketLength
+        guard offset + 2 <= key.count, record.count >= 3, record[1] == key[offset], record[2] == key[offset + 1]
+        else { return nil }
+        let code = CRDTTypeCode(CRDTTypeCode.Kind(rawValue: record[1]), valueTag: record[2])
+        return record[0] == version(of: code) ? UnsafeRawBufferPointer(rebasing: record[3...]) : nil
     }
 }
 
@@ -316,6 +384,8 @@ struct StoredStateVersions {
 /// (`CRDT.joinEncoded`), looking each type code up once.
 struct EncodedJoiners {
     private var types: [CRDTTypeCode: (any CRDT.Type)?] = [:]
+    /// The last code looked up and its type (objects come in runs of one type).
+    private var last: (code: CRDTTypeCode, type: (any CRDT.Type)?)?
 
     /// The encoded join of `local` and `incoming` (state encodings of type `code`), or nil
     /// when the type cannot tell it without decoding (or is not registered).
@@ -323,12 +393,15 @@ struct EncodedJoiners {
         _ local: ArraySlice<UInt8>, _ incoming: ArraySlice<UInt8>, of code: CRDTTypeCode, knowledge: JoinKnowledge
     ) -> EncodedJoin? {
         let type: (any CRDT.Type)?
-        if let known = types[code] {
+        if let last, last.code == code {
+            type = last.type
+        } else if let known = types[code] {
             type = known
         } else {
             type = CRDTRegistry.type(for: code)
             types[code] = type
         }
+        last = (code, type)
         return type?.joinEncoded(local, incoming, knowledge: knowledge)
     }
 }
