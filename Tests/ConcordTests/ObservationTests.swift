@@ -250,10 +250,16 @@ import Testing
             let c = cluster.replicas[2]
             let iterator = c.changes(of: likes).makeAsyncIterator()
             _ = try iterator.poll()
+            // One with a change waiting when the replica goes (simulation seed 34 found it
+            // returning nil, as for a replica down for a while, instead of ending).
+            let pending = c.changes(of: likes).makeAsyncIterator()
+            _ = try pending.poll()
+            try c.update(likes, .increment(1))
             let feed = c.commits().makeAsyncIterator()
             try cluster.removeReplica(c.id)
             let error = try #require(throws: ConcordError.self) { try iterator.poll() }
             #expect(error.code == .unavailable)
+            #expect(throws: ConcordError.self) { try pending.poll() }
             #expect(throws: ConcordError.self) { try feed.poll() }
             let a = cluster.replicas[0]
             let task = Task { () throws(ConcordError) -> Int in

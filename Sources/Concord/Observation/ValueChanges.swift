@@ -44,6 +44,9 @@ final class ValueObserver<Value: Equatable & Sendable>: ObservationSubscriber, @
                     throw error
                 }
                 guard let snapshot else {
+                    // Down for good (removed) ends the observation now; down for a while
+                    // (a crash, a wipe) waits for the reopening.
+                    if case .failed(let error) = signal.ending { throw error }
                     signal.stall()
                     return nil
                 }
