@@ -80,10 +80,14 @@ import Testing
 
     @Test("Object keys parse back, non-ASCII names included, and invalid UTF-8 is refused")
     func objectKeysParse() throws {
-        for (bucket, name) in [("b", "n"), ("", ""), ("ünï", "çà-名前"), ("bucket with spaces", "x\u{0}y")] {
-            let key = ObjectKey(bucket: bucket, name: name, type: GCounter.typeCode)
+        let long = String(repeating: "b", count: 200)  // a two-byte length
+        for (bucket, name) in [("b", "n"), ("", ""), ("ünï", "çà-名前"), ("bucket with spaces", "x\u{0}y"), (long, "n")] {
+            let key = ObjectKey(bucket: bucket, name: name, type: AWSet<Int64>.typeCode)
             let parsed = try ObjectKey(bytes: key.bytes)
             #expect(parsed == key && parsed.bucket == bucket && parsed.name == name && parsed.type == key.type)
+            #expect(key.bytes.withUnsafeBytes { ObjectKey.typeCode(ofEncoded: $0) } == key.type)
+            #expect(
+                key.bytes.dropLast(name.utf8.count + 1).withUnsafeBytes { ObjectKey.typeCode(ofEncoded: $0) } == nil)
         }
         let good = ObjectKey(bucket: "b", name: "n", type: GCounter.typeCode).bytes
         var badName = good

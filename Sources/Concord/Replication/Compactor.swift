@@ -18,10 +18,8 @@ struct Compactor {
     private(set) var compactsEveryObject = true
     /// The clock of the last compaction.
     private(set) var compactedAt = VectorClock()
-    /// Per type code, whether its type compacts (asked of the registry once per code).
-    private var compactingTypes: [CRDTTypeCode: Bool] = [:]
-    /// The last code asked about (changed objects come in runs of one type).
-    private var lastType: (code: CRDTTypeCode, compacts: Bool)?
+    /// The types of the objects noted.
+    private var types = RegisteredTypes()
 
     /// Whether a compaction at `clock` is due and safe.
     func isDue(clock: VectorClock, bootstrapping: Bool, peers: PeerTable, epoch: UInt64) -> Bool {
@@ -36,16 +34,7 @@ struct Compactor {
     /// Whether objects of type `code` may have something to compact (an unregistered type
     /// is visited: it fails to decode, which reports the damage).
     mutating func compacts(_ code: CRDTTypeCode) -> Bool {
-        if let lastType, lastType.code == code { return lastType.compacts }
-        let compacts: Bool
-        if let known = compactingTypes[code] {
-            compacts = known
-        } else {
-            compacts = CRDTRegistry.type(for: code)?.compactsObservedMetadata ?? true
-            compactingTypes[code] = compacts
-        }
-        lastType = (code, compacts)
-        return compacts
+        types.type(for: code)?.compactsObservedMetadata ?? true
     }
 
     /// The compaction at `clock` is in the store.

@@ -427,9 +427,11 @@ final class ReplicaCore {
     /// objects), reading in one snapshot the objects of `deltas` that `base` lacks. Returns
     /// the joined states sorted by key: a merge of two sorted lists, no hashing, and puts in
     /// key order, which LMDB takes fastest. Adds the conflicts each join shows to `conflicts`.
+    /// `baseHoldsEveryStored`: the caller already read every stored object of `deltas` into
+    /// `base`, so the others are new and are not read again.
     private static func join(
         _ deltas: [ObjectDelta], into base: [ObjectDelta], reading store: some ReplicaStoreReader,
-        conflicts: inout FoundConflicts
+        baseHoldsEveryStored: Bool = false, conflicts: inout FoundConflicts
     ) throws(ConcordError) -> [ObjectDelta] {
         var missing: [ObjectKey] = []
         var position = 0
@@ -437,7 +439,9 @@ final class ReplicaCore {
             while position < base.count && base[position].key < delta.key { position += 1 }
             if position == base.count || base[position].key != delta.key { missing.append(delta.key) }
         }
-        let stored = missing.isEmpty ? [] : try store.objects(missing)
+        let stored =
+            missing.isEmpty || baseHoldsEveryStored
+            ? [(any CRDT)?](repeating: nil, count: missing.count) : try store.objects(missing)
         var joined: [ObjectDelta] = []
         joined.reserveCapacity(base.count + missing.count)
         var (baseIndex, storedIndex) = (0, 0)
@@ -486,17 +490,18 @@ final class ReplicaCore {
         // join encoded states (`CRDT.joinEncoded`) keeps the stored bytes or takes the
         // incoming ones. The rest are decoded and joined.
         let stored = try store.storedStates(objects.map(\.key))
-        var versions = StoredStateVersions()
-        var types = EncodedJoiners()
+        var types = RegisteredTypes()
         var changed: [ObjectDelta] = []
         var base: [ObjectDelta] = []
         var taken: [(key: ObjectKey, bytes: [UInt8])] = []
         changed.reserveCapacity(objects.count)
         for (object, bytes) in zip(objects, stored) {
             if let bytes {
-                if let incoming = object.encodedState, let body = versions.body(of: bytes, key: object.key) {
+                if let incoming = object.encodedState, let body = types.state(in: bytes, key: object.key) {
                     if body == incoming { continue }
-                    if let join = types.join(body, incoming, of: object.key.type, knowledge: conflicts.knowledge) {
+                    if let join = types.type(for: object.key.type)?.joinEncoded(
+                        body, incoming, knowledge: conflicts.knowledge)
+                    {
                         if let kind = join.conflict { conflicts.note(kind, joining: object, into: bytes) }
                         if join.takesIncoming {
                             taken.append((object.key, Array(bytes[..<body.startIndex]) + incoming))
@@ -508,7 +513,8 @@ final class ReplicaCore {
             }
             changed.append(object)
         }
-        let states = try Self.join(changed, into: base, reading: store, conflicts: &conflicts)
+        let states = try Self.join(
+            changed, into: base, reading: store, baseHoldsEveryStored: true, conflicts: &conflicts)
         conflicts.add(to: &step.batch)
         let grew = !next.dominates(reported)
         next.merge(reported)

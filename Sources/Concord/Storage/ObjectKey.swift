@@ -51,6 +51,25 @@ struct ObjectKey: Hashable, Sendable, Comparable, CustomStringConvertible {
         self.bytes = bytes
     }
 
+    /// The type code inside encoded key bytes, read in place without checking the strings
+    /// (a key the store holds was checked when it was written); nil when the bytes are too
+    /// short to hold one.
+    static func typeCode(ofEncoded bytes: UnsafeRawBufferPointer) -> CRDTTypeCode? {
+        // The bucket's length (LEB128, at most five bytes for an `Int`) and bytes, then the code.
+        var offset = 0
+        var bucketCount = 0
+        for shift in stride(from: 0, to: 35, by: 7) {
+            guard offset < bytes.count else { return nil }
+            let byte = bytes[offset]
+            offset += 1
+            bucketCount |= Int(byte & 0x7F) << shift
+            if byte & 0x80 == 0 { break }
+        }
+        offset += bucketCount
+        guard offset >= 0, offset + 2 <= bytes.count else { return nil }
+        return CRDTTypeCode(CRDTTypeCode.Kind(rawValue: bytes[offset]), valueTag: bytes[offset + 1])
+    }
+
     /// Whether `bytes` is valid UTF-8 (ASCII, the common case, without building a string).
     private static func isUTF8(_ bytes: ArraySlice<UInt8>) -> Bool {
         bytes.allSatisfy { $0 < 0x80 } || String(validating: bytes, as: UTF8.self) != nil

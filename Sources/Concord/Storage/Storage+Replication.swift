@@ -266,13 +266,15 @@ extension Storage: ReplicaStoreReader {
                 let count = try txn.count(in: objects)
                 var writer = ByteWriter(capacity: 16 + count * 48)
                 writer.writeCount(count)
-                var versions = StoredStateVersions()
+                var types = RegisteredTypes()
                 var written = 0
                 try txn.forEach(in: objects) { key, record in
                     written += 1
-                    if let body = versions.body(ofRecord: record, storedUnder: key) {
+                    if let code = ObjectKey.typeCode(ofEncoded: key),
+                        let start = types.stateStart(in: record, type: code)
+                    {
                         writer.writeBytes(key)
-                        writer.writeRaw(body)
+                        writer.writeRaw(UnsafeRawBufferPointer(rebasing: record[start...]))
                     } else {
                         let (objectKey, plain) = try listedObject(key, record)
                         writer.writeBytes(objectKey.bytes)
@@ -297,10 +299,10 @@ extension Storage: ReplicaStoreReader {
         if sealer?.objectKeys != nil { listed.sort { $0.key < $1.key } }
         var writer = ByteWriter(capacity: 8 + listed.reduce(0) { $0 + $1.key.bytes.count + $1.state.count + 2 })
         writer.writeCount(listed.count)
-        var versions = StoredStateVersions()
+        var types = RegisteredTypes()
         for (key, stored) in listed {
             writer.writeBytes(key.bytes)
-            if let body = versions.body(of: stored, key: key) {
+            if let body = types.state(in: stored, key: key) {
                 writer.writeRaw(body)
             } else {
                 try Self.decodeObject(key, stored).encode(to: &writer)
@@ -324,84 +326,40 @@ extension Storage: ReplicaStoreReader {
     }
 }
 
-/// Finds the state encoding inside stored object bytes (`CRDT.serialized()`: format
-/// version, type code, state), asking the registry for each type's current format version
-/// once.
-struct StoredStateVersions {
-    private var current: [CRDTTypeCode: UInt8] = [:]
-    /// The last code looked up and its version (objects come in runs of one type).
-    private var last: (code: CRDTTypeCode, version: UInt8?)?
-
-    /// The current format version of type `code` (nil: not registered).
-    private mutating func version(of code: CRDTTypeCode) -> UInt8? {
-        if let last, last.code == code { return last.version }
-        let version: UInt8?
-        if let known = current[code] {
-            version = known
-        } else {
-            version = CRDTRegistry.type(for: code)?.formatVersion
-            current[code] = version
-        }
-        last = (code, version)
-        return version
-    }
-
-    /// The state's encoding within `stored`, or nil when the bytes are not in the current
-    /// format of `key`'s type (an earlier version, another type, or damage: decoding them
-    /// says which).
-    mutating func body(of stored: [UInt8], key: ObjectKey) -> ArraySlice<UInt8>? {
-        var reader = ByteReader(stored)
-        guard let version = try? reader.readByte(), let code = try? CRDTTypeCode(from: &reader), code == key.type
-        else { return nil }
-        return version == self.version(of: code) ? stored[reader.offset...] : nil
-    }
-
-    /// `body(of:key:)` for a plain record stored under the encoded object key `key`, read in
-    /// place: nil also when the key's type code cannot be found (the caller decodes both).
-    mutating func body(ofRecord record: UnsafeRawBufferPointer, storedUnder key: UnsafeRawBufferPointer)
-        -> UnsafeRawBufferPointer?
-    {
-        // The key: the bucket's length (LEB128) and bytes, then the two bytes of the type code.
-        var offset = 0
-        var bucketLength = 0
-        var shift = 0
-        while offset < key.count, shift < 35 {
-            let byte = key[offset]
-            offset += 1
-            bucketLength |= Int(byte & 0x7F) << shift
-            if byte & 0x80 == 0 { break }
-            shift += 7
-        }
-        offset += bucketLength
-        guard offset + 2 <= key.count, record.count >= 3, record[1] == key[offset], record[2] == key[offset + 1]
-        else { return nil }
-        let code = CRDTTypeCode(CRDTTypeCode.Kind(rawValue: record[1]), valueTag: record[2])
-        return record[0] == version(of: code) ? UnsafeRawBufferPointer(rebasing: record[3...]) : nil
-    }
-}
-
-/// Asks each type, through its registered metatype, to join encoded states
-/// (`CRDT.joinEncoded`), looking each type code up once.
-struct EncodedJoiners {
-    private var types: [CRDTTypeCode: (any CRDT.Type)?] = [:]
-    /// The last code looked up and its type (objects come in runs of one type).
+/// The registered types of the objects of one pass (a state transfer, a compaction), by
+/// type code: the registry's lock is taken once per code, and a run of objects of one type
+/// costs one comparison.
+struct RegisteredTypes {
+    private var known: [CRDTTypeCode: (any CRDT.Type)?] = [:]
     private var last: (code: CRDTTypeCode, type: (any CRDT.Type)?)?
 
-    /// The encoded join of `local` and `incoming` (state encodings of type `code`), or nil
-    /// when the type cannot tell it without decoding (or is not registered).
-    mutating func join(
-        _ local: ArraySlice<UInt8>, _ incoming: ArraySlice<UInt8>, of code: CRDTTypeCode, knowledge: JoinKnowledge
-    ) -> EncodedJoin? {
+    /// The type registered for `code`, or nil.
+    mutating func type(for code: CRDTTypeCode) -> (any CRDT.Type)? {
+        if let last, last.code == code { return last.type }
         let type: (any CRDT.Type)?
-        if let last, last.code == code {
-            type = last.type
-        } else if let known = types[code] {
-            type = known
+        if let cached = known[code] {
+            type = cached
         } else {
             type = CRDTRegistry.type(for: code)
-            types[code] = type
+            known[code] = type
         }
         last = (code, type)
-        return type?.joinEncoded(local, incoming, knowledge: knowledge)
+        return type
+    }
+
+    /// Where the state's encoding starts in stored object bytes (`CRDT.serialized()`: the
+    /// format version, the two bytes of the type code, the state) of type `code`; nil when
+    /// they are not in that type's current format (an earlier version, another type, damage:
+    /// decoding them says which).
+    mutating func stateStart(in stored: UnsafeRawBufferPointer, type code: CRDTTypeCode) -> Int? {
+        guard stored.count >= 3, stored[1] == code.kind.rawValue, stored[2] == code.valueTag,
+            stored[0] == type(for: code)?.formatVersion
+        else { return nil }
+        return 3
+    }
+
+    /// The state's encoding within the stored bytes of `key` (see `stateStart(in:type:)`).
+    mutating func state(in stored: [UInt8], key: ObjectKey) -> ArraySlice<UInt8>? {
+        stored.withUnsafeBytes { stateStart(in: $0, type: key.type) }.map { stored[$0...] }
     }
 }
