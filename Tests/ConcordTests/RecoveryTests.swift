@@ -166,6 +166,91 @@ import Testing
         }
     }
 
+    @Test("A local commit writes no clock record; the log's last entry holds the clock across a crash, GC and a reopen")
+    func theClockIsTheLogsLastEntry() throws {
+        try withTemporaryDirectory { url in
+            let path = url.appendingPathComponent("replica-1").path
+            /// The clock record as raw LMDB reads it (nil: none).
+            func recordedClock() throws -> VectorClock? {
+                let environment = try LMDBTestAccess.open(path)
+                defer { environment.close() }
+                let meta = try environment.database("meta")
+                guard let bytes = try environment.read({ txn in try txn.get(Array("clock".utf8), in: meta) }) else {
+                    return nil
+                }
+                var reader = ByteReader(bytes)
+                return try VectorClock(from: &reader)
+            }
+            var configuration = Configuration(durability: .noSync)
+            configuration.deliveryMode = .manual
+            var cluster = try Cluster(directory: url, replicas: 2, configuration: configuration)
+            for i in 1...5 { try cluster.replicas[0].update(counter, .increment(Int64(i))) }
+            let clock = try cluster.replicas[0].clock
+            #expect(clock[1] == 5)
+            cluster.close()
+            #expect((try recordedClock()?[1] ?? 0) < 5, "local commits should not rewrite the clock record")
+            cluster = try Cluster(directory: url, replicas: 2, configuration: configuration)
+            #expect(try cluster.replicas[0].clock == clock)
+            let verified = cluster.verify()
+            #expect(verified.isIntact, "\(verified.allProblems)")
+            #expect(verified.replicas.first { $0.replica == 1 }?.clock == clock)
+
+            // A crash keeps every commit and its dot: the next one takes dot 6.
+            try cluster.crash(1)
+            try cluster.restart(1)
+            #expect(try cluster.replicas[0].clock == clock)
+            try cluster.replicas[0].update(counter, .increment(6))
+            #expect(try cluster.replicas[0].clock[1] == 6)
+
+            // Once every member has them the entries are collected; the clock is recorded then.
+            try cluster.synchronize()
+            _ = try cluster.collectGarbage()
+            #expect(cluster.replicas[0].status().logLength == 0)
+            let collected = try cluster.replicas[0].clock
+            cluster.close()
+            #expect(try recordedClock() == collected)
+            cluster = try Cluster(directory: url, replicas: 2, configuration: configuration)
+            defer { cluster.close() }
+            #expect(try cluster.replicas[0].clock == collected)
+            #expect(try cluster.replicas[1].read(counter) == 21)
+        }
+    }
+
+    @Test("A store of format 2 opens with its clock and is recorded as format 3")
+    func aFormat2StoreOpens() throws {
+        try withTemporaryDirectory { url in
+            var clock = VectorClock()
+            do {
+                let cluster = try Cluster(directory: url, replicas: 1, configuration: Configuration(durability: .noSync))
+                for i in 1...3 { try cluster.replicas[0].update(counter, .increment(Int64(i))) }
+                clock = try cluster.replicas[0].clock
+                cluster.close()
+            }
+            // As format 2 left it: the clock record current, the format record 2.
+            let path = url.appendingPathComponent("replica-1").path
+            let environment = try LMDBTestAccess.open(path)
+            try LMDBTestAccess.putMeta(environment, key: "clock", value: clock.encodedBytes())
+            try LMDBTestAccess.putMeta(environment, key: "format", value: [2])
+            environment.close()
+            // A process that only reads takes it as it is.
+            do {
+                let reader = try ClusterReader(directory: url)
+                #expect(try reader.read(counter, at: 1) == 6)
+                #expect(reader.verify().replicas.first?.clock == clock)
+            }
+
+            let cluster = try Cluster(directory: url, replicas: 1, configuration: Configuration(durability: .noSync))
+            #expect(try cluster.replicas[0].clock == clock)
+            try cluster.replicas[0].update(counter, .increment(4))
+            #expect(try cluster.replicas[0].read(counter) == 10)
+            cluster.close()
+            let format = try LMDBTestAccess.open(path)
+            defer { format.close() }
+            let meta = try format.database("meta")
+            #expect(try format.read { txn in try txn.get(Array("format".utf8), in: meta) } == [3])
+        }
+    }
+
     @Test("A store of another format version is refused with a clear error")
     func formatVersionMismatch() throws {
         try withTemporaryDirectory { url in

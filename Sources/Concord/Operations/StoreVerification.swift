@@ -99,9 +99,6 @@ extension Storage {
                 } catch {
                     note("the peers' clocks do not decode: \(Self.describe(error))")
                 }
-                if !report.clock.dominates(floor) {
-                    note("the log floor \(floor) lies beyond the clock \(report.clock)")
-                }
                 try txn.forEach(in: objects) { key, value in
                     report.objects += 1
                     do throws(ConcordError) {
@@ -112,6 +109,7 @@ extension Storage {
                     }
                     return true
                 }
+                var ends: [(index: UInt64, to: VectorClock)] = []
                 try txn.forEach(in: log) { key, value in
                     report.logEntries += 1
                     do throws(ConcordError) {
@@ -120,13 +118,20 @@ extension Storage {
                         let entry = try Self.decode("log entry \(index)", plain) {
                             (r: inout ByteReader) throws(CodecError) in try DeltaInterval(from: &r)
                         }
-                        if !report.clock.dominates(entry.to) {
-                            note("log entry \(index) reaches \(entry.to), beyond the clock \(report.clock)")
-                        }
+                        ends.append((index, entry.to))
                     } catch {
                         note("log entry #\(report.logEntries): \(error.message)")
                     }
                     return true
+                }
+                // The clock as the replica reads it: the record joined with the last entry's
+                // end (`Storage.formatVersion`). Every earlier entry lies within it.
+                if let last = ends.last { report.clock.merge(last.to) }
+                for (index, to) in ends.dropLast() where !report.clock.dominates(to) {
+                    note("log entry \(index) reaches \(to), beyond the clock \(report.clock)")
+                }
+                if !report.clock.dominates(floor) {
+                    note("the log floor \(floor) lies beyond the clock \(report.clock)")
                 }
             }
         } catch {

@@ -269,8 +269,9 @@ final class ReplicaCore {
             from: clock, to: next, transactions: 1, timeMicroseconds: now,
             objects: keys.map { ObjectDelta(key: $0, state: working[$0]!.delta) })
         for key in keys { step.batch.put(working[key]!.state.serialized(), forKey: key.bytes, in: .objects) }
+        // No clock record: the entry ends at `next`, the whole clock after the commit, and
+        // the store's clock is the record joined with the last entry's end (`Storage.formatVersion`).
         step.batch.put(interval.encodedBytes(), forKey: Storage.logKey(entry.index), in: .log)
-        step.batch.put(next.encodedBytes(), forKey: Storage.MetaKey.clock, in: .meta)
         step.change.clock = next
         step.change.appended = [entry]
         step.change.changedObjects = keys
@@ -556,6 +557,8 @@ final class ReplicaCore {
             stable: peers.stableClock(own: clock), bound: configuration.logBound, clock: clock)
         {
             for index in collection.doomed { step.batch.delete(Storage.logKey(index), in: .log) }
+            // The entries deleted may hold the clock's latest local commits (see `commit`).
+            step.batch.put(clock.encodedBytes(), forKey: Storage.MetaKey.clock, in: .meta)
             step.batch.put(collection.floor.encodedBytes(), forKey: Storage.MetaKey.logFloor, in: .meta)
             step.batch.put(Storage.encodePeers(peers.persisted), forKey: Storage.MetaKey.peers, in: .meta)
             step.change.collection = collection

@@ -92,7 +92,7 @@ final class Sealer: Sendable {
         self.cache = current.plaintextCacheBytes > 0 ? PlaintextCache(maximumBytes: current.plaintextCacheBytes) : nil
         associatedDataPrefixes = (0...Table.conflicts.rawValue).map { table in
             var bytes = Array("concord-record".utf8)
-            bytes.append(UInt8(Storage.formatVersion))
+            bytes.append(Storage.sealedRecordFormat)
             withUnsafeBytes(of: replica.rawValue.bigEndian) { bytes.append(contentsOf: $0) }
             bytes.append(table)
             return bytes

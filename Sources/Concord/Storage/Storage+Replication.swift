@@ -68,11 +68,39 @@ extension ReplicaStoreReader {
 }
 
 extension Storage: ReplicaStoreReader {
-    /// The replica's clock as `txn` sees it (empty in a new store).
+    /// The replica's clock as `txn` sees it (empty in a new store): the recorded clock
+    /// joined with the end of the log's last entry (see `formatVersion` 3).
     func storedClock(_ txn: borrowing ReadTransaction) throws -> VectorClock {
+        var clock = try recordedClock(txn)
+        try txn.forEach(in: log, reverse: true) { key, value in
+            let index = try Self.logIndex(key)
+            clock.merge(try logEntryEnd(index, key: key, record: value))
+            return false
+        }
+        return clock
+    }
+
+    /// The clock record: the clock as of the last step that recorded it (a local commit
+    /// does not; its log entry's end holds the clock instead).
+    func recordedClock(_ txn: borrowing ReadTransaction) throws -> VectorClock {
         guard let bytes = try value(MetaKey.clock, in: .meta, txn, what: "the clock") else { return VectorClock() }
         return try Self.decode("the clock", bytes) { (r: inout ByteReader) throws(CodecError) in
             try VectorClock(from: &r)
+        }
+    }
+
+    /// The end (`to`) of log entry `index`, read from its stored record without decoding
+    /// its objects.
+    func logEntryEnd(_ index: UInt64, key: UnsafeRawBufferPointer, record: UnsafeRawBufferPointer)
+        throws(ConcordError) -> VectorClock
+    {
+        let plain = try opened(record, .log, key: Array(key), what: "log entry \(index)")
+        var reader = ByteReader(plain)
+        do throws(CodecError) {
+            _ = try VectorClock(from: &reader)
+            return try VectorClock(from: &reader)
+        } catch {
+            throw .corrupted(error, "log entry \(index)")
         }
     }
 
@@ -81,7 +109,7 @@ extension Storage: ReplicaStoreReader {
         let log = log
         return try read("load replica \(replica)") { txn in
             var state = PersistedReplicaState()
-            state.clock = try storedClock(txn)
+            state.clock = try recordedClock(txn)
             if let bytes = try value(MetaKey.logFloor, in: .meta, txn, what: "the log floor") {
                 state.logFloor = try Self.decode("the log floor", bytes) { (r: inout ByteReader) throws(CodecError) in
                     try VectorClock(from: &r)
@@ -116,6 +144,8 @@ extension Storage: ReplicaStoreReader {
                 state.logEntries.append(.init(index: index, to: header.to, timeMicroseconds: header.timeMicroseconds))
                 return true
             }
+            // The clock, as `storedClock` reads it.
+            if let last = state.logEntries.last { state.clock.merge(last.to) }
             return state
         }
     }

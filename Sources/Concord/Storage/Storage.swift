@@ -15,9 +15,22 @@ import LMDB
 ///
 /// Every change of objects, log and clock happens in one LMDB write transaction.
 struct Storage: Sendable {
-    /// The on-disk format this build writes and reads.
+    /// The on-disk format this build writes.
     /// 2: `RWSet` states carry supersession clocks.
-    static let formatVersion: UInt64 = 2
+    /// 3: a local commit writes no clock record. The replica's clock is the recorded one
+    ///    joined with the end (`to`) of the log's last entry (`storedClock`): a local
+    ///    transaction's entry ends at the whole clock after it, and every other step that
+    ///    moves the clock, or deletes log entries, records it.
+    static let formatVersion: UInt64 = 3
+    /// The formats this build reads. A store of format 2 is the same but for the clock
+    /// record, which it keeps current: the rule of format 3 reads its clock as it is.
+    /// Opening one for writing records format 3, so that an older build refuses it rather
+    /// than read a clock the log has moved past.
+    static let readableFormatVersions: ClosedRange<UInt64> = 2...3
+    /// The format named in a sealed record's associated data (`Sealer`): the record
+    /// layout, the same in formats 2 and 3, so a store's records need no resealing when
+    /// it is opened by a newer build.
+    static let sealedRecordFormat: UInt8 = 2
 
     enum MetaKey {
         static let format: [UInt8] = Array("format".utf8)
@@ -179,19 +192,22 @@ struct Storage: Sendable {
         _ = try checkKey(check, isNew: false, rekeying: false)
     }
 
-    /// Checks a store's recorded format version and owner against this build and `replica`.
+    /// Checks a store's recorded format version and owner against this build and `replica`;
+    /// returns the version.
     /// - Throws: `.formatVersionMismatch`; `.invalidArgument` for another replica's store;
     ///   `.corrupted` when either does not decode.
+    @discardableResult
     private static func checkIdentity(format: [UInt8], owner: [UInt8]?, of replica: ReplicaID, path: String)
-        throws(ConcordError)
+        throws(ConcordError) -> UInt64
     {
         let version = try decode("the format version", format) { (r: inout ByteReader) throws(CodecError) in
             try r.readVarUInt()
         }
-        guard version == formatVersion else {
+        guard readableFormatVersions.contains(version) else {
             throw ConcordError(
                 .formatVersionMismatch,
-                "the store at \(path) has format version \(version); this build reads version \(formatVersion)")
+                "the store at \(path) has format version \(version); this build reads versions "
+                    + "\(readableFormatVersions.lowerBound) to \(readableFormatVersions.upperBound)")
         }
         let stored = try decode("the replica id", owner ?? []) { (r: inout ByteReader) throws(CodecError) in
             try ReplicaID(from: &r)
@@ -199,14 +215,19 @@ struct Storage: Sendable {
         guard stored == replica else {
             throw ConcordError(.invalidArgument, "the store at \(path) belongs to replica \(stored), not \(replica)")
         }
+        return version
     }
 
     private func checkIdentity(_ replica: ReplicaID, path: String, rekeying: Bool) throws(ConcordError) {
         try write("initialize the store of replica \(replica)") { txn in
             let check = try txn.get(MetaKey.encryption, in: meta)
             if let format = try txn.get(MetaKey.format, in: meta) {
-                try Self.checkIdentity(
+                let version = try Self.checkIdentity(
                     format: format, owner: try txn.get(MetaKey.replica, in: meta), of: replica, path: path)
+                if version < Self.formatVersion {
+                    // Read as it is (see `readableFormatVersions`); from now on written as the current format.
+                    try txn.put(Self.formatVersion.encodedBytes(), forKey: MetaKey.format, in: meta)
+                }
                 if let first = try checkKey(check, isNew: false, rekeying: rekeying) {
                     try txn.put(first.encoded(), forKey: MetaKey.encryption, in: meta)
                 }

@@ -27,6 +27,8 @@ public enum SealedCheck {
                 directory: directory.appendingPathComponent("cluster"), replicas: 1,
                 configuration: Configuration(durability: .noSync, encryption: encryption, auditLog: false))
             try cluster.replicas[0].update(key, .assign(value))
+            // A local commit writes no clock record; collecting its log entry writes one.
+            _ = try cluster.replicas[0].collectGarbage()
             try cluster.replicas[0].update(key, .assign(value))
             var options = EnvironmentOptions()
             options.syncMode = .noSync
