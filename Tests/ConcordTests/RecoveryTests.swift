@@ -221,7 +221,8 @@ import Testing
         try withTemporaryDirectory { url in
             var clock = VectorClock()
             do {
-                let cluster = try Cluster(directory: url, replicas: 1, configuration: Configuration(durability: .noSync))
+                let cluster = try Cluster(
+                    directory: url, replicas: 1, configuration: Configuration(durability: .noSync))
                 for i in 1...3 { try cluster.replicas[0].update(counter, .increment(Int64(i))) }
                 clock = try cluster.replicas[0].clock
                 cluster.close()
