@@ -461,7 +461,7 @@ public final class Transaction {
     /// transaction runs under the replica's lock).
     let core: ReplicaCore
     let context: UpdateContext
-    var working: [ObjectKey: WorkingObject] = [:]
+    var working = WorkingSet()
     /// States this transaction has read but not updated, so that a read followed by an
     /// update (compare-and-swap) looks the object up once. Nothing else can change them
     /// meanwhile: the transaction holds the replica's lock, which remote applies take too.
@@ -490,7 +490,7 @@ public final class Transaction {
             }
             return state
         }
-        if let read = readStates[key.object] {
+        if !readStates.isEmpty, let read = readStates[key.object] {
             guard let state = read as? T else {
                 throw ConcordError(.typeMismatch, "\(key) is held as \(type(of: read)) in this transaction")
             }
@@ -521,9 +521,9 @@ public final class Transaction {
                 underlying: recordRefusal(of: operation, on: key.object, error: error) ?? "\(error)")
         }
         if let previous = working[key.object]?.delta as? T {
-            working[key.object] = WorkingObject(state: state, delta: previous.joined(delta))
+            working.put(WorkingObject(key: key.object, state: state, delta: previous.joined(delta)))
         } else {
-            working[key.object] = WorkingObject(state: state, delta: delta)
+            working.put(WorkingObject(key: key.object, state: state, delta: delta))
         }
     }
 

@@ -251,30 +251,30 @@ final class ReplicaCore {
     /// - Throws: `ConcordError.bootstrapping` when it writes a type that needs the complete
     ///   state while a wiped or new replica catches up, or one recovers from a power loss
     ///   (see `refusal(of:)`).
-    func commit(_ working: [ObjectKey: WorkingObject], nowMicroseconds now: UInt64) throws(ConcordError) -> Step {
+    func commit(_ working: WorkingSet, nowMicroseconds now: UInt64) throws(ConcordError) -> Step {
         var step = Step(.transaction, at: id)
         if working.isEmpty { return step }
+        let objects = working.sorted()
         if isBootstrapping {
-            for object in working.values {
+            for object in objects {
                 if let refusal = refusal(of: type(of: object.state)) { throw refusal }
             }
         }
         guard let writer else { preconditionFailure("refusal(of:) lets no write through without a writer") }
         var next = clock
         next.increment(writer)
-        let keys = working.keys.sorted()
-        step.batch = StorageBatch(capacity: keys.count + 2)
+        step.batch = StorageBatch(capacity: objects.count + 1)
         let entry = log.nextEntry(to: next, timeMicroseconds: now)
         let interval = DeltaInterval(
             from: clock, to: next, transactions: 1, timeMicroseconds: now,
-            objects: keys.map { ObjectDelta(key: $0, state: working[$0]!.delta) })
-        for key in keys { step.batch.put(working[key]!.state.serialized(), forKey: key.bytes, in: .objects) }
+            objects: objects.map { ObjectDelta(key: $0.key, state: $0.delta) })
+        for object in objects { step.batch.put(object.state.serialized(), forKey: object.key.bytes, in: .objects) }
         // No clock record: the entry ends at `next`, the whole clock after the commit, and
         // the store's clock is the record joined with the last entry's end (`Storage.formatVersion`).
         step.batch.put(interval.encodedBytes(), forKey: Storage.logKey(entry.index), in: .log)
         step.change.clock = next
         step.change.appended = [entry]
-        step.change.changedObjects = keys
+        step.change.changedObjects = objects.map(\.key)
         step.change.newTransactions = 1
         return step
     }
@@ -818,13 +818,6 @@ final class ReplicaCore {
             precondition(peers[peer] != nil, "replica \(id): member \(peer) has no peer state")
         }
     }
-}
-
-/// One transaction's working copy of an object: the state after its updates and the join
-/// of the deltas they produced.
-struct WorkingObject {
-    var state: any CRDT
-    var delta: any CRDT
 }
 
 /// Counters a replica keeps about itself (reported by `status()`).

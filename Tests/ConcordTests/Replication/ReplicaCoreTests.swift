@@ -116,7 +116,8 @@ private final class Harness {
         let core = cores[id]!
         var state = try stores[id]!.objects([key.object])[0] as? PNCounter ?? PNCounter()
         let delta = try state.apply(operation, context: UpdateContext(replica: id, timeMicroseconds: now))
-        let step = try core.commit([key.object: WorkingObject(state: state, delta: delta)], nowMicroseconds: now)
+        let step = try core.commit(
+            WorkingSet([WorkingObject(key: key.object, state: state, delta: delta)]), nowMicroseconds: now)
         try run(step, at: id).get()
     }
 
@@ -242,16 +243,16 @@ private final class Harness {
         let writer = try #require(core.writer)
         #expect(writer == ReplicaID(4 << 32 | 2) && writer.description == "r2.4")
         let step = try core.commit(
-            [likes.object: WorkingObject(state: PNCounter(), delta: PNCounter())], nowMicroseconds: 0)
+            WorkingSet([WorkingObject(key: likes.object, state: PNCounter(), delta: PNCounter())]), nowMicroseconds: 0)
         // The object and the log entry; the clock is the entry's end (`Storage.formatVersion`).
         #expect(step.batch.writes.count == 2)
         let tags = Key<RWSet<String>>("tags")
         let error = try #require(throws: ConcordError.self) {
             try core.commit(
-                [
-                    likes.object: WorkingObject(state: PNCounter(), delta: PNCounter()),
-                    tags.object: WorkingObject(state: RWSet<String>(), delta: RWSet<String>()),
-                ], nowMicroseconds: 0)
+                WorkingSet([
+                    WorkingObject(key: likes.object, state: PNCounter(), delta: PNCounter()),
+                    WorkingObject(key: tags.object, state: RWSet<String>(), delta: RWSet<String>()),
+                ]), nowMicroseconds: 0)
         }
         #expect(error.code == .bootstrapping)
         #expect(error.message.contains("RWSet<String>") && error.message.contains("a peer's full state"))
