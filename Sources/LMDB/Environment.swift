@@ -52,8 +52,9 @@ public final class Environment: @unchecked Sendable {
     /// The current map size; read and written under `writeLock`.
     private var mapSizeBytes: Int
 
-    /// Reset read transactions ready for `mdb_txn_renew`; guarded by `poolLock`.
-    private var pool: [OpaquePointer] = []
+    /// Reset read transactions ready for `mdb_txn_renew`; guarded by `poolLock` (which makes
+    /// the runtime's exclusivity check, twice per read, redundant: it is left out).
+    @exclusivity(unchecked) private var pool: [OpaquePointer] = []
     private let poolLock = PlainMutex()
     private let poolCapacity: Int
 

@@ -17,8 +17,10 @@ final class ThreadActivity {
         var isWriting: Bool
     }
 
-    /// Typically empty or one entry: a linear scan beats hashing.
-    private var entries: ContiguousArray<Entry> = []
+    /// Typically empty or one entry: a linear scan beats hashing. Only its own thread touches
+    /// it (see the type), so the runtime's exclusivity check, several per read and write, is
+    /// left out.
+    @exclusivity(unchecked) private var entries: ContiguousArray<Entry> = []
 
     /// The calling thread's instance, created on first use.
     ///

@@ -461,14 +461,16 @@ public final class Transaction {
     /// transaction runs under the replica's lock).
     let core: ReplicaCore
     let context: UpdateContext
-    var working = WorkingSet()
+    // Used only by the thread running the transaction, under the replica's lock: the
+    // runtime's exclusivity checks are left out (see `ReplicaCore`).
+    @exclusivity(unchecked) var working = WorkingSet()
     /// States this transaction has read but not updated, so that a read followed by an
     /// update (compare-and-swap) looks the object up once. Nothing else can change them
     /// meanwhile: the transaction holds the replica's lock, which remote applies take too.
-    var readStates: [ObjectKey: any CRDT] = [:]
-    var isOpen = true
+    @exclusivity(unchecked) var readStates: [ObjectKey: any CRDT] = [:]
+    @exclusivity(unchecked) var isOpen = true
     /// The kinds of the conflicts recorded while it ran (refused operations), for metrics.
-    var recordedConflicts: [ConflictKind] = []
+    @exclusivity(unchecked) var recordedConflicts: [ConflictKind] = []
 
     init(core: ReplicaCore, storage: Storage, time: UInt64) {
         self.storage = storage
