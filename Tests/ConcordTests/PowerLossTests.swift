@@ -84,6 +84,30 @@ import Testing
         }
     }
 
+    @Test("Under group commit a power loss keeps what update acknowledged; an unflushed remote apply may go")
+    func underGroupCommitAPowerLossKeepsWhatWasAcknowledged() throws {
+        try withCluster(configuration: Configuration(durability: .groupCommit)) { cluster in
+            let (a, b) = (cluster.replicas[0], cluster.replicas[1])
+            try a.update(likes, .increment(1))
+            try cluster.crash(a.id, losingUnsyncedCommits: true)
+            try cluster.restart(a.id)
+            // Acknowledged means flushed: the simulated power loss found nothing to take.
+            #expect(try a.read(likes) == 1)
+            #expect(try a.clock[a.id] == 1)
+            // B applies A's interval (a commit nobody waits for, so not flushed) and then
+            // loses it; it recovers and gets it back from A.
+            try a.update(likes, .increment(2))
+            try cluster.synchronize()
+            #expect(try b.read(likes) == 3)
+            try cluster.crash(b.id, losingUnsyncedCommits: true)
+            try cluster.restart(b.id)
+            #expect(b.status().isBootstrapping, "B recovers from the power loss")
+            try cluster.synchronize()
+            for replica in cluster.replicas { #expect(try replica.read(likes) == 3) }
+            #expect(cluster.status().isConverged)
+        }
+    }
+
     @Test func aCleanCloseLeavesNoMarkBehind() throws {
         try withTemporaryDirectory { url in
             do {

@@ -65,11 +65,14 @@ public final class ConcordFixture: @unchecked Sendable {
     /// The current stamp of every key (so compare-and-swap knows what to expect).
     public var stamps: [UInt64]
 
+    /// `durability` overrides the setting's (`.groupCommit`, which has no raw counterpart
+    /// of its own: it is measured against raw durable commits).
     public init(setting: Setting, replicas: Int = 1, keyCount: Int, valueBytes: Int,
-                configuration: Configuration? = nil, observability: Observability = Observability()) throws {
+                configuration: Configuration? = nil, observability: Observability = Observability(),
+                durability: Concord.Durability? = nil) throws {
         directory = makeScratchDirectory("concord")
         var configuration = configuration ?? Configuration()
-        configuration.durability = setting.durability
+        configuration.durability = durability ?? setting.durability
         cluster = try Cluster(
             directory: directory, replicas: replicas, configuration: configuration, observability: observability)
         self.keyCount = keyCount
@@ -106,7 +109,7 @@ public final class ConcordFixture: @unchecked Sendable {
         options.maximumDatabases = 8
         switch cluster.configuration.durability {
         case .full: options.syncMode = .full
-        case .noSync: options.syncMode = .noSync
+        case .noSync, .groupCommit: options.syncMode = .noSync
         case .noSyncWriteMap:
             options.syncMode = .noSync
             options.writeMap = true

@@ -2,7 +2,8 @@
 // the summary table of BENCHMARKS.md. `make bench` runs it (with package-benchmark's malloc
 // interposer preloaded, for the allocation counts).
 //
-// Options: --quick (a fifth of the samples, for a smoke run), --only-observation, --settings a,b (of
+// Options: --quick (a fifth of the samples, for a smoke run), --only-observation, --only-group-commit,
+// --settings a,b (of
 // noSync+writeMap, noSync, full), --keys N (default 100000).
 
 import BenchmarkKit
@@ -65,7 +66,9 @@ func verdict(_ holds: Bool, _ text: String) -> String { (holds ? "met: " : "NOT 
 let machineStart = Date()
 let onlyObservation = arguments.contains("--only-observation")
 let onlyMetrics = arguments.contains("--only-metrics") || onlyObservation
-for setting in onlyReplication || onlyMetrics ? [] : settings {
+// `--only-group-commit`: only the rows of 8 writers at one replica (full fsync, group commit).
+let onlyGroupCommit = arguments.contains("--only-group-commit")
+for setting in onlyReplication || onlyMetrics || onlyGroupCommit ? [] : settings {
     let plan = Plan.forSetting(setting, quick: quick)
     let r = try measureSingleOperations(
         setting: setting, keyCount: keyCount, valueBytes: valueBytes, plan: plan, log: log)
@@ -110,9 +113,31 @@ for setting in onlyReplication || onlyMetrics ? [] : settings {
         shape: "concurrent writes, 3 threads over 3 replicas", setting: s, concord: rate(r.concordWritesPerSecond),
         raw: rate(r.rawWritesPerSecond), ratio: ratio(r.concordWritesPerSecond, r.rawWritesPerSecond),
         seed: "150K/s (100 clients)",
-        target: fastest ? verdict(r.concordWritesPerSecond >= 150_000, "≥ 150K/s") : ""))
+        target: fastest ? verdict(r.concordWritesPerSecond >= 300_000, "≥ 300K/s") : ""))
     log("[\(s)] key \(r.keyBytes) B, value \(r.valueBytes) B (raw LMDB uses the same)")
+    if setting == .full { try groupCommitRows(plan: plan) }
 }
+
+/// Group commit: 8 writer threads on one replica, against `.full` and raw LMDB's durable
+/// commits from 8 threads on one environment, in this run.
+@MainActor func groupCommitRows(plan: Plan) throws {
+    let s = Setting.full.rawValue
+    let g = try measureGroupCommit(
+        threads: 8, keyCount: 10_000, valueBytes: valueBytes, seconds: plan.seconds,
+        samples: quick ? 100 : 500, log: log)
+    rows.append(Row(
+        shape: "concurrent writes, 8 threads on one replica", setting: s, concord: rate(g.fullPerSecond),
+        raw: rate(g.rawPerSecond), ratio: ratio(g.fullPerSecond, g.rawPerSecond), seed: "", target: ""))
+    rows.append(Row(
+        shape: "concurrent writes, 8 threads on one replica", setting: "groupCommit", concord: rate(g.groupPerSecond),
+        raw: rate(g.rawPerSecond), ratio: ratio(g.groupPerSecond, g.rawPerSecond), seed: "",
+        target: String(format: "%.1fx the full-fsync row", g.groupPerSecond / g.fullPerSecond)))
+    rows.append(Row(
+        shape: "write p50, 1 thread, full fsync → groupCommit", setting: "groupCommit",
+        concord: "\(microseconds(g.fullSingleWrite.p50)) → \(microseconds(g.groupSingleWrite.p50))", raw: "—",
+        ratio: "—", seed: "", target: String(format: "%.2fx", g.groupSingleWrite.p50 / g.fullSingleWrite.p50)))
+}
+if onlyGroupCommit { try groupCommitRows(plan: Plan.forSetting(.full, quick: quick)) }
 
 // Replication and garbage collection (no fsync: a full-fsync cluster spends its time in
 // the device flush of each applied interval, which the rows above already show).
@@ -120,7 +145,7 @@ let replicationSetting: Setting = settings.contains(.noSyncWriteMap) ? .noSyncWr
 // pycrdt's time for the same workload in the same run (`make bench-peers` and `make bench`
 // pass it, from Benchmarks/peers/pycrdt_converge.py); without it, the figure issue 14 quotes.
 let pycrdtSeconds = option("--pycrdt-seconds").flatMap(Double.init)
-for setting in skipReplication || onlyMetrics ? [] : [replicationSetting] {
+for setting in skipReplication || onlyMetrics || onlyGroupCommit ? [] : [replicationSetting] {
     let s = setting.rawValue
     // `--converge-deadline S`: stop a convergence row after S seconds (30; longer under valgrind).
     let convergenceDeadline = option("--converge-deadline").flatMap(Double.init) ?? 30
@@ -173,7 +198,7 @@ for setting in skipReplication || onlyMetrics ? [] : [replicationSetting] {
 // (plain against sealed stores): each pair of clusters side by side, rounds interleaved
 // (`--only-metrics` runs only these, `--skip-metrics` skips them).
 let sideSetting: Setting = settings.contains(.noSyncWriteMap) ? .noSyncWriteMap : (settings.first ?? .noSync)
-if !arguments.contains("--skip-metrics") && !onlyObservation && !onlyReplication {
+if !arguments.contains("--skip-metrics") && !onlyObservation && !onlyReplication && !onlyGroupCommit {
     let s = sideSetting.rawValue
     let keys = min(keyCount, 20_000)
     let samples = quick ? 4_000 : 30_000
@@ -210,7 +235,9 @@ if !arguments.contains("--skip-metrics") && !onlyObservation && !onlyReplication
 
 // The cost of observation to writers, and commit-to-delivery (`--only-observation` runs only
 // these, `--skip-observation` skips them).
-if !arguments.contains("--skip-observation") && (!onlyMetrics || onlyObservation) && !onlyReplication {
+if !arguments.contains("--skip-observation") && (!onlyMetrics || onlyObservation) && !onlyReplication
+    && !onlyGroupCommit
+{
     let s = sideSetting.rawValue
     let keys = min(keyCount, 20_000)
     let cost = try await measureObservationCost(
@@ -242,7 +269,7 @@ if !arguments.contains("--skip-observation") && (!onlyMetrics || onlyObservation
 #else
     let interposed = false
 #endif
-if interposed, !onlyMetrics, !onlyReplication, let setting = settings.first(where: { $0 != .full }) {
+if interposed, !onlyMetrics, !onlyReplication, !onlyGroupCommit, let setting = settings.first(where: { $0 != .full }) {
     #if canImport(MallocInterposerSwift)
         log("[\(setting.rawValue)] allocations")
         let allocations = try measureAllocations(setting: setting, keyCount: keyCount, valueBytes: valueBytes) { body in

@@ -16,6 +16,17 @@ public enum Durability: Sendable, Hashable, CaseIterable {
     /// mapped pages). Also, a stray write through a bad pointer in this process could
     /// damage the file. For replicas that peers can rebuild, caches and benchmarks.
     case noSyncWriteMap
+    /// Group commit: as `.full`, every local transaction is on the device before `update`
+    /// or `transaction` returns, but concurrent writers at one replica share flushes. A
+    /// commit does not fsync; its writer releases the replica's lock and waits for an
+    /// `fsync` that covers its commit: the first writer to wait makes one for every commit
+    /// made so far, and those that commit meanwhile share the next. A lone writer pays what
+    /// it pays under `.full`; many writers pay far fewer flushes than transactions (how much
+    /// faster that is depends on the device: see BENCHMARKS.md). What the replica applies
+    /// from its peers is flushed with the next local transaction or by the OS, as under
+    /// `.noSync`: after a power loss the replica recovers what it may have lost from its
+    /// peers, as under `.noSync`, while every transaction `update` acknowledged survives.
+    case groupCommit
 }
 
 /// How messages between replicas are delivered.

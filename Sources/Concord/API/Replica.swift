@@ -125,9 +125,11 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
             }
             transport.detach(id)
             readableStorage.withLock { $0 = nil }
+            // A crash keeps no promise: its waiting writers learn the store went down.
+            if shutdown == .clean { store?.flushBeforeClosing() }
             store?.environment.close()
             if store != nil { metrics.lifecycle(up: false, shutdown == .clean ? "closed" : "crashed") }
-            let unsynced = store != nil && committedSinceSync
+            let unsynced = store.map { $0.flushes?.hasUnflushedCommits ?? committedSinceSync } ?? false
             store = nil
             core = nil
             committedSinceSync = false
@@ -371,9 +373,21 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
     }
 
     /// `transaction(_:)` without its metrics (`update` and `compareAndSwap` count as
-    /// themselves).
+    /// themselves). Under `.groupCommit` it returns once the commit is on the device,
+    /// waiting for it without the replica's lock (see `Durability.groupCommit`).
     func runTransaction(_ body: (Transaction) throws -> Void) throws -> VectorClock {
         try checkNotInsideTransaction("transaction")
+        let (clock, flush) = try commitTransaction(body)
+        if let flush { try flush.store.waitUntilFlushed(flush.sequence) }
+        return clock
+    }
+
+    /// Runs and commits a transaction under the replica's lock. Returns its clock and,
+    /// under `.groupCommit` when it wrote something, the store and the commit's number to
+    /// wait for.
+    private func commitTransaction(
+        _ body: (Transaction) throws -> Void
+    ) throws -> (VectorClock, flush: (store: Storage, sequence: UInt64)?) {
         condition.lock()
         defer { condition.unlock() }
         guard let core, let store else {
@@ -391,10 +405,11 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
         let step = try core.commit(transaction.working, nowMicroseconds: now)
         // A failed commit changes nothing, in the store or in memory: the caller sees the error.
         try store.commit(step.batch, step.what)
+        let sequence = step.batch.isEmpty ? nil : store.flushes?.lastCommitted
         if !step.batch.isEmpty { committedSinceSync = true }
         finish(step, .success(()), on: core, store, nowMicroseconds: now)
         condition.broadcast()
-        return core.clock
+        return (core.clock, sequence.map { (store, $0) })
     }
 
     /// Typed-throws variant used by `update`.

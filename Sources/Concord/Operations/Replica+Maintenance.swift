@@ -72,6 +72,7 @@ extension Replica {
             throw ConcordError(.unavailable, "\(self) is down (crashed, removed or closed); restart it first")
         }
         let sizes: (before: UInt64, after: UInt64)
+        old.flushBeforeClosing()
         do {
             sizes = try old.replaceWithCompactingCopy(scratchName: "compacting")
         } catch {

@@ -326,6 +326,7 @@ struct ConfigurationRecord: Codable, Equatable {
             case .full: "full"
             case .noSync: "noSync"
             case .noSyncWriteMap: "noSyncWriteMap"
+            case .groupCommit: "groupCommit"
             }
         deliveryMode =
             switch configuration.deliveryMode {
@@ -363,6 +364,7 @@ struct ConfigurationRecord: Codable, Equatable {
         case "full": durability = .full
         case "noSync": durability = .noSync
         case "noSyncWriteMap": durability = .noSyncWriteMap
+        case "groupCommit": durability = .groupCommit
         default: throw damaged("unknown durability \"\(self.durability)\"")
         }
         let deliveryMode: DeliveryMode

@@ -68,6 +68,8 @@ struct Storage: Sendable {
     let conflictCounter = ConflictCounter()
     /// Seals and opens its records when the store is encrypted (nil: plain).
     private(set) var sealer: Sealer?
+    /// Under `.groupCommit`, the flushes its writers share (nil otherwise).
+    let flushes: GroupCommit?
 
     /// Opens (creating when absent) the environment at `path` and checks its format
     /// version and identity.
@@ -99,7 +101,10 @@ struct Storage: Sendable {
         case .noSyncWriteMap:
             options.syncMode = .noSync
             options.writeMap = true
+        case .groupCommit:
+            options.syncMode = .noSync
         }
+        flushes = configuration.durability == .groupCommit ? GroupCommit() : nil
         do {
             environment = try Environment.open(path: path, options: options)
             objects = try environment.database("objects")
@@ -134,6 +139,7 @@ struct Storage: Sendable {
     {
         self.replica = replica
         self.faults = nil
+        flushes = nil
         sealer = encryption.map { Sealer(replica: replica, current: $0) }
         conflictRecordBound = Configuration().conflictRecordBound
         guard FileManager.default.fileExists(atPath: path + "/data.mdb") else {
@@ -379,7 +385,40 @@ struct Storage: Sendable {
             }
             if batch.conflictCount > 0 { try trimConflicts(in: &txn) }
         }
+        flushes?.noteCommitted()
         if batch.conflictCount > 0 { conflictCounter.add(UInt64(batch.conflictCount)) }
+    }
+
+    /// Under `.groupCommit`, flushes every commit made so far before the environment closes
+    /// or is replaced, so that writers still waiting for their flush are answered by this
+    /// one instead of finding the store closed. Best effort: a failure reaches the writers.
+    func flushBeforeClosing() {
+        guard let flushes else { return }
+        try? waitUntilFlushed(flushes.lastCommitted)
+    }
+
+    /// Under `.groupCommit`, returns once every commit of this store up to and including
+    /// `sequence` (`GroupCommit.committed` just after the commit) has been flushed to the
+    /// device, flushing them itself if no other writer is; at once otherwise.
+    /// - Throws: `ConcordError.storage` when the flush that covered the commit failed (it
+    ///   may not survive a power loss); `.unavailable` when the store closed first.
+    func waitUntilFlushed(_ sequence: UInt64) throws(ConcordError) {
+        guard let flushes else { return }
+        try flushes.waitUntilFlushed(sequence) { () throws(ConcordError) in
+            do {
+                try environment.sync()
+            } catch let error as LMDBError where environment.isClosed {
+                throw ConcordError(
+                    .unavailable,
+                    "replica \(replica) went down before its commit reached the device; it may be lost",
+                    underlying: error.description)
+            } catch let error as LMDBError {
+                throw .storage(error, "cannot flush the commits of replica \(replica) to the device")
+            } catch {
+                throw ConcordError(
+                    .storage, "cannot flush the commits of replica \(replica) to the device", underlying: "\(error)")
+            }
+        }
     }
 
     /// `value`, sealed for `key` in `table` when the store is encrypted.

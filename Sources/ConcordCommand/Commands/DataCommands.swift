@@ -18,20 +18,22 @@ struct Init: ParsableCommand {
             """)
 
     enum DurabilityChoice: String, ExpressibleByArgument, CaseIterable {
-        case full, noSync, noSyncWriteMap
+        case full, noSync, noSyncWriteMap, groupCommit
 
         var durability: Durability {
             switch self {
             case .full: .full
             case .noSync: .noSync
             case .noSyncWriteMap: .noSyncWriteMap
+            case .groupCommit: .groupCommit
             }
         }
     }
 
     @OptionGroup var target: DirectoryArgument
     @Option(help: "How many replicas (1 to 64).") var replicas = 3
-    @Option(help: "full (fsync per commit), noSync or noSyncWriteMap.") var durability: DurabilityChoice = .full
+    @Option(help: "full (fsync per commit), groupCommit (concurrent writers share an fsync), noSync or noSyncWriteMap.")
+    var durability: DurabilityChoice = .full
     @Option(help: "A name for the key of --key-file (default: its fingerprint).") var keyID: String?
     @Flag(
         help: """

@@ -45,7 +45,8 @@ struct ReplicaInit: ParsableCommand {
     var cluster: String
     @Option(help: "This member's id, 1 to --members.") var replica: UInt64
     @Option(help: "How many members the cluster has (ids 1 to N).") var members: UInt64
-    @Option(help: "full (fsync per commit), noSync or noSyncWriteMap.") var durability: Init.DurabilityChoice = .full
+    @Option(help: "full (fsync per commit), groupCommit (concurrent writers share an fsync), noSync or noSyncWriteMap.")
+    var durability: Init.DurabilityChoice = .full
     @Option(
         help: """
             The most log entries kept for a member that lags; one that lags further gets a full state             transfer.
