@@ -27,31 +27,39 @@ import Testing
         }
     }
 
+    /// Runs `body(i)` for i in 0..<count, each on a thread of its own (`concurrentPerform`
+    /// would run only as many at once as there are cores), and waits for all.
+    private static func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
+        let done = DispatchGroup()
+        for i in 0..<count {
+            done.enter()
+            Thread {
+                body(i)
+                done.leave()
+            }.start()
+        }
+        done.wait()
+    }
+
     @Test("Each writer returns only once a flush covers its commit, and writers share flushes")
-    func writersShareFlushesAndNoneReturnsEarly() async throws {
+    func writersShareFlushesAndNoneReturnsEarly() throws {
         let group = GroupCommit()
         let device = SlowDevice()
         let writers = 8
         let commitsEach = 40
         let lock = NSLock()  // stands for the replica's lock: commits are numbered in order
         let early = Atomic<Int>(0)
-        let done = DispatchGroup()
-        for _ in 0..<writers {
-            done.enter()
-            Thread {
-                for _ in 0..<commitsEach {
-                    let sequence = lock.withLock { group.noteCommitted() }
-                    do {
-                        try group.waitUntilFlushed(sequence) { () throws(ConcordError) in try device.flush(group) }
-                    } catch {
-                        Issue.record("unexpected \(error)")
-                    }
-                    if device.lock.withLock({ device.durableThrough }) < sequence { early.add(1, ordering: .relaxed) }
+        Self.onThreads(writers) { _ in
+            for _ in 0..<commitsEach {
+                let sequence = lock.withLock { group.noteCommitted() }
+                do {
+                    try group.waitUntilFlushed(sequence) { () throws(ConcordError) in try device.flush(group) }
+                } catch {
+                    Issue.record("unexpected \(error)")
                 }
-                done.leave()
-            }.start()
+                if device.lock.withLock({ device.durableThrough }) < sequence { early.add(1, ordering: .relaxed) }
+            }
         }
-        done.wait()
         #expect(early.load(ordering: .relaxed) == 0)
         #expect(!group.hasUnflushedCommits)
         #expect(group.flushesMade == UInt64(device.flushes))
@@ -88,23 +96,16 @@ import Testing
                     directory: url, replicas: 2, configuration: Configuration(durability: .groupCommit))
                 let replica = cluster.replicas[0]
                 let failures = Atomic<Int>(0)
-                // Threads of their own (`concurrentPerform` would run as many as there are cores).
-                let done = DispatchGroup()
-                for writer in 0..<writers {
-                    done.enter()
-                    Thread {
-                        for i in 0..<updatesEach {
-                            do {
-                                try replica.update(Key<PNCounter>("w\(writer)"), .increment(1))
-                                try replica.update(Key<AWSet<String>>("all"), .add("\(writer)-\(i)"))
-                            } catch {
-                                failures.add(1, ordering: .relaxed)
-                            }
+                Self.onThreads(writers) { writer in
+                    for i in 0..<updatesEach {
+                        do {
+                            try replica.update(Key<PNCounter>("w\(writer)"), .increment(1))
+                            try replica.update(Key<AWSet<String>>("all"), .add("\(writer)-\(i)"))
+                        } catch {
+                            failures.add(1, ordering: .relaxed)
                         }
-                        done.leave()
-                    }.start()
+                    }
                 }
-                done.wait()
                 #expect(failures.load(ordering: .relaxed) == 0)
                 let store = try #require(replica.condition.withLock { replica.store })
                 flushes = try #require(store.flushes).flushesMade

@@ -402,7 +402,7 @@ final class Storage: Sendable {
     }
 
     /// Under `.groupCommit`, returns once every commit of this store up to and including
-    /// `sequence` (`GroupCommit.committed` just after the commit) has been flushed to the
+    /// `sequence` (`GroupCommit.lastCommitted` just after the commit) has been flushed to the
     /// device, flushing them itself if no other writer is; at once otherwise.
     /// - Throws: `ConcordError.storage` when the flush that covered the commit failed (it
     ///   may not survive a power loss); `.unavailable` when the store closed first.
