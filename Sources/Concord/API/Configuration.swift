@@ -26,6 +26,8 @@ public enum Durability: Sendable, Hashable, CaseIterable {
     /// from its peers is flushed with the next local transaction or by the OS, as under
     /// `.noSync`: after a power loss the replica recovers what it may have lost from its
     /// peers, as under `.noSync`, while every transaction `update` acknowledged survives.
+    /// Should the flush fail, `update` throws `ConcordError.storage` although its
+    /// transaction committed (it is read, and replicated): it may not survive a power loss.
     case groupCommit
 }
 
