@@ -126,7 +126,10 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
             transport.detach(id)
             readableStorage.withLock { $0 = nil }
             // A crash keeps no promise: its waiting writers learn the store went down.
-            if shutdown == .clean { store?.flushBeforeClosing() }
+            if shutdown == .clean, let failure = store?.flushBeforeClosing() {
+                metrics.logger.error(
+                    "the last commits could not be flushed before closing", metadata: ["error": "\(failure)"])
+            }
             store?.environment.close()
             if store != nil { metrics.lifecycle(up: false, shutdown == .clean ? "closed" : "crashed") }
             let unsynced = store.map { $0.flushes?.hasUnflushedCommits ?? committedSinceSync } ?? false
@@ -186,7 +189,7 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
     /// Commits a step's batch, lets the core take it, and performs its output. Called with
     /// the lock held.
     func run(_ step: ReplicaCore.Step, on core: ReplicaCore, _ store: Storage, nowMicroseconds now: UInt64) {
-        let result = Result { () throws(ConcordError) in try store.commit(step.batch, step.what) }
+        let result = Result { () throws(ConcordError) in _ = try store.commit(step.batch, step.what) }
         if case .success = result, !step.batch.isEmpty {
             committedSinceSync = true
             metrics.detected(step.batch.conflictKinds)
@@ -404,8 +407,7 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
         try body(transaction)
         let step = try core.commit(transaction.working, nowMicroseconds: now)
         // A failed commit changes nothing, in the store or in memory: the caller sees the error.
-        try store.commit(step.batch, step.what)
-        let sequence = step.batch.isEmpty ? nil : store.flushes?.lastCommitted
+        let sequence = try store.commit(step.batch, step.what)
         if !step.batch.isEmpty { committedSinceSync = true }
         finish(step, .success(()), on: core, store, nowMicroseconds: now)
         condition.broadcast()

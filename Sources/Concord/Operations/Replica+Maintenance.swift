@@ -72,7 +72,10 @@ extension Replica {
             throw ConcordError(.unavailable, "\(self) is down (crashed, removed or closed); restart it first")
         }
         let sizes: (before: UInt64, after: UInt64)
-        old.flushBeforeClosing()
+        if let failure = old.flushBeforeClosing() {
+            metrics.logger.error(
+                "the last commits could not be flushed before compacting", metadata: ["error": "\(failure)"])
+        }
         do {
             sizes = try old.replaceWithCompactingCopy(scratchName: "compacting")
         } catch {

@@ -363,9 +363,12 @@ final class Storage: Sendable {
     }
 
     /// Commits `batch` in one LMDB write transaction: all of it, or (on an error) none of it.
+    /// - Returns: under `.groupCommit`, the commit's number, to wait for with
+    ///   `waitUntilFlushed`; nil otherwise, and for an empty batch (nothing is committed).
     /// - Throws: `ConcordError.storage` naming `what` failed.
-    func commit(_ batch: StorageBatch, _ what: @autoclosure () -> String) throws(ConcordError) {
-        guard !batch.isEmpty else { return }
+    @discardableResult
+    func commit(_ batch: StorageBatch, _ what: @autoclosure () -> String) throws(ConcordError) -> UInt64? {
+        guard !batch.isEmpty else { return nil }
         if let fault = faults?.takeFault(for: replica) {
             throw .storage(fault, "cannot \(what()) (injected fault)")
         }
@@ -389,38 +392,38 @@ final class Storage: Sendable {
             }
             if batch.conflictCount > 0 { try trimConflicts(in: &txn) }
         }
-        flushes?.noteCommitted()
         if batch.conflictCount > 0 { conflictCounter.add(UInt64(batch.conflictCount)) }
+        return flushes?.noteCommitted()
     }
 
     /// Under `.groupCommit`, flushes every commit made so far before the environment closes
     /// or is replaced, so that writers still waiting for their flush are answered by this
-    /// one instead of finding the store closed. Best effort: a failure reaches the writers.
-    func flushBeforeClosing() {
-        guard let flushes else { return }
-        try? waitUntilFlushed(flushes.lastCommitted)
+    /// one instead of finding the store closed. A failure is returned for the caller to
+    /// log; the writers whose commits it was to cover get it from `waitUntilFlushed`.
+    func flushBeforeClosing() -> ConcordError? {
+        guard let flushes else { return nil }
+        do {
+            try waitUntilFlushed(flushes.lastCommitted)
+            return nil
+        } catch {
+            return error
+        }
     }
 
     /// Under `.groupCommit`, returns once every commit of this store up to and including
-    /// `sequence` (`GroupCommit.lastCommitted` just after the commit) has been flushed to the
-    /// device, flushing them itself if no other writer is; at once otherwise.
+    /// `sequence` (the number `commit` returned) has been flushed to the device, flushing
+    /// them itself if no other writer is; at once otherwise.
     /// - Throws: `ConcordError.storage` when the flush that covered the commit failed (it
     ///   may not survive a power loss); `.unavailable` when the store closed first.
     func waitUntilFlushed(_ sequence: UInt64) throws(ConcordError) {
         guard let flushes else { return }
         try flushes.waitUntilFlushed(sequence) { () throws(ConcordError) in
-            do {
-                try environment.sync()
-            } catch let error as LMDBError where environment.isClosed {
+            do throws(ConcordError) {
+                try sync("flush the commits of replica \(replica) to the device")
+            } catch  where environment.isClosed {
                 throw ConcordError(
-                    .unavailable,
-                    "replica \(replica) went down before its commit reached the device; it may be lost",
-                    underlying: error.description)
-            } catch let error as LMDBError {
-                throw .storage(error, "cannot flush the commits of replica \(replica) to the device")
-            } catch {
-                throw ConcordError(
-                    .storage, "cannot flush the commits of replica \(replica) to the device", underlying: "\(error)")
+                    .unavailable, "replica \(replica) went down before its commit reached the device; it may be lost",
+                    underlying: error.message)
             }
         }
     }
