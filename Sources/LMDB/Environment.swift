@@ -47,8 +47,8 @@ public final class Environment: @unchecked Sendable {
     /// Held shared by every `read` (and environment-wide call), exclusively to resize the map or close.
     /// Always taken before `writeLock`.
     private let mapLock = ReadWriteLock()
-    /// Serializes write transactions (and `mdb_dbi_open`).
-    private let writeLock = PlainMutex()
+    /// Serializes write transactions (and `mdb_dbi_open`); held from `beginWrite` to the held write's end.
+    let writeLock = PlainMutex()
     /// The current map size; read and written under `writeLock`.
     private var mapSizeBytes: Int
 
@@ -396,15 +396,9 @@ extension Environment {
 
     /// One attempt, under the write lock.
     private func writeOnce<R>(_ body: (inout WriteTransaction) throws -> R) throws -> WriteOutcome<R> {
-        guard !closed.load(ordering: .acquiring) else { throw closedError("write") }
-        var begun: OpaquePointer?
-        let rc = mdb_txn_begin(handle, nil, 0, &begun)
-        if rc == MDB_MAP_RESIZED { return .mapResized(LMDBError(rc, "mdb_txn_begin (write) on \(path)")) }
-        if rc == EACCES && options.readOnly {
-            throw LMDBError.permissionDenied.with("write on \(path), which was opened read-only")
+        guard let transaction = try beginWriteTransaction() else {
+            return .mapResized(LMDBError(MDB_MAP_RESIZED, "mdb_txn_begin (write) on \(path)"))
         }
-        try check(rc, "mdb_txn_begin (write) on \(path)")
-        guard let transaction = begun else { throw LMDBError.invalidArgument.with("mdb_txn_begin: no txn") }
         var writer = WriteTransaction(access(transaction))
         let result: R
         do {
@@ -426,6 +420,21 @@ extension Environment {
         return .committed(result)
     }
 
+    /// `mdb_txn_begin` of a write transaction, under the write lock; nil when another process grew the map
+    /// (`MDB_MAP_RESIZED`: adopt its size, then begin again).
+    func beginWriteTransaction() throws -> OpaquePointer? {
+        guard !closed.load(ordering: .acquiring) else { throw closedError("write") }
+        var begun: OpaquePointer?
+        let rc = mdb_txn_begin(handle, nil, 0, &begun)
+        if rc == MDB_MAP_RESIZED { return nil }
+        if rc == EACCES && options.readOnly {
+            throw LMDBError.permissionDenied.with("write on \(path), which was opened read-only")
+        }
+        try check(rc, "mdb_txn_begin (write) on \(path)")
+        guard let transaction = begun else { throw LMDBError.invalidArgument.with("mdb_txn_begin: no txn") }
+        return transaction
+    }
+
     /// Doubles the map (up to the ceiling), unless another writer grew it since `sizeAtStart`.
     private func growMap(from sizeAtStart: Int, after error: LMDBError) throws {
         try withEverythingStopped("growing the map") {
@@ -445,7 +454,7 @@ extension Environment {
     }
 
     /// Takes the map size another process set (`mdb_env_set_mapsize(0)` after `MDB_MAP_RESIZED`).
-    private func adoptResizedMap() throws {
+    func adoptResizedMap() throws {
         try withEverythingStopped("adopting a map resized by another process") {
             try check(mdb_env_set_mapsize(handle, 0), "mdb_env_set_mapsize(0) on \(path)")
             mapSizeBytes = currentMapSize()

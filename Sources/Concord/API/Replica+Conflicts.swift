@@ -30,6 +30,9 @@ extension Transaction {
         guard let refusal = DetectedConflict.refusal(of: operation, error: error, at: context.replica) else {
             return nil
         }
+        // The record is kept whether or not the transaction commits, so it is written on its
+        // own; the held write (only reads so far) gives way to it.
+        endHeldWrite()
         do {
             try storage.recordConflicts([
                 Storage.encodeConflict(refusal, key: key, timeMicroseconds: context.timeMicroseconds)

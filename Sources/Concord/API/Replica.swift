@@ -402,12 +402,13 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
         defer {
             transactionThread.store(0, ordering: .relaxed)
             transaction.isOpen = false
+            transaction.endHeldWrite()
             metrics.detected(transaction.recordedConflicts)
         }
         try body(transaction)
         let step = try core.commit(transaction.working, nowMicroseconds: now)
         // A failed commit changes nothing, in the store or in memory: the caller sees the error.
-        let sequence = try store.commit(step.batch, step.what)
+        let sequence = try store.commit(step.batch, step.what, in: &transaction.held)
         if !step.batch.isEmpty { committedSinceSync = true }
         finish(step, .success(()), on: core, store, nowMicroseconds: now)
         condition.broadcast()
@@ -488,6 +489,10 @@ public final class Transaction {
     @exclusivity(unchecked) var isOpen = true
     /// The kinds of the conflicts recorded while it ran (refused operations), for metrics.
     @exclusivity(unchecked) var recordedConflicts: [ConflictKind] = []
+    /// The LMDB write transaction the objects are read through and the commit is written
+    /// into, begun at the first read of the store; nil before it and once ended (see
+    /// `endHeldWrite`).
+    @exclusivity(unchecked) var held: HeldWrite?
 
     init(core: ReplicaCore, storage: Storage, time: UInt64) {
         self.storage = storage
@@ -516,11 +521,29 @@ public final class Transaction {
             return state
         }
         let bytes = key.object.bytes
-        let state = try storage.read("read \(key)") { txn -> T in
+        let held: HeldWrite
+        if let open = self.held { held = open } else { held = try beginHeldWrite() }
+        let state = try storage.read("read \(key)", in: held) { txn -> T in
             try Replica.load(key, bytes: bytes, in: storage, txn) ?? T()
         }
         if remember { readStates[key.object] = state }
         return state
+    }
+
+    /// Begins the write transaction this transaction reads through and commits into. No
+    /// other writer of the store can run meanwhile (the replica's lock is held), so what is
+    /// read stays current even when the held write is ended early (`endHeldWrite`).
+    private func beginHeldWrite() throws(ConcordError) -> HeldWrite {
+        let held = try storage.beginWrite("begin a transaction at replica \(core.id)")
+        self.held = held
+        return held
+    }
+
+    /// Aborts the held write transaction, if any; the next read of the store begins another.
+    /// Called when the transaction ends without committing into it, and before a write of
+    /// its own (a refusal recorded as a conflict).
+    func endHeldWrite() {
+        if let held = held.take() { held.abort() }
     }
 
     /// Applies `operation` to `key` within the transaction.

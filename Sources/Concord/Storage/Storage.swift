@@ -372,26 +372,89 @@ final class Storage: Sendable {
         if let fault = faults?.takeFault(for: replica) {
             throw .storage(fault, "cannot \(what()) (injected fault)")
         }
-        try write(what()) { txn in
-            for write in batch.writes {
-                switch write {
-                case .put(.objects, let key, let value):
-                    if let sealer {
-                        let storageKey = sealer.storageKey(forObject: key)
-                        try txn.put(
-                            sealer.sealObject(value, objectKey: key, storageKey: storageKey), forKey: storageKey,
-                            in: objects)
-                    } else {
-                        try txn.put(value, forKey: key, in: objects)
-                    }
-                case .put(let table, let key, let value):
-                    try txn.put(sealed(value, Sealer.Table(table), key: key), forKey: key, in: database(table))
-                case .delete(let table, let key): _ = try txn.delete(key, in: database(table))
-                case .appendConflict(let value): try appendConflict(value, in: &txn)
-                }
-            }
-            if batch.conflictCount > 0 { try trimConflicts(in: &txn) }
+        try write(what()) { txn in try put(batch, in: &txn) }
+        return committed(batch)
+    }
+
+    /// Begins the write transaction a local transaction reads its objects through
+    /// (`read(_:in:_:)`) and then commits into (`commit(_:_:in:)`): one LMDB transaction
+    /// for the whole of it, instead of a read transaction per object and a write after.
+    /// - Throws: `ConcordError.storage` naming `what` failed; `.unavailable` once closed.
+    func beginWrite(_ what: @autoclosure () -> String) throws(ConcordError) -> HeldWrite {
+        try Self.mappingErrors(what) { try environment.beginWrite() }
+    }
+
+    /// Reads through the held write transaction `held` (which sees its own writes),
+    /// mapping LMDB errors to `ConcordError`.
+    func read<R>(
+        _ what: @autoclosure () -> String, in held: HeldWrite, _ body: (borrowing WriteTransaction) throws -> R
+    ) throws(ConcordError) -> R {
+        try Self.mappingErrors(what) { try held.read(body) }
+    }
+
+    /// Commits `batch` in the held write transaction `held` (then nil) and ends it; nil
+    /// commits it in a write transaction of its own. When the map is full the held
+    /// transaction is aborted and the batch committed again where the map can grow
+    /// (`write`): all of it, or (on an error) none of it.
+    /// - Returns: as `commit(_:_:)`.
+    /// - Throws: `ConcordError.storage` naming `what` failed.
+    @discardableResult
+    func commit(
+        _ batch: StorageBatch, _ what: @autoclosure () -> String, in held: inout HeldWrite?
+    ) throws(ConcordError) -> UInt64? {
+        guard let transaction = held.take() else { return try commit(batch, what()) }
+        guard !batch.isEmpty else {
+            transaction.abort()
+            return nil
         }
+        if let fault = faults?.takeFault(for: replica) {
+            transaction.abort()
+            throw .storage(fault, "cannot \(what()) (injected fault)")
+        }
+        try Self.mappingErrors(what) {
+            do {
+                do {
+                    try transaction.withWrites { txn in try put(batch, in: &txn) }
+                } catch let error as LMDBError where error == .mapFull {
+                    throw error  // `withWrites` aborted the transaction
+                } catch {
+                    transaction.abort()
+                    throw error
+                }
+                try transaction.commit()
+            } catch let error as LMDBError where error == .mapFull {
+                // Nothing was committed and the transaction has ended: `write` grows the map.
+                try environment.write { txn in try put(batch, in: &txn) }
+            }
+        }
+        return committed(batch)
+    }
+
+    /// Puts `batch`'s writes in `txn`.
+    private func put(_ batch: StorageBatch, in txn: inout WriteTransaction) throws {
+        for write in batch.writes {
+            switch write {
+            case .put(.objects, let key, let value):
+                if let sealer {
+                    let storageKey = sealer.storageKey(forObject: key)
+                    try txn.put(
+                        sealer.sealObject(value, objectKey: key, storageKey: storageKey), forKey: storageKey,
+                        in: objects)
+                } else {
+                    try txn.put(value, forKey: key, in: objects)
+                }
+            case .put(let table, let key, let value):
+                try txn.put(sealed(value, Sealer.Table(table), key: key), forKey: key, in: database(table))
+            case .delete(let table, let key): _ = try txn.delete(key, in: database(table))
+            case .appendConflict(let value): try appendConflict(value, in: &txn)
+            }
+        }
+        if batch.conflictCount > 0 { try trimConflicts(in: &txn) }
+    }
+
+    /// Counts a committed batch; returns its group-commit number (see `commit(_:_:)`).
+    @inline(__always)
+    private func committed(_ batch: StorageBatch) -> UInt64? {
         if batch.conflictCount > 0 { conflictCounter.add(UInt64(batch.conflictCount)) }
         return flushes?.noteCommitted()
     }
