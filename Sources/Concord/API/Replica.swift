@@ -189,7 +189,12 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
     /// Commits a step's batch, lets the core take it, and performs its output. Called with
     /// the lock held.
     func run(_ step: ReplicaCore.Step, on core: ReplicaCore, _ store: Storage, nowMicroseconds now: UInt64) {
-        let result = Result { () throws(ConcordError) in _ = try store.commit(step.batch, step.what) }
+        // The words name the purpose and the replica, not the step: an autoclosure over the
+        // step copied it (a dozen of its arrays retained and released) on every commit.
+        let (purpose, replica) = (step.purpose, step.replica)
+        let result = Result { () throws(ConcordError) in
+            _ = try store.commit(step.batch, ReplicaCore.Step.describe(purpose, at: replica))
+        }
         if case .success = result, !step.batch.isEmpty {
             committedSinceSync = true
             metrics.detected(step.batch.conflictKinds)
@@ -408,7 +413,10 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
         try body(transaction)
         let step = try core.commit(transaction.working, nowMicroseconds: now)
         // A failed commit changes nothing, in the store or in memory: the caller sees the error.
-        let sequence = try store.commit(step.batch, step.what, in: &transaction.held)
+        // Not `step.what`: an autoclosure over the step copied it (see `run`).
+        let purpose = step.purpose
+        let sequence = try store.commit(
+            step.batch, ReplicaCore.Step.describe(purpose, at: id), in: &transaction.held)
         if !step.batch.isEmpty { committedSinceSync = true }
         finish(step, .success(()), on: core, store, nowMicroseconds: now)
         condition.broadcast()

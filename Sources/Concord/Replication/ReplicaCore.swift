@@ -43,7 +43,12 @@ final class ReplicaCore {
         }
 
         /// "apply an interval at replica r2".
-        var what: String { "\(purpose.rawValue) replica \(replica)" }
+        var what: String { Self.describe(purpose, at: replica) }
+
+        /// What a step of `purpose` at `replica` does, in words (`what`).
+        static func describe(_ purpose: Purpose, at replica: ReplicaID) -> String {
+            "\(purpose.rawValue) replica \(replica)"
+        }
 
         /// The objects the step writes (for observers).
         var changedObjects: [ObjectKey] { change.changedObjects }

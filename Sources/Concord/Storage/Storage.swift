@@ -346,12 +346,17 @@ final class Storage: Sendable {
     private static func mappingErrors<R>(_ what: () -> String, _ body: () throws -> R) throws(ConcordError) -> R {
         do {
             return try body()
-        } catch let error as ConcordError {
-            throw error
-        } catch let error as LMDBError {
-            throw .storage(error, "cannot \(what())")
         } catch {
-            throw ConcordError(.storage, "cannot \(what())", underlying: "\(error)")
+            throw mapped(error, what)
+        }
+    }
+
+    /// `error` as a `ConcordError`: itself if it is one, else `.storage` naming `what` failed.
+    private static func mapped(_ error: any Error, _ what: () -> String) -> ConcordError {
+        switch error {
+        case let error as ConcordError: error
+        case let error as LMDBError: .storage(error, "cannot \(what())")
+        default: ConcordError(.storage, "cannot \(what())", underlying: "\(error)")
         }
     }
 
@@ -411,21 +416,21 @@ final class Storage: Sendable {
             transaction.abort()
             throw .storage(fault, "cannot \(what()) (injected fault)")
         }
-        try Self.mappingErrors(what) {
+        do {
             do {
-                do {
-                    try transaction.withWrites { txn in try put(batch, in: &txn) }
-                } catch let error as LMDBError where error == .mapFull {
-                    throw error  // `withWrites` aborted the transaction
-                } catch {
-                    transaction.abort()
-                    throw error
-                }
-                try transaction.commit()
+                try transaction.withWrites { txn in try put(batch, in: &txn) }
             } catch let error as LMDBError where error == .mapFull {
-                // Nothing was committed and the transaction has ended: `write` grows the map.
-                try environment.write { txn in try put(batch, in: &txn) }
+                throw error  // `withWrites` aborted the transaction
+            } catch {
+                transaction.abort()
+                throw error
             }
+            try transaction.commit()
+        } catch let error as LMDBError where error == .mapFull {
+            // Nothing was committed and the transaction has ended: `write` grows the map.
+            try write(what()) { txn in try put(batch, in: &txn) }
+        } catch {
+            throw Self.mapped(error, what)
         }
         return committed(batch)
     }
