@@ -48,7 +48,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "ConcordInstructions",
-            dependencies: [.product(name: "Concord", package: "Concord")],
+            dependencies: [.product(name: "Concord", package: "Concord"), "RawLMDB"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         .executableTarget(

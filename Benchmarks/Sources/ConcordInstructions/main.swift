@@ -16,11 +16,19 @@
 //               the same with 1 or 100 observations of that key that never pull (made
 //               before the loop): what a commit pays per registered observer
 //
+// The yardsticks, raw LMDB through C (`RawLMDB`, as in the benchmark table) on one
+// environment (MDB_NOSYNC | MDB_WRITEMAP) holding 1000 keys of 40 bytes with values of
+// 128 bytes, about the sizes Concord stores for those registers:
+//   raw-update  N begin + mdb_put + commit
+//   raw-read    N renew + mdb_get + reset
+//   raw-batch   N transactions of 100 puts each
+//
 // It uses only Concord's public API, so the same file builds against an older tree for a
 // side-by-side count.
 
 import Concord
 import Foundation
+import RawLMDB
 
 let arguments = CommandLine.arguments
 guard arguments.count == 3, let count = Int(arguments[2]), count >= 0 else {
@@ -30,15 +38,58 @@ guard arguments.count == 3, let count = Int(arguments[2]), count >= 0 else {
 }
 let workload = arguments[1]
 let observers = ["hot": 0, "hot-1": 1, "hot-100": 100]
-guard ["update", "read", "replicated", "batch"].contains(workload) || observers[workload] != nil else {
+let rawWorkloads = ["raw-update", "raw-read", "raw-batch"]
+guard ["update", "read", "replicated", "batch"].contains(workload) || observers[workload] != nil
+    || rawWorkloads.contains(workload)
+else {
     FileHandle.standardError.write(
-        Data("unknown workload \(workload): update, read, replicated, batch, hot, hot-1 or hot-100\n".utf8))
+        Data(
+            ("unknown workload \(workload): update, read, replicated, batch, hot, hot-1, hot-100, raw-update, "
+                + "raw-read or raw-batch\n").utf8))
     exit(2)
 }
 
 let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
     "concord-instructions-\(ProcessInfo.processInfo.processIdentifier)")
 defer { try? FileManager.default.removeItem(at: directory) }
+
+/// Runs a raw LMDB workload; exits on an LMDB error.
+func runRaw(_ workload: String, count: Int) {
+    func check(_ rc: Int32, _ what: String) {
+        if rc != 0 {
+            FileHandle.standardError.write(Data("ConcordInstructions: \(what) failed: \(rc)\n".utf8))
+            exit(1)
+        }
+    }
+    try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    var opened: OpaquePointer?
+    check(raw_open(directory.path, 2, 1 << 30, 40, 128, &opened), "raw_open")
+    guard let environment = opened else { exit(1) }
+    defer { raw_close(environment) }
+    check(raw_fill(environment, 1000), "raw_fill")
+    var reader: OpaquePointer?
+    check(raw_reader_open(environment, &reader), "raw_reader_open")
+    defer { raw_reader_close(reader) }
+    var checksum: UInt64 = 0
+    for n in 0..<count {
+        let key = UInt32((n &* 7919) % 1000)
+        switch workload {
+        case "raw-update": check(raw_put(environment, key, UInt64(n)), "raw_put")
+        case "raw-read":
+            var stamp: UInt64 = 0
+            check(raw_get(reader, key, &stamp), "raw_get")
+            checksum &+= stamp
+        default: check(raw_batch(environment, UInt32(n &* 100 % 1000), 1, 100, 1000, UInt64(n)), "raw_batch")
+        }
+    }
+    if checksum == UInt64.max { print(checksum) }
+}
+
+if rawWorkloads.contains(workload) {
+    runRaw(workload, count: count)
+    try? FileManager.default.removeItem(at: directory)
+    exit(0)
+}
 
 do {
     var configuration = Configuration()

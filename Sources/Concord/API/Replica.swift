@@ -515,8 +515,13 @@ public final class Transaction {
         }
     }
 
-    private func current<T: CRDT>(_ key: Key<T>, remember: Bool = false) throws(ConcordError) -> T {
-        if let object = working[key.object] {
+    /// The state of `key` as this transaction sees it: its working copy, a state it read
+    /// before, or the stored state (remembered if `remember`). `lookingInWorkingSet: false`
+    /// when the caller has looked there already.
+    private func current<T: CRDT>(
+        _ key: Key<T>, remember: Bool = false, lookingInWorkingSet: Bool = true
+    ) throws(ConcordError) -> T {
+        if lookingInWorkingSet, let object = working[key.object] {
             guard let state = object.state as? T else {
                 throw ConcordError(.typeMismatch, "\(key) is held as \(type(of: object.state)) in this transaction")
             }
@@ -561,7 +566,17 @@ public final class Transaction {
     public func update<T: CRDT>(_ key: Key<T>, _ operation: T.Operation) throws(ConcordError) {
         try checkOpen()
         if let refusal = core.refusal(of: T.self) { throw refusal }
-        var state = try current(key)
+        // One lookup of the key: a working copy is updated in place, a new one added once.
+        let object = working[key.object]
+        var state: T
+        if let object {
+            guard let held = object.state as? T else {
+                throw ConcordError(.typeMismatch, "\(key) is held as \(type(of: object.state)) in this transaction")
+            }
+            state = held
+        } else {
+            state = try current(key, lookingInWorkingSet: false)
+        }
         let delta: T
         do {
             delta = try state.apply(operation, context: context)
@@ -570,8 +585,9 @@ public final class Transaction {
                 .operationRejected, "\(key): \(error.message)",
                 underlying: recordRefusal(of: operation, on: key.object, error: error) ?? "\(error)")
         }
-        if let previous = working[key.object]?.delta as? T {
-            working.put(WorkingObject(key: key.object, state: state, delta: previous.joined(delta)))
+        if let object, let previous = object.delta as? T {
+            object.state = state
+            object.delta = previous.joined(delta)
         } else {
             working.put(WorkingObject(key: key.object, state: state, delta: delta))
         }

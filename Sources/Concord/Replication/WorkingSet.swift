@@ -2,11 +2,14 @@
 /// of the deltas they produced.
 ///
 /// A class: the set and the commit pass it around by reference, where a struct of two
-/// existentials was copied field by field through their value witnesses.
+/// existentials was copied field by field through their value witnesses; and a later update
+/// of the same object in the transaction changes it in place, without looking its key up
+/// again to replace it.
 final class WorkingObject {
     let key: ObjectKey
-    let state: any CRDT
-    let delta: any CRDT
+    // Used by one transaction, under its replica's lock: no runtime exclusivity checks.
+    @exclusivity(unchecked) var state: any CRDT
+    @exclusivity(unchecked) var delta: any CRDT
 
     init(key: ObjectKey, state: any CRDT, delta: any CRDT) {
         self.key = key
