@@ -53,14 +53,14 @@ demo: deps
 lint:
 	$(SWIFT) format lint -r Sources Tests
 
-# Observers, writers, background delivery and group commit on several threads under ThreadSanitizer
+# Observers, writers, background delivery, group commit and held write transactions on several threads under ThreadSanitizer
 # (a separate build: every package is rebuilt with the sanitizer). CONCORD_TSAN swaps the
 # standard library's Mutex, which ThreadSanitizer cannot see on Linux, for a pthread mutex
 # (see Sources/Locking).
 TSAN_FLAGS = --sanitize=thread --scratch-path .build-tsan -Xswiftc -DCONCORD_TSAN
 tsan: deps
 	$(SWIFT) build --build-tests $(TSAN_FLAGS)
-	$(SWIFT) test --skip-build $(TSAN_FLAGS) --filter 'ObservationStressTests|ObservationTests|ConcurrencyTests|GroupCommitTests'
+	$(SWIFT) test --skip-build $(TSAN_FLAGS) --filter 'ObservationStressTests|ObservationTests|ConcurrencyTests|GroupCommitTests|HeldWriteTests|HeldWriteTransactionTests'
 
 # A long randomized soak of the simulator (not part of `make test`).
 soak: deps
