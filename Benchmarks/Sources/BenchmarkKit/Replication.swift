@@ -108,6 +108,9 @@ public struct GarbageCollectionResult: Sendable {
     public var metadataBytesAfter: Double
     public var stateBytesBefore: Double
     public var stateBytesAfter: Double
+    /// Elements per object, before and after (the heal brings the other replicas' in).
+    public var elementsBefore: Double
+    public var elementsAfter: Double
 }
 
 /// `objects` add-wins sets, each given 20 adds and 10 removes by each of three cut-off
@@ -130,17 +133,20 @@ public func measureGarbageCollection(setting: Setting, objects: Int) throws -> G
             for e in 0..<10 { try replica.update(key, .remove("element-\(r)-\(e * 2)")) }
         }
     }
-    func metadata(_ replica: Replica) throws -> (metadata: Double, state: Double) {
+    func metadata(_ replica: Replica) throws -> (metadata: Double, state: Double, elements: Double) {
         var metadataTotal = 0
         var stateTotal = 0
+        var elementTotal = 0
         for key in keys {
             let state = try replica.state(of: key)
             let elements = state.value.reduce(1) { $0 + $1.utf8.count + 1 }
             let bytes = state.serialized().count
             stateTotal += bytes
             metadataTotal += bytes - elements
+            elementTotal += state.value.count
         }
-        return (Double(metadataTotal) / Double(objects), Double(stateTotal) / Double(objects))
+        let count = Double(objects)
+        return (Double(metadataTotal) / count, Double(stateTotal) / count, Double(elementTotal) / count)
     }
     let before = try metadata(replicas[0])
     let logBefore = cluster.status().replicas[0].logLength
@@ -151,5 +157,6 @@ public func measureGarbageCollection(setting: Setting, objects: Int) throws -> G
     return GarbageCollectionResult(
         objects: objects, logLengthBefore: logBefore, logLengthAfter: logAfter,
         metadataBytesBefore: before.metadata, metadataBytesAfter: after.metadata,
-        stateBytesBefore: before.state, stateBytesAfter: after.state)
+        stateBytesBefore: before.state, stateBytesAfter: after.state, elementsBefore: before.elements,
+        elementsAfter: after.elements)
 }

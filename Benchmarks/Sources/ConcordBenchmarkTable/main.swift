@@ -192,6 +192,12 @@ for setting in skipReplication || onlyMetrics || onlyGroupCommit ? [] : [replica
         concord: String(format: "%.0f B → %.0f B", gc.metadataBytesBefore, gc.metadataBytesAfter), raw: "—",
         ratio: "—", seed: "",
         target: String(format: "state %.0f B → %.0f B", gc.stateBytesBefore, gc.stateBytesAfter)))
+    rows.append(Row(
+        shape: "GC: causal metadata per AWSet element", setting: s,
+        concord: String(
+            format: "%.2f B → %.2f B", gc.metadataBytesBefore / max(gc.elementsBefore, 1),
+            gc.metadataBytesAfter / max(gc.elementsAfter, 1)), raw: "—", ratio: "—", seed: "",
+        target: String(format: "%.0f → %.0f elements per object", gc.elementsBefore, gc.elementsAfter)))
 }
 
 // The cost of metrics (no backend against swift-prometheus's) and of encryption at rest
