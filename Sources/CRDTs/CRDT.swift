@@ -130,7 +130,9 @@ extension CRDT {
 
     /// The versioned, self-describing encoding: format version, type code, then the state.
     public func serialized() -> [UInt8] {
-        var writer = ByteWriter()
+        // 256 bytes: most states fit without the array growing (a 100-byte register is
+        // 112 bytes, which outgrew the default 64 and cost a second malloc and a copy).
+        var writer = ByteWriter(capacity: 256)
         writer.writeByte(Self.formatVersion)
         Self.typeCode.encode(to: &writer)
         encode(to: &writer)

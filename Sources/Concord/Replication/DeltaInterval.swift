@@ -139,7 +139,9 @@ struct DeltaInterval: Sendable, Equatable {
     }
 
     func encodedBytes() -> [UInt8] {
-        var writer = ByteWriter(capacity: 128)
+        // Two clocks, the key and the delta: a single small update's entry is about 170
+        // bytes, which outgrew 128 and cost a second malloc and a copy.
+        var writer = ByteWriter(capacity: 256 + (objects.count > 1 ? 128 * objects.count : 0))
         encode(to: &writer)
         return writer.bytes
     }
