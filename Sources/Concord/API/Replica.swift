@@ -522,10 +522,10 @@ public final class Transaction {
         _ key: Key<T>, remember: Bool = false, lookingInWorkingSet: Bool = true
     ) throws(ConcordError) -> T {
         if lookingInWorkingSet, let object = working[key.object] {
-            guard let state = object.state as? T else {
-                throw ConcordError(.typeMismatch, "\(key) is held as \(type(of: object.state)) in this transaction")
+            guard let copy = object as? WorkingCopy<T> else {
+                throw ConcordError(.typeMismatch, "\(key) is held as \(object.stateType) in this transaction")
             }
-            return state
+            return copy.state
         }
         if !readStates.isEmpty, let read = readStates[key.object] {
             guard let state = read as? T else {
@@ -567,13 +567,16 @@ public final class Transaction {
         try checkOpen()
         if let refusal = core.refusal(of: T.self) { throw refusal }
         // One lookup of the key: a working copy is updated in place, a new one added once.
-        let object = working[key.object]
-        var state: T
-        if let object {
-            guard let held = object.state as? T else {
-                throw ConcordError(.typeMismatch, "\(key) is held as \(type(of: object.state)) in this transaction")
+        var copy: WorkingCopy<T>?
+        if let object = working[key.object] {
+            guard let typed = object as? WorkingCopy<T> else {
+                throw ConcordError(.typeMismatch, "\(key) is held as \(object.stateType) in this transaction")
             }
-            state = held
+            copy = typed
+        }
+        var state: T
+        if let copy {
+            state = copy.state
         } else {
             state = try current(key, lookingInWorkingSet: false)
         }
@@ -585,11 +588,11 @@ public final class Transaction {
                 .operationRejected, "\(key): \(error.message)",
                 underlying: recordRefusal(of: operation, on: key.object, error: error) ?? "\(error)")
         }
-        if let object, let previous = object.delta as? T {
-            object.state = state
-            object.delta = previous.joined(delta)
+        if let copy {
+            copy.state = state
+            copy.delta.join(delta)
         } else {
-            working.put(WorkingObject(key: key.object, state: state, delta: delta))
+            working.put(WorkingCopy(key: key.object, state: state, delta: delta))
         }
     }
 

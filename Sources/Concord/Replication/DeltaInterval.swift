@@ -146,6 +146,25 @@ struct DeltaInterval: Sendable, Equatable {
         return writer.bytes
     }
 
+    /// The encoding of the interval of one local transaction from `from` to `to`, straight
+    /// from its working copies (in key order), as `encodedBytes()` of the interval with
+    /// their deltas would be, without making that interval's `ObjectDelta` existentials.
+    static func encodedBytes(
+        from: VectorClock, to: VectorClock, timeMicroseconds: UInt64, working objects: [WorkingObject]
+    ) -> [UInt8] {
+        var writer = ByteWriter(capacity: 256 + (objects.count > 1 ? 128 * objects.count : 0))
+        from.encode(to: &writer)
+        to.encode(to: &writer)
+        writer.writeVarUInt(1)
+        writer.writeVarUInt(timeMicroseconds)
+        writer.writeCount(objects.count)
+        for object in objects {
+            writer.writeBytes(object.key.bytes)
+            object.encodeDelta(to: &writer)
+        }
+        return writer.bytes
+    }
+
     init(decoding bytes: [UInt8]) throws(CodecError) {
         var reader = ByteReader(bytes)
         self = try DeltaInterval(from: &reader)

@@ -266,7 +266,7 @@ final class ReplicaCore {
         let objects = working.sorted()
         if isBootstrapping {
             for object in objects {
-                if let refusal = refusal(of: type(of: object.state)) { throw refusal }
+                if let refusal = refusal(of: object.stateType) { throw refusal }
             }
         }
         guard let writer else { preconditionFailure("refusal(of:) lets no write through without a writer") }
@@ -274,13 +274,12 @@ final class ReplicaCore {
         next.increment(writer)
         step.batch = StorageBatch(capacity: objects.count + 1)
         let entry = log.nextEntry(to: next, timeMicroseconds: now)
-        let interval = DeltaInterval(
-            from: clock, to: next, transactions: 1, timeMicroseconds: now,
-            objects: objects.map { ObjectDelta(key: $0.key, state: $0.delta) })
-        for object in objects { step.batch.put(object.state.serialized(), forKey: object.key.bytes, in: .objects) }
+        for object in objects { step.batch.put(object.serializedState(), forKey: object.key.bytes, in: .objects) }
         // No clock record: the entry ends at `next`, the whole clock after the commit, and
         // the store's clock is the record joined with the last entry's end (`Storage.formatVersion`).
-        step.batch.put(interval.encodedBytes(), forKey: Storage.logKey(entry.index), in: .log)
+        step.batch.put(
+            DeltaInterval.encodedBytes(from: clock, to: next, timeMicroseconds: now, working: objects),
+            forKey: Storage.logKey(entry.index), in: .log)
         step.change.clock = next
         step.change.appended = [entry]
         step.change.changedObjects = objects.map(\.key)

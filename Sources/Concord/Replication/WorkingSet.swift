@@ -1,21 +1,47 @@
-/// One transaction's working copy of an object: the state after its updates and the join
-/// of the deltas they produced.
+/// One transaction's working copy of an object, seen whatever its type: the base of
+/// `WorkingCopy<T>`, which holds the state after the transaction's updates and the join of
+/// the deltas they produced. The working set and the commit hold objects of any type through
+/// this class; the transaction, which knows the type, casts to `WorkingCopy<T>` (a class
+/// cast) and reaches the state unboxed.
 ///
 /// A class: the set and the commit pass it around by reference, where a struct of two
-/// existentials was copied field by field through their value witnesses; and a later update
-/// of the same object in the transaction changes it in place, without looking its key up
-/// again to replace it.
-final class WorkingObject {
+/// existentials was copied field by field through their value witnesses; a later update of
+/// the same object changes it in place; and a `WorkingCopy<T>` holds its state and delta
+/// inline, where two `any CRDT` existentials of a register each took a box (a malloc) of
+/// their own.
+class WorkingObject {
     let key: ObjectKey
-    // Used by one transaction, under its replica's lock: no runtime exclusivity checks.
-    @exclusivity(unchecked) var state: any CRDT
-    @exclusivity(unchecked) var delta: any CRDT
 
-    init(key: ObjectKey, state: any CRDT, delta: any CRDT) {
-        self.key = key
+    /// Only `WorkingCopy<T>` makes one.
+    fileprivate init(key: ObjectKey) { self.key = key }
+
+    /// The object's CRDT type.
+    var stateType: any CRDT.Type { preconditionFailure("WorkingObject is abstract: use WorkingCopy") }
+    /// The state after the transaction's updates, type-erased (for inspection and tests).
+    var erasedState: any CRDT { preconditionFailure("WorkingObject is abstract: use WorkingCopy") }
+    /// The state after the transaction's updates, `serialized()` (what the store holds).
+    func serializedState() -> [UInt8] { preconditionFailure("WorkingObject is abstract: use WorkingCopy") }
+    /// Encodes the join of the transaction's deltas without a type prefix, as an interval's
+    /// object holds it (`ObjectDelta.encode`).
+    func encodeDelta(to writer: inout ByteWriter) { preconditionFailure("WorkingObject is abstract: use WorkingCopy") }
+}
+
+/// The working copy of an object of type `T` (see `WorkingObject`).
+final class WorkingCopy<T: CRDT>: WorkingObject {
+    // Used by one transaction, under its replica's lock: no runtime exclusivity checks.
+    @exclusivity(unchecked) var state: T
+    @exclusivity(unchecked) var delta: T
+
+    init(key: ObjectKey, state: T, delta: T) {
         self.state = state
         self.delta = delta
+        super.init(key: key)
     }
+
+    override var stateType: any CRDT.Type { T.self }
+    override var erasedState: any CRDT { state }
+    override func serializedState() -> [UInt8] { state.serialized() }
+    override func encodeDelta(to writer: inout ByteWriter) { delta.encode(to: &writer) }
 }
 
 /// The objects a local transaction has updated, each once.

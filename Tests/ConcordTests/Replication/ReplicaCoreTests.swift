@@ -117,7 +117,7 @@ private final class Harness {
         var state = try stores[id]!.objects([key.object])[0] as? PNCounter ?? PNCounter()
         let delta = try state.apply(operation, context: UpdateContext(replica: id, timeMicroseconds: now))
         let step = try core.commit(
-            WorkingSet([WorkingObject(key: key.object, state: state, delta: delta)]), nowMicroseconds: now)
+            WorkingSet([WorkingCopy(key: key.object, state: state, delta: delta)]), nowMicroseconds: now)
         try run(step, at: id).get()
     }
 
@@ -243,15 +243,15 @@ private final class Harness {
         let writer = try #require(core.writer)
         #expect(writer == ReplicaID(4 << 32 | 2) && writer.description == "r2.4")
         let step = try core.commit(
-            WorkingSet([WorkingObject(key: likes.object, state: PNCounter(), delta: PNCounter())]), nowMicroseconds: 0)
+            WorkingSet([WorkingCopy(key: likes.object, state: PNCounter(), delta: PNCounter())]), nowMicroseconds: 0)
         // The object and the log entry; the clock is the entry's end (`Storage.formatVersion`).
         #expect(step.batch.writes.count == 2)
         let tags = Key<RWSet<String>>("tags")
         let error = try #require(throws: ConcordError.self) {
             try core.commit(
                 WorkingSet([
-                    WorkingObject(key: likes.object, state: PNCounter(), delta: PNCounter()),
-                    WorkingObject(key: tags.object, state: RWSet<String>(), delta: RWSet<String>()),
+                    WorkingCopy(key: likes.object, state: PNCounter(), delta: PNCounter()),
+                    WorkingCopy(key: tags.object, state: RWSet<String>(), delta: RWSet<String>()),
                 ]), nowMicroseconds: 0)
         }
         #expect(error.code == .bootstrapping)

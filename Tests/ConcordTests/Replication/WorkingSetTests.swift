@@ -6,10 +6,10 @@ import Testing
     private func object(_ name: String, _ value: Int64) -> WorkingObject {
         var counter = PNCounter()
         let delta = try! counter.apply(.increment(value), context: UpdateContext(replica: 1, timeMicroseconds: 0))
-        return WorkingObject(key: Key<PNCounter>(name).object, state: counter, delta: delta)
+        return WorkingCopy(key: Key<PNCounter>(name).object, state: counter, delta: delta)
     }
 
-    private func value(_ object: WorkingObject?) -> Int64? { (object?.state as? PNCounter)?.value }
+    private func value(_ object: WorkingObject?) -> Int64? { (object?.erasedState as? PNCounter)?.value }
 
     @Test func oneObjectIsHeldAndReplacedInPlace() {
         var set = WorkingSet()
@@ -42,6 +42,56 @@ import Testing
                 #expect(value(object) == model[object.key.name], "seed \(seed)")
                 #expect(value(set[object.key]) == model[object.key.name], "seed \(seed)")
             }
+        }
+    }
+
+    @Test("A commit's log entry, encoded from the working copies, is the interval of their deltas")
+    func theEntryEncodedFromWorkingCopiesIsTheIntervalOfTheirDeltas() throws {
+        var generator = SystemRandomNumberGenerator()
+        let seed = UInt64.random(in: 0...UInt64.max, using: &generator)
+        var random = SeededRandom(seed: seed)
+        for round in 0..<30 {
+            let context = UpdateContext(
+                replica: ReplicaID(1 + random.next() % 3), timeMicroseconds: random.next() % 1000)
+            var objects: [WorkingObject] = []
+            var deltas: [ObjectDelta] = []
+            for index in 0..<Int(1 + random.next() % 4) {
+                switch random.next() % 3 {
+                case 0:
+                    var counter = PNCounter()
+                    let delta = try counter.apply(.increment(Int64(random.next() % 100)), context: context)
+                    let key = Key<PNCounter>("c\(index)").object
+                    objects.append(WorkingCopy(key: key, state: counter, delta: delta))
+                    deltas.append(ObjectDelta(key: key, state: delta))
+                case 1:
+                    var set = AWSet<String>()
+                    _ = try set.apply(.add("x"), context: context)
+                    let delta = try set.apply(.add("e\(random.next() % 10)"), context: context)
+                    let key = Key<AWSet<String>>("s\(index)").object
+                    objects.append(WorkingCopy(key: key, state: set, delta: delta))
+                    deltas.append(ObjectDelta(key: key, state: delta))
+                default:
+                    var register = LWWRegister<[UInt8]>()
+                    let value = (0..<Int(random.next() % 200)).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+                    let delta = try register.apply(.assign(value), context: context)
+                    let key = Key<LWWRegister<[UInt8]>>("r\(index)").object
+                    objects.append(WorkingCopy(key: key, state: register, delta: delta))
+                    deltas.append(ObjectDelta(key: key, state: delta))
+                }
+            }
+            // In key order, as the commit takes them from `WorkingSet.sorted()`.
+            objects.sort { $0.key < $1.key }
+            deltas.sort { $0.key < $1.key }
+            let from = VectorClock([1: random.next() % 50, 2: random.next() % 50])
+            var to = from
+            to.increment(context.replica)
+            let expected = DeltaInterval(
+                from: from, to: to, transactions: 1, timeMicroseconds: context.timeMicroseconds, objects: deltas
+            ).encodedBytes()
+            let encoded = DeltaInterval.encodedBytes(
+                from: from, to: to, timeMicroseconds: context.timeMicroseconds, working: objects)
+            #expect(encoded == expected, "seed \(seed), round \(round)")
+            #expect(try DeltaInterval(decoding: encoded).objects == deltas, "seed \(seed), round \(round)")
         }
     }
 }
