@@ -139,6 +139,17 @@ extension CRDT {
         return writer.bytes
     }
 
+    /// `serialized()` of a state whose `encode(to:)` wrote `encoding`, without encoding it
+    /// again: the format version and the type code, then a copy of `encoding`.
+    /// - Complexity: O(n), one allocation.
+    public static func serialized(fromEncoding encoding: ArraySlice<UInt8>) -> [UInt8] {
+        var writer = ByteWriter(capacity: encoding.count + 8)
+        writer.writeByte(formatVersion)
+        typeCode.encode(to: &writer)
+        writer.writeRaw(encoding)
+        return writer.bytes
+    }
+
     /// Decodes a `serialized()` state, checking the version, the type code and that no
     /// bytes are left over.
     public init(serialized bytes: [UInt8]) throws(CodecError) {

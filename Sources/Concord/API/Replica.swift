@@ -589,8 +589,7 @@ public final class Transaction {
                 underlying: recordRefusal(of: operation, on: key.object, error: error) ?? "\(error)")
         }
         if let copy {
-            copy.state = state
-            copy.delta.join(delta)
+            copy.update(state: state, delta: delta)
         } else {
             working.put(WorkingCopy(key: key.object, state: state, delta: delta))
         }

@@ -148,9 +148,12 @@ struct DeltaInterval: Sendable, Equatable {
 
     /// The encoding of the interval of one local transaction from `from` to `to`, straight
     /// from its working copies (in key order), as `encodedBytes()` of the interval with
-    /// their deltas would be, without making that interval's `ObjectDelta` existentials.
+    /// their deltas would be, without making that interval's `ObjectDelta` existentials;
+    /// `state` receives each object's serialized state, in the same order (see
+    /// `WorkingObject.encodeDelta(to:)`).
     static func encodedBytes(
-        from: VectorClock, to: VectorClock, timeMicroseconds: UInt64, working objects: [WorkingObject]
+        from: VectorClock, to: VectorClock, timeMicroseconds: UInt64, working objects: [WorkingObject],
+        state: (WorkingObject, [UInt8]) -> Void
     ) -> [UInt8] {
         var writer = ByteWriter(capacity: 256 + (objects.count > 1 ? 128 * objects.count : 0))
         from.encode(to: &writer)
@@ -160,7 +163,7 @@ struct DeltaInterval: Sendable, Equatable {
         writer.writeCount(objects.count)
         for object in objects {
             writer.writeBytes(object.key.bytes)
-            object.encodeDelta(to: &writer)
+            state(object, object.encodeDelta(to: &writer))
         }
         return writer.bytes
     }

@@ -274,12 +274,13 @@ final class ReplicaCore {
         next.increment(writer)
         step.batch = StorageBatch(capacity: objects.count + 1)
         let entry = log.nextEntry(to: next, timeMicroseconds: now)
-        for object in objects { step.batch.put(object.serializedState(), forKey: object.key.bytes, in: .objects) }
-        // No clock record: the entry ends at `next`, the whole clock after the commit, and
-        // the store's clock is the record joined with the last entry's end (`Storage.formatVersion`).
-        step.batch.put(
-            DeltaInterval.encodedBytes(from: clock, to: next, timeMicroseconds: now, working: objects),
-            forKey: Storage.logKey(entry.index), in: .log)
+        // Each object's state, then the entry; no clock record: the entry ends at `next`, the
+        // whole clock after the commit, and the store's clock is the record joined with the
+        // last entry's end (`Storage.formatVersion`).
+        let encodedEntry = DeltaInterval.encodedBytes(from: clock, to: next, timeMicroseconds: now, working: objects) {
+            object, state in step.batch.put(state, forKey: object.key.bytes, in: .objects)
+        }
+        step.batch.put(encodedEntry, forKey: Storage.logKey(entry.index), in: .log)
         step.change.clock = next
         step.change.appended = [entry]
         step.change.changedObjects = objects.map(\.key)

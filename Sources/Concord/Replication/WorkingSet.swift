@@ -19,29 +19,49 @@ class WorkingObject {
     var stateType: any CRDT.Type { preconditionFailure("WorkingObject is abstract: use WorkingCopy") }
     /// The state after the transaction's updates, type-erased (for inspection and tests).
     var erasedState: any CRDT { preconditionFailure("WorkingObject is abstract: use WorkingCopy") }
-    /// The state after the transaction's updates, `serialized()` (what the store holds).
-    func serializedState() -> [UInt8] { preconditionFailure("WorkingObject is abstract: use WorkingCopy") }
     /// Encodes the join of the transaction's deltas without a type prefix, as an interval's
-    /// object holds it (`ObjectDelta.encode`).
-    func encodeDelta(to writer: inout ByteWriter) { preconditionFailure("WorkingObject is abstract: use WorkingCopy") }
+    /// object holds it (`ObjectDelta.encode`), and returns the state after the updates
+    /// `serialized()` (what the store holds). When the two are equal (a register's assignment
+    /// is its whole state) the state is not encoded a second time.
+    func encodeDelta(to writer: inout ByteWriter) -> [UInt8] {
+        preconditionFailure("WorkingObject is abstract: use WorkingCopy")
+    }
 }
 
 /// The working copy of an object of type `T` (see `WorkingObject`).
 final class WorkingCopy<T: CRDT>: WorkingObject {
     // Used by one transaction, under its replica's lock: no runtime exclusivity checks.
-    @exclusivity(unchecked) var state: T
-    @exclusivity(unchecked) var delta: T
+    @exclusivity(unchecked) private(set) var state: T
+    @exclusivity(unchecked) private(set) var delta: T
+    /// Whether `state == delta` (a register's assignment is its whole state): the commit
+    /// then encodes it once. Compared here, where `T` is known: the commit's generic code
+    /// would compare through witness tables, which cost more than the encoding it saves.
+    @exclusivity(unchecked) private var stateIsDelta: Bool
 
     init(key: ObjectKey, state: T, delta: T) {
         self.state = state
         self.delta = delta
+        self.stateIsDelta = state == delta
         super.init(key: key)
+    }
+
+    /// Takes a further update of the object in this transaction: its new state, and its
+    /// delta, joined into the transaction's.
+    @inline(__always)
+    func update(state: T, delta: T) {
+        self.state = state
+        self.delta.join(delta)
+        stateIsDelta = self.state == self.delta
     }
 
     override var stateType: any CRDT.Type { T.self }
     override var erasedState: any CRDT { state }
-    override func serializedState() -> [UInt8] { state.serialized() }
-    override func encodeDelta(to writer: inout ByteWriter) { delta.encode(to: &writer) }
+    override func encodeDelta(to writer: inout ByteWriter) -> [UInt8] {
+        let start = writer.bytes.count
+        delta.encode(to: &writer)
+        guard stateIsDelta else { return state.serialized() }
+        return T.serialized(fromEncoding: writer.bytes[start...])
+    }
 }
 
 /// The objects a local transaction has updated, each once.

@@ -56,7 +56,7 @@ import Testing
             var objects: [WorkingObject] = []
             var deltas: [ObjectDelta] = []
             for index in 0..<Int(1 + random.next() % 4) {
-                switch random.next() % 3 {
+                switch random.next() % 4 {
                 case 0:
                     var counter = PNCounter()
                     let delta = try counter.apply(.increment(Int64(random.next() % 100)), context: context)
@@ -70,13 +70,24 @@ import Testing
                     let key = Key<AWSet<String>>("s\(index)").object
                     objects.append(WorkingCopy(key: key, state: set, delta: delta))
                     deltas.append(ObjectDelta(key: key, state: delta))
-                default:
+                case 2:
                     var register = LWWRegister<[UInt8]>()
                     let value = (0..<Int(random.next() % 200)).map { _ in UInt8(truncatingIfNeeded: random.next()) }
                     let delta = try register.apply(.assign(value), context: context)
                     let key = Key<LWWRegister<[UInt8]>>("r\(index)").object
                     objects.append(WorkingCopy(key: key, state: register, delta: delta))
                     deltas.append(ObjectDelta(key: key, state: delta))
+                default:
+                    // Two updates in the transaction, the second taken in place (from an
+                    // empty set, state and delta end equal; case 1 has a state larger than its
+                    // delta).
+                    var set = AWSet<String>()
+                    let first = try set.apply(.add("a"), context: context)
+                    let copy = WorkingCopy(key: Key<AWSet<String>>("t\(index)").object, state: set, delta: first)
+                    let second = try set.apply(random.next() % 2 == 0 ? .add("b") : .remove("a"), context: context)
+                    copy.update(state: set, delta: second)
+                    objects.append(copy)
+                    deltas.append(ObjectDelta(key: copy.key, state: first.joined(second)))
                 }
             }
             // In key order, as the commit takes them from `WorkingSet.sorted()`.
@@ -88,8 +99,12 @@ import Testing
             let expected = DeltaInterval(
                 from: from, to: to, transactions: 1, timeMicroseconds: context.timeMicroseconds, objects: deltas
             ).encodedBytes()
+            var states: [[UInt8]] = []
             let encoded = DeltaInterval.encodedBytes(
-                from: from, to: to, timeMicroseconds: context.timeMicroseconds, working: objects)
+                from: from, to: to, timeMicroseconds: context.timeMicroseconds, working: objects
+            ) { _, state in states.append(state) }
+            // Each state as `serialized()` gives it, whether or not it equals its delta.
+            #expect(states == objects.map { $0.erasedState.serialized() }, "seed \(seed), round \(round)")
             #expect(encoded == expected, "seed \(seed), round \(round)")
             #expect(try DeltaInterval(decoding: encoded).objects == deltas, "seed \(seed), round \(round)")
         }
