@@ -357,11 +357,7 @@ extension Environment {
     public func write<R>(_ body: (inout WriteTransaction) throws -> R) throws -> R {
         let id = ObjectIdentifier(self)
         let activity = ThreadActivity.current
-        guard !activity.isWriting(in: id) else {
-            throw LMDBError.invalid.with(
-                "write called inside write on \(path) on the same thread: LMDB has one write transaction at a "
-                    + "time, so this would wait for itself; do the work in the outer transaction")
-        }
+        try refuseNestedWrite("write", activity, id)
         activity.enterWrite(id)
         defer { activity.exitWrite(id) }
         var resizes = 0
@@ -391,6 +387,16 @@ extension Environment {
                 resizes += 1
                 try adoptResizedMap()
             }
+        }
+    }
+
+    /// Throws ``LMDBError/invalid`` when this thread already writes in this environment: LMDB has one write
+    /// transaction at a time, so `call` would wait for itself.
+    func refuseNestedWrite(_ call: String, _ activity: ThreadActivity, _ id: ObjectIdentifier) throws(LMDBError) {
+        guard !activity.isWriting(in: id) else {
+            throw LMDBError.invalid.with(
+                "\(call) called inside a write on \(path) on the same thread: LMDB has one write transaction at a "
+                    + "time, so this would wait for itself; do the work in the outer transaction")
         }
     }
 

@@ -85,11 +85,7 @@ extension Environment {
     public func beginWrite() throws -> HeldWrite {
         let id = ObjectIdentifier(self)
         let activity = ThreadActivity.current
-        guard !activity.isWriting(in: id) else {
-            throw LMDBError.invalid.with(
-                "beginWrite called inside a write on \(path) on the same thread: LMDB has one write transaction "
-                    + "at a time, so this would wait for itself")
-        }
+        try refuseNestedWrite("beginWrite", activity, id)
         var resizes = 0
         while true {
             writeLock.lock()
