@@ -119,7 +119,7 @@ private struct Rollback: Error {}
                 }
                 Issue.record("nested write returned")
             } catch let error as LMDBError where error == .invalid {
-                #expect(error.message.contains("inside write"))
+                #expect(error.message.contains("write called inside a write on"))
             }
             #expect(try environment.read { try $0.get(bytes("k"), in: db) } == nil)
             #expect(throws: LMDBError.invalid) {
