@@ -521,12 +521,7 @@ public final class Transaction {
     private func current<T: CRDT>(
         _ key: Key<T>, remember: Bool = false, lookingInWorkingSet: Bool = true
     ) throws(ConcordError) -> T {
-        if lookingInWorkingSet, let object = working[key.object] {
-            guard let copy = object as? WorkingCopy<T> else {
-                throw ConcordError(.typeMismatch, "\(key) is held as \(object.stateType) in this transaction")
-            }
-            return copy.state
-        }
+        if lookingInWorkingSet, let copy = try workingCopy(of: key) { return copy.state }
         if !readStates.isEmpty, let read = readStates[key.object] {
             guard let state = read as? T else {
                 throw ConcordError(.typeMismatch, "\(key) is held as \(type(of: read)) in this transaction")
@@ -541,6 +536,16 @@ public final class Transaction {
         }
         if remember { readStates[key.object] = state }
         return state
+    }
+
+    /// The transaction's working copy of `key`, if it updated it.
+    /// - Throws: `ConcordError.typeMismatch` when the key is held as another type.
+    private func workingCopy<T: CRDT>(of key: Key<T>) throws(ConcordError) -> WorkingCopy<T>? {
+        guard let object = working[key.object] else { return nil }
+        guard let copy = object as? WorkingCopy<T> else {
+            throw ConcordError(.typeMismatch, "\(key) is held as \(object.stateType) in this transaction")
+        }
+        return copy
     }
 
     /// Begins the write transaction this transaction reads through and commits into. No
@@ -567,13 +572,7 @@ public final class Transaction {
         try checkOpen()
         if let refusal = core.refusal(of: T.self) { throw refusal }
         // One lookup of the key: a working copy is updated in place, a new one added once.
-        var copy: WorkingCopy<T>?
-        if let object = working[key.object] {
-            guard let typed = object as? WorkingCopy<T> else {
-                throw ConcordError(.typeMismatch, "\(key) is held as \(object.stateType) in this transaction")
-            }
-            copy = typed
-        }
+        let copy = try workingCopy(of: key)
         var state: T
         if let copy {
             state = copy.state
