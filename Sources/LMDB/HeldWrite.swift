@@ -1,11 +1,5 @@
 import CLMDB
 
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
-
 /// A write transaction held open across calls (``Environment/beginWrite()``), for a caller that reads what it
 /// is about to change, decides, and then writes, all in the one transaction: the reads see the writes made
 /// so far, and nothing is read twice.
