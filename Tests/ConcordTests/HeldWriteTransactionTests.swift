@@ -123,4 +123,50 @@ import Testing
             #expect(try a.read(note) == "written")
         }
     }
+
+    @Test(
+        "A backup and a verification run beside an open transaction without waiting for it, and hold what was committed",
+        .timeLimit(.minutes(1)))
+    func aBackupAndAVerificationRunBesideAnOpenTransaction() throws {
+        try withTemporaryDirectory { root in
+            let cluster = try Cluster(
+                directory: root.appendingPathComponent("cluster"), replicas: 1,
+                configuration: Configuration(durability: .noSync))
+            defer { cluster.close() }
+            let a = cluster.replicas[0]
+            try a.update(note, .assign("committed"))
+            let updated = DispatchSemaphore(value: 0)
+            let release = DispatchSemaphore(value: 0)
+            let finished = DispatchSemaphore(value: 0)
+            let thread = Thread {
+                do {
+                    try a.transaction { transaction in
+                        try transaction.update(note, .assign("pending"))
+                        updated.signal()
+                        release.wait()
+                    }
+                } catch {
+                    Issue.record("the transaction failed: \(error)")
+                }
+                finished.signal()
+            }
+            thread.start()
+            updated.wait()
+            defer {
+                release.signal()
+                finished.wait()
+            }
+            // Both run while the transaction holds the replica's LMDB write transaction.
+            #expect(cluster.verify().problems.isEmpty)
+            let backups = root.appendingPathComponent("backups")
+            let taken = try cluster.backup(to: backups, name: "beside")
+            #expect(taken.members.map(\.objects) == [1])
+            #expect(try Backups(directory: backups).verify("beside").isIntact)
+            let restored = root.appendingPathComponent("restored")
+            try Backups(directory: backups).restore("beside", to: restored)
+            let copy = try Cluster(directory: restored, replicas: 1)
+            defer { copy.close() }
+            #expect(try copy.replicas[0].read(note) == "committed")
+        }
+    }
 }
