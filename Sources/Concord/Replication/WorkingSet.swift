@@ -98,6 +98,9 @@ struct WorkingSet {
         if first == nil || first?.key == object.key {
             first = object
         } else {
+            // A transaction that updates a second object usually updates more: start the
+            // table at 16, past the resizes that would rehash every key at 1, 2, 4 and 8.
+            if others.isEmpty { others.reserveCapacity(16) }
             others[object.key] = object
         }
     }
