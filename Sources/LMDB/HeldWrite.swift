@@ -50,6 +50,29 @@ public struct HeldWrite {
         }
     }
 
+    /// Runs `body` in the transaction and commits it, ending it whatever the outcome. When the map is full (a
+    /// put or the commit), the transaction is aborted and `body` runs again in ``Environment/write(_:)``, which
+    /// grows the map: so, as there, `body` must only touch the transaction.
+    /// - Throws: whatever `body` throws and the commit's errors, with nothing committed; ``LMDBError/mapFull``
+    ///   when the map cannot grow (see ``Environment/write(_:)``).
+    public func commit<R>(writing body: (inout WriteTransaction) throws -> R) throws -> R {
+        let result: R
+        do {
+            result = try withWrites(body)
+        } catch let error as LMDBError where error == .mapFull {
+            return try environment.write(body)  // `withWrites` aborted the transaction
+        } catch {
+            abort()
+            throw error
+        }
+        do {
+            try commit()
+        } catch  where error == .mapFull {
+            return try environment.write(body)
+        }
+        return result
+    }
+
     /// Commits the transaction (`mdb_txn_commit`) and releases the write lock. The transaction is ended
     /// whatever the outcome.
     /// - Throws: ``LMDBError/mapFull`` when the commit needed a larger map (nothing was committed: run the

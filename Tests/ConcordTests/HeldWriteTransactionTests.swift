@@ -75,27 +75,10 @@ import Testing
         try withCluster(replicas: 1) { cluster in
             let a = cluster.replicas[0]
             try a.update(note, .assign("committed"))
-            let updated = DispatchSemaphore(value: 0)
-            let release = DispatchSemaphore(value: 0)
-            let finished = DispatchSemaphore(value: 0)
-            let thread = Thread {
-                do {
-                    try a.transaction { transaction in
-                        try transaction.update(note, .assign("pending"))
-                        updated.signal()
-                        release.wait()
-                    }
-                } catch {
-                    Issue.record("the transaction failed: \(error)")
-                }
-                finished.signal()
+            try whileATransactionIsOpen(at: a, assigning: "pending") { () throws in
+                #expect(try a.read(note) == "committed")
+                #expect(try a.state(of: note).value == "committed")
             }
-            thread.start()
-            updated.wait()
-            #expect(try a.read(note) == "committed")
-            #expect(try a.state(of: note).value == "committed")
-            release.signal()
-            finished.wait()
             #expect(try a.read(note) == "pending")
         }
     }
@@ -135,38 +118,48 @@ import Testing
             defer { cluster.close() }
             let a = cluster.replicas[0]
             try a.update(note, .assign("committed"))
-            let updated = DispatchSemaphore(value: 0)
-            let release = DispatchSemaphore(value: 0)
-            let finished = DispatchSemaphore(value: 0)
-            let thread = Thread {
-                do {
-                    try a.transaction { transaction in
-                        try transaction.update(note, .assign("pending"))
-                        updated.signal()
-                        release.wait()
-                    }
-                } catch {
-                    Issue.record("the transaction failed: \(error)")
-                }
-                finished.signal()
+            try whileATransactionIsOpen(at: a, assigning: "pending") { () throws in
+                // Both run while the transaction holds the replica's LMDB write transaction.
+                #expect(cluster.verify().problems.isEmpty)
+                let backups = root.appendingPathComponent("backups")
+                let taken = try cluster.backup(to: backups, name: "beside")
+                #expect(taken.members.map(\.objects) == [1])
+                #expect(try Backups(directory: backups).verify("beside").isIntact)
+                let restored = root.appendingPathComponent("restored")
+                _ = try Backups(directory: backups).restore("beside", to: restored)
+                let copy = try Cluster(directory: restored, replicas: 1)
+                defer { copy.close() }
+                #expect(try copy.replicas[0].read(note) == "committed")
             }
-            thread.start()
-            updated.wait()
-            defer {
-                release.signal()
-                finished.wait()
-            }
-            // Both run while the transaction holds the replica's LMDB write transaction.
-            #expect(cluster.verify().problems.isEmpty)
-            let backups = root.appendingPathComponent("backups")
-            let taken = try cluster.backup(to: backups, name: "beside")
-            #expect(taken.members.map(\.objects) == [1])
-            #expect(try Backups(directory: backups).verify("beside").isIntact)
-            let restored = root.appendingPathComponent("restored")
-            try Backups(directory: backups).restore("beside", to: restored)
-            let copy = try Cluster(directory: restored, replicas: 1)
-            defer { copy.close() }
-            #expect(try copy.replicas[0].read(note) == "committed")
         }
+    }
+
+    /// Runs `body` while another thread holds a transaction open at `replica` that assigned
+    /// `value` to `note` and has not committed; the transaction commits after `body`.
+    private func whileATransactionIsOpen(
+        at replica: Replica, assigning value: String, _ body: () throws -> Void
+    ) throws {
+        let updated = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        let finished = DispatchSemaphore(value: 0)
+        let thread = Thread { [note] in
+            do {
+                try replica.transaction { transaction in
+                    try transaction.update(note, .assign(value))
+                    updated.signal()
+                    release.wait()
+                }
+            } catch {
+                Issue.record("the transaction failed: \(error)")
+            }
+            finished.signal()
+        }
+        thread.start()
+        updated.wait()
+        defer {
+            release.signal()
+            finished.wait()
+        }
+        try body()
     }
 }

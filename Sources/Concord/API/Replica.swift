@@ -515,13 +515,15 @@ public final class Transaction {
         }
     }
 
-    /// The state of `key` as this transaction sees it: its working copy, a state it read
-    /// before, or the stored state (remembered if `remember`). `lookingInWorkingSet: false`
-    /// when the caller has looked there already.
-    private func current<T: CRDT>(
-        _ key: Key<T>, remember: Bool = false, lookingInWorkingSet: Bool = true
-    ) throws(ConcordError) -> T {
-        if lookingInWorkingSet, let copy = try workingCopy(of: key) { return copy.state }
+    /// The state of `key` as this transaction sees it: its working copy, or else `stored`.
+    private func current<T: CRDT>(_ key: Key<T>, remember: Bool) throws(ConcordError) -> T {
+        if let copy = try workingCopy(of: key) { return copy.state }
+        return try stored(key, remember: remember)
+    }
+
+    /// The state of `key` before this transaction updated it: one it read before, or the
+    /// stored state, read through the held write (remembered if `remember`).
+    private func stored<T: CRDT>(_ key: Key<T>, remember: Bool = false) throws(ConcordError) -> T {
         if !readStates.isEmpty, let read = readStates[key.object] {
             guard let state = read as? T else {
                 throw ConcordError(.typeMismatch, "\(key) is held as \(type(of: read)) in this transaction")
@@ -577,7 +579,7 @@ public final class Transaction {
         if let copy {
             state = copy.state
         } else {
-            state = try current(key, lookingInWorkingSet: false)
+            state = try stored(key)
         }
         let delta: T
         do {

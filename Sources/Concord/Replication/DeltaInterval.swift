@@ -91,10 +91,7 @@ struct DeltaInterval: Sendable, Equatable {
     var objectCount: Int { encodedObjects?.count ?? objects.count }
 
     func encode(to writer: inout ByteWriter) {
-        from.encode(to: &writer)
-        to.encode(to: &writer)
-        writer.writeVarUInt(transactions)
-        writer.writeVarUInt(timeMicroseconds)
+        Self.encodeHeader(from: from, to: to, transactions: transactions, timeMicroseconds: timeMicroseconds, &writer)
         if let encodedObjects {
             writer.writeRaw(encodedObjects.bytes)
             return
@@ -139,12 +136,26 @@ struct DeltaInterval: Sendable, Equatable {
     }
 
     func encodedBytes() -> [UInt8] {
-        // Two clocks, the key and the delta: a single small update's entry is about 170
-        // bytes, which outgrew 128 and cost a second malloc and a copy.
-        var writer = ByteWriter(capacity: 256 + (objects.count > 1 ? 128 * objects.count : 0))
+        var writer = ByteWriter(capacity: Self.capacity(forObjects: objects.count))
         encode(to: &writer)
         return writer.bytes
     }
+
+    /// The clocks, the transaction count and the time: what precedes the objects.
+    private static func encodeHeader(
+        from: VectorClock, to: VectorClock, transactions: UInt64, timeMicroseconds: UInt64,
+        _ writer: inout ByteWriter
+    ) {
+        from.encode(to: &writer)
+        to.encode(to: &writer)
+        writer.writeVarUInt(transactions)
+        writer.writeVarUInt(timeMicroseconds)
+    }
+
+    /// A first buffer for an interval of `count` objects. Two clocks, a key and a delta: a
+    /// single small update's entry is about 170 bytes, which outgrew 128 and cost a second
+    /// malloc and a copy.
+    private static func capacity(forObjects count: Int) -> Int { 256 + (count > 1 ? 128 * count : 0) }
 
     /// The encoding of the interval of one local transaction from `from` to `to`, straight
     /// from its working copies (in key order), as `encodedBytes()` of the interval with
@@ -155,11 +166,8 @@ struct DeltaInterval: Sendable, Equatable {
         from: VectorClock, to: VectorClock, timeMicroseconds: UInt64, working objects: [WorkingObject],
         state: (WorkingObject, [UInt8]) -> Void
     ) -> [UInt8] {
-        var writer = ByteWriter(capacity: 256 + (objects.count > 1 ? 128 * objects.count : 0))
-        from.encode(to: &writer)
-        to.encode(to: &writer)
-        writer.writeVarUInt(1)
-        writer.writeVarUInt(timeMicroseconds)
+        var writer = ByteWriter(capacity: capacity(forObjects: objects.count))
+        encodeHeader(from: from, to: to, transactions: 1, timeMicroseconds: timeMicroseconds, &writer)
         writer.writeCount(objects.count)
         for object in objects {
             writer.writeBytes(object.key.bytes)

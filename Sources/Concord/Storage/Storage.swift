@@ -373,12 +373,8 @@ final class Storage: Sendable {
     /// - Throws: `ConcordError.storage` naming `what` failed.
     @discardableResult
     func commit(_ batch: StorageBatch, _ what: @autoclosure () -> String) throws(ConcordError) -> UInt64? {
-        guard !batch.isEmpty else { return nil }
-        if let fault = faults?.takeFault(for: replica) {
-            throw .storage(fault, "cannot \(what()) (injected fault)")
-        }
-        try write(what()) { txn in try put(batch, in: &txn) }
-        return committed(batch)
+        var none: HeldWrite?
+        return try commit(batch, what(), in: &none)
     }
 
     /// Begins the write transaction a local transaction reads its objects through
@@ -397,40 +393,33 @@ final class Storage: Sendable {
         try Self.mappingErrors(what) { try held.read(body) }
     }
 
-    /// Commits `batch` in the held write transaction `held` (then nil) and ends it; nil
-    /// commits it in a write transaction of its own. When the map is full the held
-    /// transaction is aborted and the batch committed again where the map can grow
-    /// (`write`): all of it, or (on an error) none of it.
-    /// - Returns: as `commit(_:_:)`.
+    /// Commits `batch` in the held write transaction `held` (then nil) and ends it; with no
+    /// held write, in a write transaction of its own. All of it, or (on an error) none of it;
+    /// a full map grows (`HeldWrite.commit(writing:)`).
+    /// - Returns: under `.groupCommit`, the commit's number, to wait for with
+    ///   `waitUntilFlushed`; nil otherwise, and for an empty batch (nothing is committed).
     /// - Throws: `ConcordError.storage` naming `what` failed.
     @discardableResult
     func commit(
         _ batch: StorageBatch, _ what: @autoclosure () -> String, in held: inout HeldWrite?
     ) throws(ConcordError) -> UInt64? {
-        guard let transaction = held.take() else { return try commit(batch, what()) }
+        let transaction = held.take()
         guard !batch.isEmpty else {
-            transaction.abort()
+            transaction?.abort()
             return nil
         }
         if let fault = faults?.takeFault(for: replica) {
-            transaction.abort()
+            transaction?.abort()
             throw .storage(fault, "cannot \(what()) (injected fault)")
         }
-        do {
+        if let transaction {
             do {
-                try transaction.withWrites { txn in try put(batch, in: &txn) }
-            } catch let error as LMDBError where error == .mapFull {
-                throw error  // `withWrites` aborted the transaction
+                try transaction.commit { txn in try put(batch, in: &txn) }
             } catch {
-                transaction.abort()
-                throw error
+                throw Self.mapped(error, what)
             }
-            try transaction.commit()
-        } catch let error as LMDBError where error == .mapFull {
-            // Nothing was committed and the transaction has ended: `write` grows the map.
+        } else {
             try write(what()) { txn in try put(batch, in: &txn) }
-        } catch {
-            throw Self.mapped(error, what)
         }
         return committed(batch)
     }
