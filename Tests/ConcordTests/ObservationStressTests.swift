@@ -7,16 +7,21 @@ import Testing
 /// Observers and writers on several threads at once, with background delivery: what
 /// `make tsan` runs under ThreadSanitizer (and `make test` runs as it is).
 @Suite struct ObservationStressTests {
-    @Test func manyObserversBesideSeveralWritersSeeTheLastValue() async throws {
+    /// With the default spin, and with none (every consumer parks whenever it finds nothing).
+    @Test(arguments: [50, 0] as [UInt64])
+    func manyObserversBesideSeveralWritersSeeTheLastValue(spinningMicroseconds: UInt64) async throws {
         let keys = (0..<4).map { Key<PNCounter>("k\($0)", bucket: "stress") }
         let writesPerWriter = 300
         try await withTemporaryDirectory { url in
             let cluster = try Cluster(
                 directory: url, replicas: 3,
-                configuration: Configuration(durability: .noSync, deliveryMode: .background(latencyMicroseconds: 50)))
+                configuration: Configuration(
+                    durability: .noSync, deliveryMode: .background(latencyMicroseconds: 50),
+                    observationSpinMicroseconds: spinningMicroseconds))
             defer { cluster.close() }
             let final = Int64(writesPerWriter * cluster.replicas.count / keys.count)
-            // 48 observers that follow to the end, 12 that never pull, 4 commit feeds.
+            // 48 observers that follow to the end, 6 of the sum of every key, 12 that never
+            // pull, 4 commit feeds.
             let followers = (0..<48).map { index in
                 let replica = cluster.replicas[index % 3]
                 let key = keys[index % keys.count]
@@ -30,6 +35,17 @@ import Testing
                         if change.value == final { break }
                     }
                     return last?.value ?? -1
+                }
+            }
+            let sums = (0..<6).map { index in
+                let replica = cluster.replicas[index % 3]
+                return Task { () throws(ConcordError) -> Int64 in
+                    var last: Int64 = -1
+                    for try await change in replica.changes(of: keys, { $0.reduce(0, +) }) {
+                        last = change.value
+                        if last == final * Int64(keys.count) { break }
+                    }
+                    return last
                 }
             }
             let stalled = (0..<12).map {
@@ -52,6 +68,9 @@ import Testing
             }
             for follower in followers {
                 #expect(try await follower.value == final)
+            }
+            for sum in sums {
+                #expect(try await sum.value == final * Int64(keys.count))
             }
             for iterator in stalled {
                 #expect(try iterator.poll()?.value == final)

@@ -133,9 +133,62 @@ import Testing
             let stalled = (0..<100).map { _ in a.changes(of: likes).makeAsyncIterator() }
             #expect(a.observations.isActive)
             for _ in 0..<1_000 { try a.update(likes, .increment(1)) }
-            // Each holds one flag, not a queue: one pull delivers the value now.
+            // Each holds a count, not a queue: one pull delivers the value now.
             for iterator in stalled.prefix(3) {
                 #expect(try drain(iterator).map(\.value) == [1_000])
+            }
+        }
+    }
+
+    // 4. However many observe an object, a commit raises one signal for it, and the hub lets
+    // it go with the last observation.
+    @Test func theObservationsOfAnObjectShareOneSignal() throws {
+        try withCluster { cluster in
+            let a = cluster.replicas[0]
+            do {
+                let iterators = (0..<100).map { _ in a.changes(of: likes).makeAsyncIterator() }
+                let both = a.changes(of: likes, views) { $0 + $1 }.makeAsyncIterator()
+                #expect(a.observations.observedObjects == 2)
+                let signal = try #require(a.observations.signal(of: likes.object))
+                for _ in 0..<10 { try a.update(likes, .increment(1)) }
+                #expect(signal.count == 10)
+                try a.update(views, .increment(5))
+                #expect(signal.count == 10)
+                for iterator in iterators.prefix(3) { #expect(try drain(iterator).map(\.value) == [10]) }
+                #expect(try drain(both).map(\.value) == [15])
+                withExtendedLifetime(iterators) {}
+                #expect(a.observations.observedObjects == 2)
+                withExtendedLifetime(both) {}
+            }
+            #expect(a.observations.observedObjects == 0)
+            #expect(!a.observations.isActive)
+        }
+    }
+
+    // 4. A consumer parked on two objects wakes on a commit of either, and leaves no waiter
+    // behind on the other. Spinning off, so that it parks every time.
+    @Test func aConsumerParkedOnTwoObjectsWakesOnEitherAndLeavesNoWaiter() async throws {
+        try await withTemporaryDirectory { url in
+            let cluster = try Cluster(
+                directory: url, replicas: 2,
+                configuration: Configuration(durability: .noSync, observationSpinMicroseconds: 0))
+            defer { cluster.close() }
+            let a = cluster.replicas[0]
+            for (round, written) in [views, likes].enumerated() {
+                let task = Task {
+                    var iterator = a.changes(of: likes, views) { $0 + $1 }.makeAsyncIterator()
+                    _ = try await iterator.next()
+                    return try await iterator.next()?.value
+                }
+                var signals: [ObservationSignal] = []
+                while signals.count < 2 {
+                    signals = [likes, views].compactMap { a.observations.signal(of: $0.object) }
+                    await Task.yield()
+                }
+                while signals.contains(where: { $0.parkedConsumers != 1 }) { await Task.yield() }
+                try a.update(written, .increment(1))
+                #expect(try await task.value == Int64(round + 1))
+                #expect(signals.map(\.parkedConsumers) == [0, 0])
             }
         }
     }

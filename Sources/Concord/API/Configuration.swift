@@ -91,6 +91,13 @@ public struct Configuration: Sendable, Hashable {
     /// Whether administrative actions (open, close, crash, backup, …) are recorded in the
     /// directory's audit log (see `AuditLog`). Default true; the simulator turns it off.
     public var auditLog: Bool
+    /// How long an observer that has found nothing new keeps looking (yielding its thread
+    /// between looks) before it parks until the next commit. A writer that commits again
+    /// within this time finds its observers awake and never pays to wake one: on a virtual
+    /// machine, waking a parked thread costs the writer several microseconds, as much as its
+    /// commit (see BENCHMARKS.md). 0 parks at once. The time is spent only after a change
+    /// was delivered or looked for, never while nothing happens. Default 50 µs.
+    public var observationSpinMicroseconds: UInt64
 
     /// Creates a configuration; every parameter has a default.
     public init(
@@ -110,7 +117,8 @@ public struct Configuration: Sendable, Hashable {
         conflictRecordBound: Int = 1_000,
         backups: BackupSchedule? = nil,
         encryption: Encryption? = nil,
-        auditLog: Bool = true
+        auditLog: Bool = true,
+        observationSpinMicroseconds: UInt64 = 50
     ) {
         self.durability = durability
         self.deliveryMode = deliveryMode
@@ -129,5 +137,6 @@ public struct Configuration: Sendable, Hashable {
         self.backups = backups
         self.encryption = encryption
         self.auditLog = auditLog
+        self.observationSpinMicroseconds = observationSpinMicroseconds
     }
 }

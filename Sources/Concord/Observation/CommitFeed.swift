@@ -86,7 +86,9 @@ public struct CommitFeed: AsyncSequence, Sendable {
     public func makeAsyncIterator() -> Iterator {
         Iterator(
             registration: ObservationRegistration(
-                FeedSubscriber(scope: scope, buffer: buffer), in: replica.observations))
+                FeedSubscriber(
+                    scope: scope, buffer: buffer,
+                    spinningMicroseconds: replica.configuration.observationSpinMicroseconds), in: replica.observations))
     }
 
     /// One consumer of the feed (it may move to another task, to be pulled there).
@@ -121,12 +123,14 @@ final class FeedSubscriber: ObservationSubscriber, Sendable {
     private let scope: CommitScope
     private let capacity: Int
     private let signal = ObservationSignal()
+    private let watch: ObservationWatch
     private let elements = Mutex<[CommitFeedElement]>([])
 
-    init(scope: CommitScope, buffer: Int) {
+    init(scope: CommitScope, buffer: Int, spinningMicroseconds: UInt64) {
         self.scope = scope
         capacity = max(1, buffer)
-        _ = signal.take()  // a feed has no initial element
+        watch = ObservationWatch([signal], spinningMicroseconds: spinningMicroseconds)
+        _ = watch.take()  // a feed has no initial element
     }
 
     func receive(_ event: CommitEvent) {
@@ -149,21 +153,16 @@ final class FeedSubscriber: ObservationSubscriber, Sendable {
         signal.raise(event.origin)
     }
 
-    func end(_ error: ConcordError?) { signal.end(error.map { .failed($0) } ?? .finished) }
+    func end(_ error: ConcordError?) { watch.end(error.map { .failed($0) } ?? .finished) }
 
     func poll() throws(ConcordError) -> CommitFeedElement? {
-        _ = signal.take()
+        _ = watch.take()
         if let element = elements.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) { return element }
-        if case .failed(let error) = signal.ending { throw error }
+        if case .failed(let error) = watch.ending { throw error }
         return nil
     }
 
     func next() async throws(ConcordError) -> CommitFeedElement? {
-        while true {
-            if let element = try poll() { return element }
-            if signal.ending != nil || Task.isCancelled { return nil }
-            await signal.wait()
-            if Task.isCancelled { return nil }
-        }
+        try await watch.next(poll)
     }
 }

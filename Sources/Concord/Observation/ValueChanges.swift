@@ -6,16 +6,17 @@ typealias SnapshotRead<Value> = @Sendable (Storage, borrowing ReadTransaction) t
 
 /// One observation of a value: the registered subscriber behind a `ValueChanges` iterator.
 ///
-/// A commit only raises its signal (under the replica's lock, no user code, no waiting); the
-/// consumer then reads the value itself, from the latest committed snapshot, when it asks
-/// for the next change. So a slow consumer costs the writers nothing and holds one pending
-/// flag, never a queue; intermediate states are coalesced; and every delivery is a committed
-/// state, read with the clock of the same snapshot.
+/// A commit only raises the signals of the objects it wrote (one atomic increment each, shared
+/// by every observation of the object; under the replica's lock, no user code, no waiting);
+/// the consumer then reads the value itself, from the latest committed snapshot, when it
+/// asks for the next change. So a slow consumer costs the writers nothing and holds a count
+/// per watched object, never a queue; intermediate states are coalesced; and every delivery
+/// is a committed state, read with the clock of the same snapshot.
 final class ValueObserver<Value: Equatable & Sendable>: ObservationSubscriber, @unchecked Sendable {
     let watchedObjects: [ObjectKey]?
     private let replica: Replica
     private let read: SnapshotRead<Value>
-    private let signal = ObservationSignal()
+    private let watch: ObservationWatch
     /// The last delivery (guarded by `consumer`: one consumer at a time).
     private let consumer = Mutex<(value: Value, clock: VectorClock)?>(nil)
 
@@ -23,11 +24,12 @@ final class ValueObserver<Value: Equatable & Sendable>: ObservationSubscriber, @
         self.replica = replica
         self.watchedObjects = objects
         self.read = read
+        watch = ObservationWatch(
+            replica.observations.signals(for: objects),
+            spinningMicroseconds: replica.configuration.observationSpinMicroseconds)
     }
 
-    func receive(_ event: CommitEvent) { signal.raise(event.origin) }
-
-    func end(_ error: ConcordError?) { signal.end(error.map { .failed($0) } ?? .finished) }
+    func end(_ error: ConcordError?) { watch.end(error.map { .failed($0) } ?? .finished) }
 
     /// The next change if one is ready, without waiting: nil when nothing changed since the
     /// last delivery, the replica is down, or a wiped replica still waits for its state.
@@ -35,19 +37,18 @@ final class ValueObserver<Value: Equatable & Sendable>: ObservationSubscriber, @
     ///   failure (`.corrupted`, `.storage`), which ends it too.
     func poll() throws(ConcordError) -> Change<Value>? {
         try consumer.withLock { (delivered) throws(ConcordError) -> Change<Value>? in
-            while let origin = signal.take() {
+            while let origin = watch.take() {
                 let snapshot: (value: Value, clock: VectorClock)?
                 do throws(ConcordError) {
                     snapshot = try replica.observedSnapshot(read)
                 } catch {
-                    signal.end(.failed(error))
+                    watch.end(.failed(error))
                     throw error
                 }
                 guard let snapshot else {
                     // Down for good (removed) ends the observation now; down for a while
                     // (a crash, a wipe) waits for the reopening.
-                    if case .failed(let error) = signal.ending { throw error }
-                    signal.stall()
+                    if case .failed(let error) = watch.ending { throw error }
                     return nil
                 }
                 // The first delivery is the initial value, whatever happened before it.
@@ -61,7 +62,7 @@ final class ValueObserver<Value: Equatable & Sendable>: ObservationSubscriber, @
                     value: snapshot.value, clock: snapshot.clock, origin: origin,
                     lostTransactions: !snapshot.clock.dominates(last.clock))
             }
-            if case .failed(let error) = signal.ending { throw error }
+            if case .failed(let error) = watch.ending { throw error }
             return nil
         }
     }
@@ -69,12 +70,7 @@ final class ValueObserver<Value: Equatable & Sendable>: ObservationSubscriber, @
     /// The next change, waiting for one; nil once the cluster closed or the task is
     /// cancelled.
     func next() async throws(ConcordError) -> Change<Value>? {
-        while true {
-            if let change = try poll() { return change }
-            if signal.ending != nil || Task.isCancelled { return nil }
-            await signal.wait()
-            if Task.isCancelled { return nil }
-        }
+        try await watch.next(poll)
     }
 }
 
@@ -92,9 +88,10 @@ final class ValueObserver<Value: Equatable & Sendable>: ObservationSubscriber, @
 /// 3. Intermediate states may be coalesced, but once the replica stops changing, the last
 ///    value delivered equals `read`. Nothing is delivered when the value did not change (an
 ///    add of a present element, a compaction, garbage collection).
-/// 4. A slow or stalled consumer never blocks a writer and holds one flag and one value;
-///    with no observation a commit pays one atomic load. No user code runs under a lock of
-///    the replica.
+/// 4. A slow or stalled consumer never blocks a writer and holds a count per watched object
+///    and one value; with no observation a commit pays one atomic load, and with any number
+///    of observations of an object, one atomic increment for it. No user code runs under a
+///    lock of the replica.
 /// 5. Cancelling the task, or dropping the iterator, unregisters the observation.
 /// 6. Nothing is delivered while the replica is down; after a restart, one change if the
 ///    value differs. A wiped or new replica delivers nothing while it waits for a peer's
