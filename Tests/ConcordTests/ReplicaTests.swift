@@ -125,10 +125,18 @@ import Testing
             environment.close()
             let cluster = try Cluster(directory: url, replicas: 1, configuration: Configuration(durability: .noSync))
             defer { cluster.close() }
+            // The error names the damaged object, read alone or within a transaction.
             #expect {
                 try cluster.replicas[0].read(counter)
             } throws: { error in
                 (error as? ConcordError)?.code == .corrupted
+                    && (error as? ConcordError)?.message.contains("the state of default/counter") == true
+            }
+            #expect {
+                try cluster.replicas[0].transaction { try $0.read(counter) }
+            } throws: { error in
+                (error as? ConcordError)?.code == .corrupted
+                    && (error as? ConcordError)?.message.contains("the state of default/counter") == true
             }
             #expect(try cluster.replicas[0].read(good) == 2)
             #expect(throws: ConcordError.self) { try cluster.replicas[0].update(counter, .increment(1)) }

@@ -26,9 +26,9 @@ extension Replica {
     public func changes<T: CRDT, Part: Equatable & Sendable>(
         of key: Key<T>, _ part: @escaping @Sendable (T.Value) -> Part
     ) -> ValueChanges<Part> {
-        let bytes = key.object.bytes
-        return ValueChanges(replica: self, objects: [key.object]) { (storage, txn) throws(ConcordError) in
-            part(try Self.snapshotState(of: key, bytes: bytes, in: storage, txn).value)
+        let object = key.object
+        return ValueChanges(replica: self, objects: [object]) { (storage, txn) throws(ConcordError) in
+            part(try Self.snapshotState(of: object, as: T.self, in: storage, txn).value)
         }
     }
 
@@ -42,12 +42,12 @@ extension Replica {
     public func changes<T: CRDT, Combined: Equatable & Sendable>(
         of keys: [Key<T>], _ combine: @escaping @Sendable ([T.Value]) -> Combined
     ) -> ValueChanges<Combined> {
-        let encoded = keys.map { ($0, $0.object.bytes) }
-        return ValueChanges(replica: self, objects: keys.map(\.object)) { (storage, txn) throws(ConcordError) in
+        let objects = keys.map(\.object)
+        return ValueChanges(replica: self, objects: objects) { (storage, txn) throws(ConcordError) in
             var values: [T.Value] = []
-            values.reserveCapacity(encoded.count)
-            for (key, bytes) in encoded {
-                values.append(try Self.snapshotState(of: key, bytes: bytes, in: storage, txn).value)
+            values.reserveCapacity(objects.count)
+            for object in objects {
+                values.append(try Self.snapshotState(of: object, as: T.self, in: storage, txn).value)
             }
             return combine(values)
         }
@@ -58,12 +58,12 @@ extension Replica {
     public func changes<A: CRDT, B: CRDT, Combined: Equatable & Sendable>(
         of first: Key<A>, _ second: Key<B>, _ combine: @escaping @Sendable (A.Value, B.Value) -> Combined
     ) -> ValueChanges<Combined> {
-        let (firstBytes, secondBytes) = (first.object.bytes, second.object.bytes)
-        return ValueChanges(replica: self, objects: [first.object, second.object]) {
+        let (firstObject, secondObject) = (first.object, second.object)
+        return ValueChanges(replica: self, objects: [firstObject, secondObject]) {
             (storage, txn) throws(ConcordError) in
             combine(
-                try Self.snapshotState(of: first, bytes: firstBytes, in: storage, txn).value,
-                try Self.snapshotState(of: second, bytes: secondBytes, in: storage, txn).value)
+                try Self.snapshotState(of: firstObject, as: A.self, in: storage, txn).value,
+                try Self.snapshotState(of: secondObject, as: B.self, in: storage, txn).value)
         }
     }
 
@@ -103,16 +103,16 @@ extension Replica {
 
     // MARK: Driving observations
 
-    /// The state of `key` in an observed snapshot (the initial state when never written).
+    /// The state of `object` in an observed snapshot (the initial state when never written).
     static func snapshotState<T: CRDT>(
-        of key: Key<T>, bytes: [UInt8], in storage: Storage, _ txn: borrowing ReadTransaction
+        of object: ObjectKey, as type: T.Type, in storage: Storage, _ txn: borrowing ReadTransaction
     ) throws(ConcordError) -> T {
         do {
-            return try load(key, bytes: bytes, in: storage, txn) ?? T()
+            return try load(object, in: storage, txn) ?? T()
         } catch let error as ConcordError {
             throw error
         } catch {
-            throw ConcordError(.corrupted, "cannot read \(key) for an observation", underlying: "\(error)")
+            throw ConcordError(.corrupted, "cannot read \(object) for an observation", underlying: "\(error)")
         }
     }
 

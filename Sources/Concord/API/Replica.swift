@@ -287,10 +287,10 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
         guard let storage = readableStorage.withLock({ $0 }) else {
             throw ConcordError(.unavailable, "\(self) is down (crashed, removed or closed); restart it first")
         }
-        let bytes = key.object.bytes
+        let object = key.object
         do {
-            return try storage.read("read \(key)") { txn -> T in
-                try Self.load(key, bytes: bytes, in: storage, txn) ?? T()
+            return try storage.read("read \(object)") { txn -> T in
+                try Self.load(object, in: storage, txn) ?? T()
             }
         } catch  where storage.environment.isClosed {
             // Closed between taking the store and reading it: the replica went down, or its
@@ -302,21 +302,34 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
         }
     }
 
-    /// Decodes the stored state of `key` straight from the map as a `T` (nil: never
+    /// Decodes the stored state of `object` straight from the map as a `T` (nil: never
     /// written). Decoding as the key's own type checks the stored type code, with no
     /// registry lookup and no existential.
+    ///
+    /// It takes the object's key rather than the `Key`: a caller's closure then captures one
+    /// array, not the key's strings as well, and the object's key names a failure alike.
     static func load<T: CRDT>(
-        _ key: Key<T>, bytes: [UInt8], in storage: Storage, _ txn: borrowing some ReadableTransaction & ~Copyable
+        _ object: ObjectKey, in storage: Storage, _ txn: borrowing some ReadableTransaction & ~Copyable
     ) throws -> T? {
-        let storageKey = storage.storageKey(forObject: bytes)
-        return try txn.withValue(forKey: storageKey, in: storage.objects) { buffer throws(ConcordError) -> T in
-            let plain = try storage.openedObject(
-                buffer, objectKey: bytes, storageKey: storageKey, what: "the state of \(key)")
-            do throws(CodecError) {
-                return try T(serialized: plain)
-            } catch {
-                throw .corrupted(error, "the state of \(key)")
+        let decoded: Result<T, CodecError>?
+        if storage.sealer == nil {
+            // Plain: the closure captures nothing, so nothing is copied for it. The key is
+            // needed only to name a failure, after it.
+            decoded = try txn.withValue(forKey: object.bytes, in: storage.objects) { buffer in
+                Result { () throws(CodecError) in try T(serialized: Array(buffer)) }
             }
+        } else {
+            let storageKey = storage.storageKey(forObject: object.bytes)
+            decoded = try txn.withValue(forKey: storageKey, in: storage.objects) { buffer throws(ConcordError) in
+                let plain = try storage.openedObject(
+                    buffer, objectKey: object.bytes, storageKey: storageKey, what: "the state of \(object)")
+                return Result { () throws(CodecError) in try T(serialized: plain) }
+            }
+        }
+        switch decoded {
+        case nil: return nil
+        case .success(let state): return state
+        case .failure(let error): throw ConcordError.corrupted(error, "the state of \(object)")
         }
     }
 
@@ -530,11 +543,11 @@ public final class Transaction {
             }
             return state
         }
-        let bytes = key.object.bytes
+        let object = key.object
         let held: HeldWrite
         if let open = self.held { held = open } else { held = try beginHeldWrite() }
-        let state = try storage.read("read \(key)", in: held) { txn -> T in
-            try Replica.load(key, bytes: bytes, in: storage, txn) ?? T()
+        let state = try storage.read("read \(object)", in: held) { txn -> T in
+            try Replica.load(object, in: storage, txn) ?? T()
         }
         if remember { readStates[key.object] = state }
         return state

@@ -149,7 +149,7 @@ public final class ClusterReader: @unchecked Sendable {
     public func state<T: CRDT>(of key: Key<T>, at replica: ReplicaID) throws(ConcordError) -> T {
         let storage = try store(of: replica)
         return try storage.read("read \(key) at replica \(replica.rawValue)") { txn -> T in
-            try Replica.load(key, bytes: key.object.bytes, in: storage, txn) ?? T()
+            try Replica.load(key.object, in: storage, txn) ?? T()
         }
     }
 
@@ -161,7 +161,7 @@ public final class ClusterReader: @unchecked Sendable {
     ) {
         let storage = try store(of: replica)
         return try storage.read("read \(key) at replica \(replica.rawValue)") { txn in
-            (try Replica.load(key, bytes: key.object.bytes, in: storage, txn) ?? T(), try storage.storedClock(txn))
+            (try Replica.load(key.object, in: storage, txn) ?? T(), try storage.storedClock(txn))
         }
     }
 

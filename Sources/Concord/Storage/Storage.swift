@@ -70,8 +70,10 @@ final class Storage: Sendable {
     /// Conflicts recorded in this store, ever: shared by every copy of this `Storage`.
     let conflictCounter = ConflictCounter()
     /// Seals and opens its records when the store is encrypted (nil: plain). Set only while
-    /// the store opens (`loadObjectKeyHiding`), before any other thread can see it.
-    nonisolated(unsafe) private(set) var sealer: Sealer?
+    /// the store opens (`loadObjectKeyHiding`), before any other thread can see it: so the
+    /// runtime's exclusivity check, made at each of its reads (twice per read of an object),
+    /// is left out.
+    @exclusivity(unchecked) nonisolated(unsafe) private(set) var sealer: Sealer?
     /// Under `.groupCommit`, the flushes its writers share (nil otherwise).
     let flushes: GroupCommit?
 
