@@ -11,21 +11,29 @@
 /// their own.
 class WorkingObject {
     let key: ObjectKey
+    /// `WorkingCopy<T>.encodeDelta(of:to:)`, taken where `T` is known (the copy's
+    /// initializer, specialized in its caller). The commit calls it through here: an
+    /// overriding method of the generic class would run its unspecialized body, which
+    /// reached the state's encoding through witness tables and looked its generic metadata
+    /// up on every call.
+    private let encodeDeltaOfObject: (WorkingObject, inout ByteWriter) -> [UInt8]
 
     /// Only `WorkingCopy<T>` makes one.
-    fileprivate init(key: ObjectKey) { self.key = key }
+    fileprivate init(key: ObjectKey, encodeDelta: @escaping (WorkingObject, inout ByteWriter) -> [UInt8]) {
+        self.key = key
+        encodeDeltaOfObject = encodeDelta
+    }
 
     /// The object's CRDT type.
     var stateType: any CRDT.Type { preconditionFailure("WorkingObject is abstract: use WorkingCopy") }
     /// The state after the transaction's updates, type-erased (for inspection and tests).
     var erasedState: any CRDT { preconditionFailure("WorkingObject is abstract: use WorkingCopy") }
+
     /// Encodes the join of the transaction's deltas without a type prefix, as an interval's
     /// object holds it (`ObjectDelta.encode`), and returns the state after the updates
     /// `serialized()` (what the store holds). When the two are equal (a register's assignment
     /// is its whole state) the state is not encoded a second time.
-    func encodeDelta(to writer: inout ByteWriter) -> [UInt8] {
-        preconditionFailure("WorkingObject is abstract: use WorkingCopy")
-    }
+    final func encodeDelta(to writer: inout ByteWriter) -> [UInt8] { encodeDeltaOfObject(self, &writer) }
 }
 
 /// The working copy of an object of type `T` (see `WorkingObject`).
@@ -42,7 +50,7 @@ final class WorkingCopy<T: CRDT>: WorkingObject {
         self.state = state
         self.delta = delta
         self.stateIsDelta = state == delta
-        super.init(key: key)
+        super.init(key: key, encodeDelta: Self.encodeDelta(of:to:))
     }
 
     /// Takes a further update of the object in this transaction: its new state, and its
@@ -56,10 +64,13 @@ final class WorkingCopy<T: CRDT>: WorkingObject {
 
     override var stateType: any CRDT.Type { T.self }
     override var erasedState: any CRDT { state }
-    override func encodeDelta(to writer: inout ByteWriter) -> [UInt8] {
+
+    /// `WorkingObject.encodeDelta(to:)` of a `WorkingCopy<T>`.
+    private static func encodeDelta(of object: WorkingObject, to writer: inout ByteWriter) -> [UInt8] {
+        let copy = unsafeDowncast(object, to: WorkingCopy<T>.self)
         let start = writer.bytes.count
-        delta.encode(to: &writer)
-        guard stateIsDelta else { return state.serialized() }
+        copy.delta.encode(to: &writer)
+        guard copy.stateIsDelta else { return copy.state.serialized() }
         return T.serialized(fromEncoding: writer.bytes[start...])
     }
 }
