@@ -27,11 +27,14 @@ import Testing
         var generator = SystemRandomNumberGenerator()
         let seed = UInt64.random(in: 0...UInt64.max, using: &generator)
         var random = SeededRandom(seed: seed)
-        for _ in 0..<50 {
+        // Small sets, and large ones whose table grows several times and probes past taken
+        // slots; keys of one length that differ in their last bytes, like most applications'.
+        for round in 0..<60 {
+            let (keys, steps) = round % 3 == 0 ? (400, 1_200) : (8, 20)
             var set = WorkingSet()
             var model: [String: Int64] = [:]
-            for step in 0..<Int(random.next() % 20) {
-                let name = "k\(random.next() % 8)"
+            for step in 0..<Int(random.next() % UInt64(steps)) {
+                let name = "k\(random.next() % UInt64(keys))"
                 set.put(object(name, Int64(step)))
                 model[name] = Int64(step)
             }
@@ -42,7 +45,25 @@ import Testing
                 #expect(value(object) == model[object.key.name], "seed \(seed)")
                 #expect(value(set[object.key]) == model[object.key.name], "seed \(seed)")
             }
+            for absent in 0..<20 {
+                #expect(set[Key<PNCounter>("absent\(absent)").object] == nil, "seed \(seed)")
+                #expect(set[Key<PNCounter>("k\(keys + absent)").object] == nil, "seed \(seed)")
+            }
         }
+    }
+
+    @Test("The table's hash spreads keys that differ only in their last digits")
+    func theHashSpreadsSequentialKeys() {
+        // 1000 keys in 2048 slots (the table's fill at most), by the bits the table uses.
+        var buckets = [Int](repeating: 0, count: 2048)
+        for index in 0..<1000 {
+            let name = "key-\(String(repeating: "0", count: 16))\(1000 + index)"
+            let key = Key<LWWRegister<[UInt8]>>(name, bucket: "bench")
+            buckets[Int(truncatingIfNeeded: WorkingSet.hash(of: key.object) >> 32) & 2047] += 1
+        }
+        // Uniform hashing puts at most 5 or 6 in one slot here; a weak mix puts dozens.
+        #expect(buckets.max()! <= 8)
+        #expect(buckets.filter { $0 > 0 }.count > 700)
     }
 
     @Test("A commit's log entry, encoded from the working copies, is the interval of their deltas")
