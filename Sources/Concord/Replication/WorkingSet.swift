@@ -81,8 +81,7 @@ final class WorkingCopy<T: CRDT>: WorkingObject {
 /// The objects a local transaction has updated, each once.
 ///
 /// Most transactions update one object (every `Replica.update` does): it is held inline, and
-/// only a second object makes the table, so a single update neither hashes its key nor
-/// allocates.
+/// only a second object makes the table, so a single update allocates none.
 ///
 /// The table is open addressing with linear probing, at most half full, found by a cheap
 /// multiplicative hash of the key's bytes (`hash(of:)`). A transaction's keys are its own
