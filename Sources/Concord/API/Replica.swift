@@ -307,29 +307,16 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
     /// registry lookup and no existential.
     ///
     /// It takes the object's key rather than the `Key`: a caller's closure then captures one
-    /// array, not the key's strings as well, and the object's key names a failure alike.
+    /// array, not the key's strings as well, and the object's key names a failure alike. The
+    /// record is read by `Storage.objectState`, and decoded after its closure returns.
     static func load<T: CRDT>(
         _ object: ObjectKey, in storage: Storage, _ txn: borrowing some ReadableTransaction & ~Copyable
     ) throws -> T? {
-        let decoded: Result<T, CodecError>?
-        if storage.sealer == nil {
-            // Plain: the closure captures nothing, so nothing is copied for it. The key is
-            // needed only to name a failure, after it.
-            decoded = try txn.withValue(forKey: object.bytes, in: storage.objects) { buffer in
-                Result { () throws(CodecError) in try T(serialized: Array(buffer)) }
-            }
-        } else {
-            let storageKey = storage.storageKey(forObject: object.bytes)
-            decoded = try txn.withValue(forKey: storageKey, in: storage.objects) { buffer throws(ConcordError) in
-                let plain = try storage.openedObject(
-                    buffer, objectKey: object.bytes, storageKey: storageKey, what: "the state of \(object)")
-                return Result { () throws(CodecError) in try T(serialized: plain) }
-            }
-        }
-        switch decoded {
-        case nil: return nil
-        case .success(let state): return state
-        case .failure(let error): throw ConcordError.corrupted(error, "the state of \(object)")
+        guard let state = try storage.objectState(object, txn) else { return nil }
+        do throws(CodecError) {
+            return try T(serialized: state)
+        } catch {
+            throw ConcordError.corrupted(error, "the state of \(object)")
         }
     }
 

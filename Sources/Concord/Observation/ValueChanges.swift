@@ -90,8 +90,8 @@ final class ValueObserver<Value: Equatable & Sendable>: ObservationSubscriber, @
 ///    add of a present element, a compaction, garbage collection).
 /// 4. A slow or stalled consumer never blocks a writer and holds a count per watched object
 ///    and one value; with no observation a commit pays one atomic load, and with any number
-///    of observations of an object, one atomic increment for it. No user code runs under a
-///    lock of the replica.
+///    of observations of an object, one lookup and one atomic increment for it. No user code
+///    runs under a lock of the replica.
 /// 5. Cancelling the task, or dropping the iterator, unregisters the observation.
 /// 6. Nothing is delivered while the replica is down; after a restart, one change if the
 ///    value differs. A wiped or new replica delivers nothing while it waits for a peer's

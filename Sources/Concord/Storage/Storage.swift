@@ -548,6 +548,9 @@ final class Storage: Sendable {
 
     /// The state of object `key`, or nil when it was never written.
     func objectState(_ key: ObjectKey, _ txn: borrowing some ReadableTransaction & ~Copyable) throws -> [UInt8]? {
+        // Plain: a closure that captures nothing (one that captured the key for the words
+        // of a failure cost every read of an object a closure context and its retains).
+        guard sealer != nil else { return try txn.withValue(forKey: key.bytes, in: objects) { Array($0) } }
         let storageKey = storageKey(forObject: key.bytes)
         return try txn.withValue(forKey: storageKey, in: objects) { (record) throws(ConcordError) in
             try openedObject(record, objectKey: key.bytes, storageKey: storageKey, what: "the state of \(key)")
