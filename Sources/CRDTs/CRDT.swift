@@ -154,6 +154,19 @@ extension CRDT {
     /// bytes are left over.
     public init(serialized bytes: [UInt8]) throws(CodecError) {
         var reader = ByteReader(bytes)
+        try self.init(serializedFrom: &reader)
+    }
+
+    /// Decodes a `serialized()` state from memory in place (an LMDB record, without copying
+    /// it first), with the checks of `init(serialized:)`.
+    public init(serialized buffer: UnsafeRawBufferPointer) throws(CodecError) {
+        self = try ByteReader.withUnsafeReader(over: buffer) { (reader) throws(CodecError) in
+            try Self(serializedFrom: &reader)
+        }
+    }
+
+    /// Decodes a `serialized()` state that spans the rest of `reader`.
+    private init(serializedFrom reader: inout ByteReader) throws(CodecError) {
         let version = try reader.readByte()
         guard version == Self.formatVersion else {
             throw CodecError(

@@ -169,4 +169,80 @@ import Testing
         var r = ByteReader([2, 0xC3, 0x28])
         #expect(throws: CodecError.self) { try r.readString() }
     }
+
+    /// Reads every kind of field from `reader`, recording each value, or the error that
+    /// stopped it.
+    private static func readEverything(_ reader: inout ByteReader) -> [String] {
+        var seen: [String] = []
+        do throws(CodecError) {
+            seen.append("\(try reader.readVarUInt())")
+            seen.append("\(try reader.readVarInt())")
+            seen.append("\(try reader.readFixedUInt64())")
+            seen.append("\(try reader.readBool())")
+            let start = reader.offset
+            seen.append("\(try reader.readBytes())")
+            seen.append("\(Array(reader.bytes(in: start..<reader.offset)))")
+            seen.append(try reader.readString())
+            seen.append("\(try reader.readRaw(count: 3))")
+            try reader.skip(1)
+            seen.append("\(try reader.readByte())")
+            try reader.finish()
+            seen.append("finished at \(reader.offset)")
+        } catch {
+            seen.append("\(error)")
+        }
+        return seen
+    }
+
+    @Test func aReaderOverBorrowedMemoryReadsWhatAReaderOverACopyReads() {
+        var w = ByteWriter()
+        w.writeVarUInt(300)
+        w.writeVarInt(-5)
+        w.writeFixedUInt64(0x0102_0304_0506_0708)
+        w.writeBool(true)
+        w.writeBytes([9, 8, 7])
+        w.writeString("héllo")
+        w.writeRaw([1, 2, 3])
+        w.writeByte(0xEE)
+        w.writeByte(42)
+        let bytes = w.bytes
+        // Every prefix: the whole input reads to its end, each shorter one fails at the same
+        // offset with the same error either way.
+        for length in 0...bytes.count {
+            let prefix = Array(bytes[..<length])
+            var copied = ByteReader(prefix)
+            let fromCopy = Self.readEverything(&copied)
+            let inPlace = prefix.withUnsafeBytes { buffer in
+                ByteReader.withUnsafeReader(over: buffer) { reader in Self.readEverything(&reader) }
+            }
+            #expect(inPlace == fromCopy, "prefix of \(length) bytes")
+            if length == bytes.count { #expect(fromCopy.last == "finished at \(bytes.count)") }
+        }
+    }
+
+    @Test func aStateDecodesInPlaceAsFromACopy() throws {
+        var register = LWWRegister<[UInt8]>()
+        _ = try register.apply(.assign([1, 2, 3]), context: UpdateContext(replica: 2, timeMicroseconds: 7))
+        var set = AWSet<String>()
+        _ = try set.apply(.add("x"), context: UpdateContext(replica: 1))
+        let registerBytes = register.serialized()
+        let setBytes = set.serialized()
+        #expect(try registerBytes.withUnsafeBytes { try LWWRegister<[UInt8]>(serialized: $0) } == register)
+        #expect(try setBytes.withUnsafeBytes { try AWSet<String>(serialized: $0) } == set)
+        #expect(try set.encodedBytes().withUnsafeBytes { try AWSet<String>(decoding: $0) } == set)
+        // The checks of a copy's decoding hold in place: the type code, the version and
+        // bytes left over are errors, with the same code and offset.
+        let damaged: [[UInt8]] = [setBytes, [2] + registerBytes.dropFirst(), registerBytes + [0], []]
+        for bytes in damaged {
+            let fromCopy = Result { () throws(CodecError) in try LWWRegister<[UInt8]>(serialized: bytes) }
+            let inPlace = bytes.withUnsafeBytes { buffer in
+                Result { () throws(CodecError) in try LWWRegister<[UInt8]>(serialized: buffer) }
+            }
+            guard case .failure(let error) = inPlace else {
+                Issue.record("\(bytes) decoded in place")
+                continue
+            }
+            #expect(inPlace == fromCopy, "\(error)")
+        }
+    }
 }

@@ -29,6 +29,24 @@ import Testing
         }
     }
 
+    /// Found by the `decoders` fuzzer: a store holding two dots its context has not seen,
+    /// (r3, 2) and (r1, 3), was reported with whichever a set iterated first.
+    @Test func anUncoveredStoreDotIsNamedAlike() {
+        let bytes: [UInt8] = [0x02, 0x02, 0x03, 0x2B, 0x02, 0x00, 0x02, 0x01, 0x03, 0x03, 0x02]
+        var details: Set<String> = []
+        for _ in 0..<20 {
+            do {
+                _ = try EWFlag(decoding: bytes)
+                Issue.record("decoded a store with dots its context has not seen")
+            } catch {
+                #expect(error.code == .inconsistent)
+                details.insert(error.detail)
+            }
+        }
+        #expect(details.count == 1)
+        #expect(details.first?.contains("(r1, 3)") == true, "\(details)")
+    }
+
     @Test("Concurrent enable and disable: EWFlag reads true") func concurrentEnableAndDisable() throws {
         var a = EWFlag()
         var b = EWFlag()

@@ -57,7 +57,8 @@ public struct CausalDotStore<Store: DotStore>: Hashable, Sendable, CustomStringC
     public init(from reader: inout ByteReader) throws(CodecError) {
         let context = try CausalContext(from: &reader)
         let store = try reader.nested { (nested: inout ByteReader) throws(CodecError) in try Store(from: &nested) }
-        for dot in store.dots where !context.contains(dot) {
+        // The least such dot, so the words of the error do not depend on a set's order.
+        if let dot = store.dots.lazy.filter({ !context.contains($0) }).min() {
             throw reader.error(.inconsistent, "the store holds \(dot), which its context \(context) has not seen")
         }
         self.store = store

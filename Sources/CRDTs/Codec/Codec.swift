@@ -131,8 +131,27 @@ public struct ByteWriter: Sendable {
 ///
 /// Every read throws `CodecError` on bad input; no read traps, and no count is trusted
 /// before the remaining input is known to be large enough to hold it.
-public struct ByteReader: Sendable {
-    let bytes: [UInt8]
+///
+/// A reader holds its input one of two ways: an array it keeps (`init(_:)`), or memory it
+/// borrows for the length of one call (`withUnsafeReader(over:_:)`), which decodes a record
+/// in place — straight from an LMDB map — without copying it first. A value's
+/// `init(from:)` must not keep the reader it is given past its return.
+public struct ByteReader: @unchecked Sendable {
+    // @unchecked: a reader over borrowed memory holds a pointer, which is not Sendable; it
+    // exists only inside `withUnsafeReader(over:_:)`, on the caller's thread, and a reader
+    // over an array holds only the array.
+
+    /// Where the bytes are.
+    private enum Input {
+        /// An array the reader keeps alive.
+        case array([UInt8])
+        /// Memory borrowed for the length of a `withUnsafeReader(over:_:)` call.
+        case borrowed(UnsafeRawBufferPointer)
+    }
+
+    private let input: Input
+    /// How many bytes the input has.
+    private let count: Int
     /// The offset of the next byte to read.
     public private(set) var offset: Int
     /// How deep nested values go at the most (maps within maps), so a hostile input
@@ -143,7 +162,8 @@ public struct ByteReader: Sendable {
 
     /// Creates a reader over `bytes`.
     public init(_ bytes: [UInt8]) {
-        self.bytes = bytes
+        self.input = .array(bytes)
+        self.count = bytes.count
         self.offset = 0
     }
 
@@ -152,22 +172,48 @@ public struct ByteReader: Sendable {
         self.init(Array(buffer))
     }
 
+    private init(borrowing buffer: UnsafeRawBufferPointer) {
+        self.input = .borrowed(buffer)
+        self.count = buffer.count
+        self.offset = 0
+    }
+
+    /// Runs `body` with a reader over `buffer` itself, not a copy of it: for decoding a
+    /// record where it lies. The reader, and anything that holds it, must not outlive
+    /// `body`, and `buffer` must not change while `body` runs.
+    /// - Complexity: O(1) besides `body`; no allocation.
+    public static func withUnsafeReader<R, E: Error>(
+        over buffer: UnsafeRawBufferPointer, _ body: (inout ByteReader) throws(E) -> R
+    ) throws(E) -> R {
+        var reader = ByteReader(borrowing: buffer)
+        return try body(&reader)
+    }
+
     /// How many bytes are left.
-    public var remaining: Int { bytes.count - offset }
+    public var remaining: Int { count - offset }
 
     /// Whether every byte has been read.
-    public var isAtEnd: Bool { offset == bytes.count }
+    public var isAtEnd: Bool { offset == count }
 
     /// An error at the current offset.
     public func error(_ code: CodecError.Code, _ detail: String) -> CodecError {
         CodecError(code, offset: offset, detail)
     }
 
+    /// The byte at `index`, which the caller has checked is below `count`.
+    @inline(__always)
+    private func byte(at index: Int) -> UInt8 {
+        switch input {
+        case .array(let bytes): bytes[index]
+        case .borrowed(let buffer): buffer[index]
+        }
+    }
+
     /// Reads one byte.
     public mutating func readByte() throws(CodecError) -> UInt8 {
-        guard offset < bytes.count else { throw error(.truncated, "expected 1 more byte") }
+        guard offset < count else { throw error(.truncated, "expected 1 more byte") }
         defer { offset += 1 }
-        return bytes[offset]
+        return byte(at: offset)
     }
 
     /// Reads an unsigned LEB128 integer; rejects encodings longer than 10 bytes or that
@@ -195,7 +241,7 @@ public struct ByteReader: Sendable {
     public mutating func readFixedUInt64() throws(CodecError) -> UInt64 {
         guard remaining >= 8 else { throw error(.truncated, "expected 8 bytes, \(remaining) left") }
         var value: UInt64 = 0
-        for i in 0..<8 { value |= UInt64(bytes[offset + i]) << (8 * UInt64(i)) }
+        for i in 0..<8 { value |= UInt64(byte(at: offset + i)) << (8 * UInt64(i)) }
         offset += 8
         return value
     }
@@ -228,12 +274,20 @@ public struct ByteReader: Sendable {
             throw error(.truncated, "expected \(count) bytes, \(remaining) left")
         }
         defer { offset += count }
-        return Array(bytes[offset..<offset + count])
+        switch input {
+        case .array(let bytes): return Array(bytes[offset..<offset + count])
+        case .borrowed(let buffer): return Array(UnsafeRawBufferPointer(rebasing: buffer[offset..<offset + count]))
+        }
     }
 
-    /// The bytes in `range` of the input (a range of offsets this reader has passed).
+    /// The bytes in `range` of the input (a range of offsets this reader has passed): a
+    /// slice of a reader's array, or a copy of borrowed memory.
     public func bytes(in range: Range<Int>) -> ArraySlice<UInt8> {
-        bytes[range.clamped(to: 0..<bytes.count)]
+        let range = range.clamped(to: 0..<count)
+        switch input {
+        case .array(let bytes): return bytes[range]
+        case .borrowed(let buffer): return ArraySlice(UnsafeRawBufferPointer(rebasing: buffer[range]))
+        }
     }
 
     /// Skips `count` bytes.
@@ -302,5 +356,15 @@ extension BinaryCodable {
         var reader = ByteReader(bytes)
         self = try Self(from: &reader)
         try reader.finish()
+    }
+
+    /// Decodes a value that must span all of `buffer`, reading the memory in place (no copy
+    /// of it is made; the value copies what it keeps).
+    public init(decoding buffer: UnsafeRawBufferPointer) throws(CodecError) {
+        self = try ByteReader.withUnsafeReader(over: buffer) { (reader) throws(CodecError) in
+            let value = try Self(from: &reader)
+            try reader.finish()
+            return value
+        }
     }
 }

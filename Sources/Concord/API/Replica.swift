@@ -307,16 +307,16 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
     /// registry lookup and no existential.
     ///
     /// It takes the object's key rather than the `Key`: a caller's closure then captures one
-    /// array, not the key's strings as well, and the object's key names a failure alike. The
-    /// record is read by `Storage.objectState`, and decoded after its closure returns.
+    /// array, not the key's strings as well, and the object's key names a failure alike. A
+    /// plain store's record is decoded in place by `Storage.objectState(_:as:_:)`, and a
+    /// failure named after it returns.
     static func load<T: CRDT>(
         _ object: ObjectKey, in storage: Storage, _ txn: borrowing some ReadableTransaction & ~Copyable
     ) throws -> T? {
-        guard let state = try storage.objectState(object, txn) else { return nil }
-        do throws(CodecError) {
-            return try T(serialized: state)
-        } catch {
-            throw ConcordError.corrupted(error, "the state of \(object)")
+        switch try storage.objectState(object, as: T.self, txn) {
+        case nil: return nil
+        case .success(let state)?: return state
+        case .failure(let error)?: throw ConcordError.corrupted(error, "the state of \(object)")
         }
     }
 

@@ -557,6 +557,22 @@ final class Storage: Sendable {
         }
     }
 
+    /// The state of object `key` decoded as a `T` (nil: never written), or why its bytes do
+    /// not decode as one. A plain store decodes the record where it lies in the map, without
+    /// copying it first; a sealed store opens it into plaintext, then decodes that.
+    /// - Throws: `.corrupted` when a sealed record does not open; LMDB's errors.
+    func objectState<T: CRDT>(_ key: ObjectKey, as type: T.Type, _ txn: borrowing some ReadableTransaction & ~Copyable)
+        throws -> Result<T, CodecError>?
+    {
+        // The closure captures nothing, as in `objectState(_:_:)`; the caller names a failure.
+        guard sealer != nil else {
+            return try txn.withValue(forKey: key.bytes, in: objects) { record in
+                Result { () throws(CodecError) in try T(serialized: record) }
+            }
+        }
+        return try objectState(key, txn).map { state in Result { () throws(CodecError) in try T(serialized: state) } }
+    }
+
     /// The plaintext stored under `key` in `table`, or nil when there is none.
     func value(
         _ key: [UInt8], in table: Sealer.Table, _ txn: borrowing some ReadableTransaction & ~Copyable,

@@ -4,9 +4,10 @@ import CRDTs
 /// the rest is decoded as that type's `serialized()` form, through
 /// `CRDTRegistry.decode(serialized:)`, and as a bare state. A decoder must throw
 /// `CodecError` or return a state that re-encodes canonically (its encoding decodes to an
-/// equal state with the same encoding), joins as a lattice element, and can be read; and
-/// operations at a decoded state (chosen by the input read backwards) must throw or keep
-/// the delta law, as at any state.
+/// equal state with the same encoding), joins as a lattice element, and can be read; it
+/// must decode alike in place (from borrowed memory, as a plain store reads a record) and
+/// from a copy; and operations at a decoded state (chosen by the input read backwards)
+/// must throw or keep the delta law, as at any state.
 public enum DecoderCheck {
     /// Every registered type with a built-in type code, in type-code order (kinds 1...13,
     /// value tags 0...127), taken from `CRDTRegistry` so a new built-in type is fuzzed
@@ -27,6 +28,17 @@ public enum DecoderCheck {
     public static func check(_ bytes: [UInt8]) -> FuzzViolation? {
         guard let first = bytes.first else { return nil }
         return types[Int(first) % types.count].checkDecoding(Array(bytes.dropFirst()))
+    }
+
+    /// Whether two decodings of the same bytes agree: equal states, or errors of the same
+    /// code at the same offset. (Not the same words: a decoder may name any one of several
+    /// offending elements.)
+    static func agree<T: Equatable>(_ lhs: Result<T, CodecError>, _ rhs: Result<T, CodecError>) -> Bool {
+        switch (lhs, rhs) {
+        case (.success(let left), .success(let right)): left == right
+        case (.failure(let left), .failure(let right)): left.code == right.code && left.offset == right.offset
+        default: false
+        }
     }
 
     /// The properties of a decoded state.
@@ -53,7 +65,21 @@ extension CRDT {
     /// `bytes` decoded as this type's `serialized()` form, through the registry, and as a
     /// bare state; each decoded state verified.
     static func checkDecoding(_ bytes: [UInt8]) -> FuzzViolation? {
-        if let state = try? Self(serialized: bytes) {
+        // Decoding in place, as a plain store reads a record from the map, must agree with
+        // decoding a copy: the same state, or an error of the same code at the same offset.
+        let serialized = Result { () throws(CodecError) in try Self(serialized: bytes) }
+        let serializedInPlace = bytes.withUnsafeBytes { buffer in
+            Result { () throws(CodecError) in try Self(serialized: buffer) }
+        }
+        if !DecoderCheck.agree(serializedInPlace, serialized) {
+            return FuzzViolation("serialized \(typeCode): in place \(serializedInPlace), from a copy \(serialized)")
+        }
+        let bare = Result { () throws(CodecError) in try Self(decoding: bytes) }
+        let bareInPlace = bytes.withUnsafeBytes { buffer in Result { () throws(CodecError) in try Self(decoding: buffer) } }
+        if !DecoderCheck.agree(bareInPlace, bare) {
+            return FuzzViolation("bare \(typeCode): in place \(bareInPlace), from a copy \(bare)")
+        }
+        if case .success(let state) = serialized {
             if let violation = DecoderCheck.verify(state, "serialized \(typeCode)") { return violation }
             // A decoded state is what a replica holds after receiving it: operating on it
             // must throw or keep the laws, never trap.
@@ -66,7 +92,7 @@ extension CRDT {
         {
             return violation
         }
-        if let state = try? Self(decoding: bytes), let violation = DecoderCheck.verify(state, "bare \(typeCode)") {
+        if case .success(let state) = bare, let violation = DecoderCheck.verify(state, "bare \(typeCode)") {
             return violation
         }
         return nil
