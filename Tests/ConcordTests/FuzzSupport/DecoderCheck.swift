@@ -75,7 +75,9 @@ extension CRDT {
             return FuzzViolation("serialized \(typeCode): in place \(serializedInPlace), from a copy \(serialized)")
         }
         let bare = Result { () throws(CodecError) in try Self(decoding: bytes) }
-        let bareInPlace = bytes.withUnsafeBytes { buffer in Result { () throws(CodecError) in try Self(decoding: buffer) } }
+        let bareInPlace = bytes.withUnsafeBytes { buffer in
+            Result { () throws(CodecError) in try Self(decoding: buffer) }
+        }
         if !DecoderCheck.agree(bareInPlace, bare) {
             return FuzzViolation("bare \(typeCode): in place \(bareInPlace), from a copy \(bare)")
         }
