@@ -21,10 +21,12 @@ public func measureObservationCost(
     try fixture.fill()
     let replica = fixture.replica
     let key = fixture.keys[keyCount / 2]
-    let arrangements: [(label: String, pulling: Int, stalled: Int, polling: Int, reading: Int)] = [
-        ("no observer", 0, 0, 0, 0), ("1 observer", 1, 0, 0, 0), ("100 observers", 100, 0, 0, 0),
-        ("1 observer that never pulls", 0, 1, 0, 0), ("100 observers that never pull", 0, 100, 0, 0),
-        ("1 observer polling without waiting", 0, 0, 1, 0), ("no observer, 1 task reading it in a loop", 0, 0, 0, 1),
+    let arrangements: [(label: String, pulling: Int, stalled: Int, polling: Int, reading: Int, yielding: Int)] = [
+        ("no observer", 0, 0, 0, 0, 0), ("1 observer", 1, 0, 0, 0, 0), ("100 observers", 100, 0, 0, 0, 0),
+        ("1 observer that never pulls", 0, 1, 0, 0, 0), ("100 observers that never pull", 0, 100, 0, 0, 0),
+        ("1 observer polling without waiting", 0, 0, 1, 0, 0),
+        ("no observer, 1 task reading it in a loop", 0, 0, 0, 1, 0),
+        ("no observer, 1 task yielding in a loop", 0, 0, 0, 0, 1),
     ]
     var samples = [[UInt64]](repeating: [], count: arrangements.count)
     var stamp: UInt64 = 1
@@ -53,6 +55,17 @@ public func measureObservationCost(
                     return count
                 }
             }
+            // The yardstick of a busy core alone: a task that only yields, reading nothing.
+            let yielding = (0..<arrangement.yielding).map { _ in
+                Task {
+                    var count = 0
+                    while !Task.isCancelled {
+                        count += 1
+                        await Task.yield()
+                    }
+                    return count
+                }
+            }
             // An observer that never parks: it polls and yields, so no write has a consumer to wake.
             let polling = (0..<arrangement.polling).map { _ in
                 let registered = replica.changes(of: key).makeAsyncIterator()
@@ -74,7 +87,9 @@ public func measureObservationCost(
                 if round > 0 { samples[index].append(elapsed) }
             }
             for task in pulling + polling + reading { task.cancel() }
+            for task in yielding { task.cancel() }
             for task in pulling + polling + reading { _ = try await task.value }
+            for task in yielding { _ = await task.value }
             // The stalled observer was never pulled: its pending flag is all it kept.
             if let iterator = stalled.first, try iterator.poll()?.value != value(stamp: stamp, bytes: valueBytes) {
                 throw BenchmarkFailure("the observer that never pulled does not see the last write")
