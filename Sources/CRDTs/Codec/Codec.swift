@@ -210,6 +210,7 @@ public struct ByteReader: @unchecked Sendable {
     }
 
     /// Reads one byte.
+    @inline(__always)
     public mutating func readByte() throws(CodecError) -> UInt8 {
         guard offset < count else { throw error(.truncated, "expected 1 more byte") }
         defer { offset += 1 }
