@@ -63,10 +63,10 @@ public struct CRDTTypeCode: Hashable, Sendable, CustomStringConvertible, BinaryC
     }
 
     /// Reads two bytes; a kind that is not a `BuiltInType` is an error.
-    // Inlined: every stored state begins with one (with `readByte` inlined too, a read ran
-    // 44 fewer instructions).
     @inline(__always)
     public init(from reader: inout ByteReader) throws(CodecError) {
+        // Inlined: every stored state begins with one (with `readByte` inlined too, a read
+        // ran 44 fewer instructions).
         let raw = try reader.readByte()
         guard BuiltInType(rawValue: raw) != nil else { throw reader.error(.unknownTag, "unknown CRDT kind \(raw)") }
         kind = Kind(rawValue: raw)
