@@ -51,7 +51,9 @@ final class ReplicaCore {
         }
 
         /// The objects the step writes (for observers).
-        var changedObjects: [ObjectKey] { change.changedObjects }
+        var changedObjects: [ObjectKey] {
+            change.changedWorkingObjects.isEmpty ? change.changedObjects : change.changedWorkingObjects.map(\.key)
+        }
     }
 
     /// What the driver performs after a step: messages to send, and the next timer.
@@ -65,9 +67,15 @@ final class ReplicaCore {
     fileprivate struct Change {
         var clock: VectorClock?
         var appended: [ReplicationLog.Entry] = []
+        /// The one entry a local transaction appends (before `appended`): held alone, where
+        /// an array of one cost every commit a malloc.
+        var appendedEntry: ReplicationLog.Entry?
         var collection: ReplicationLog.Collection?
         var raisedFloor: VectorClock?
         var changedObjects: [ObjectKey] = []
+        /// The working copies a local transaction wrote, whose keys are the objects it
+        /// changed: held instead of an array of their keys, which cost a commit a malloc.
+        var changedWorkingObjects: [WorkingObject] = []
         var compaction: (at: VectorClock, objects: UInt64)?
         var finishesBootstrap = false
         var receivedState = false
@@ -280,10 +288,10 @@ final class ReplicaCore {
         let encodedEntry = DeltaInterval.encodedBytes(from: clock, to: next, timeMicroseconds: now, working: objects) {
             object, state in step.batch.put(state, forKey: object.key.bytes, in: .objects)
         }
-        step.batch.put(encodedEntry, forKey: Storage.logKey(entry.index), in: .log)
+        step.batch.putLogEntry(encodedEntry, index: entry.index)
         step.change.clock = next
-        step.change.appended = [entry]
-        step.change.changedObjects = objects.map(\.key)
+        step.change.appendedEntry = entry
+        step.change.changedWorkingObjects = objects
         step.change.newTransactions = 1
         return step
     }
@@ -426,8 +434,9 @@ final class ReplicaCore {
         var logged = interval
         logged.timeMicroseconds = now
         let entry = ReplicationLog.Entry(
-            index: log.nextIndex + UInt64(step.change.appended.count), to: interval.to, timeMicroseconds: now)
-        step.batch.put(logged.encodedBytes(), forKey: Storage.logKey(entry.index), in: .log)
+            index: log.nextIndex + UInt64(step.change.appended.count + (step.change.appendedEntry == nil ? 0 : 1)),
+            to: interval.to, timeMicroseconds: now)
+        step.batch.putLogEntry(logged.encodedBytes(), index: entry.index)
         step.change.appended.append(entry)
         step.change.intervalsApplied += 1
         step.change.newTransactions += 1
@@ -632,6 +641,7 @@ final class ReplicaCore {
             assert(next.dominates(clock), "replica \(id)'s clock would move back from \(clock) to \(next)")
             clock = next
         }
+        if let entry = change.appendedEntry { log.append(entry) }
         for entry in change.appended { log.append(entry) }
         if let floor = change.raisedFloor { log.raiseFloor(to: floor) }
         if let collection = change.collection {
@@ -640,6 +650,7 @@ final class ReplicaCore {
             counters.logEntriesForced += UInt64(collection.doomed.count - collection.stableCount)
         }
         compactor.noteChanged(change.changedObjects)
+        compactor.noteChanged(change.changedWorkingObjects.lazy.map(\.key))
         if let compaction = change.compaction {
             compactor.noteCompacted(at: compaction.at)
             counters.compactions += 1

@@ -441,6 +441,15 @@ final class Storage: Sendable {
                 }
             case .put(let table, let key, let value):
                 try txn.put(sealed(value, Sealer.Table(table), key: key), forKey: key, in: database(table))
+            case .putLogEntry(let index, let value):
+                if sealer == nil {
+                    try withUnsafeBytes(of: index.bigEndian) { key in
+                        try value.withUnsafeBytes { value in try txn.put(value, forKey: key, in: log) }
+                    }
+                } else {
+                    let key = Self.logKey(index)
+                    try txn.put(sealed(value, .log, key: key), forKey: key, in: log)
+                }
             case .delete(let table, let key): _ = try txn.delete(key, in: database(table))
             case .appendConflict(let value): try appendConflict(value, in: &txn)
             }

@@ -13,6 +13,9 @@ struct StorageBatch {
 
     enum Write {
         case put(Table, key: [UInt8], value: [UInt8])
+        /// A log entry under its index: the key is made where it is written (a key array
+        /// per commit showed as one of a write's mallocs).
+        case putLogEntry(index: UInt64, value: [UInt8])
         case delete(Table, key: [UInt8])
         /// A conflict record (`Storage+Conflicts`), keyed at commit by the next sequence
         /// number of the `conflicts` database.
@@ -41,6 +44,11 @@ struct StorageBatch {
 
     mutating func put(_ value: [UInt8], forKey key: [UInt8], in table: Table) {
         writes.append(.put(table, key: key, value: value))
+    }
+
+    /// Puts log entry `index` (under `Storage.logKey(index)`).
+    mutating func putLogEntry(_ value: [UInt8], index: UInt64) {
+        writes.append(.putLogEntry(index: index, value: value))
     }
 
     mutating func delete(_ key: [UInt8], in table: Table) {

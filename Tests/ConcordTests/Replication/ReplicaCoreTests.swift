@@ -20,6 +20,7 @@ private final class MemoryStore: ReplicaStoreReader {
         for write in batch.writes {
             switch write {
             case .put(let table, let key, let value): self[table][key] = value
+            case .putLogEntry(let index, let value): log[Storage.logKey(index)] = value
             case .delete(let table, let key): self[table][key] = nil
             case .appendConflict(let value): conflicts.append(value)
             }
