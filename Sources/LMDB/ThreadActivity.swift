@@ -18,9 +18,8 @@ final class ThreadActivity {
     }
 
     /// Typically one entry per environment the thread uses (see `idleEntriesKept`): a linear
-    /// scan beats hashing. Only its own thread touches
-    /// it (see the type), so the runtime's exclusivity check, several per read and write, is
-    /// left out.
+    /// scan beats hashing. Only its own thread touches it (see the type), so the runtime's
+    /// exclusivity check, several per read and write, is left out.
     @exclusivity(unchecked) private var entries: ContiguousArray<Entry> = []
 
     /// The calling thread's instance, created on first use.
