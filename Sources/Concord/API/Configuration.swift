@@ -95,8 +95,9 @@ public struct Configuration: Sendable, Hashable {
     /// between looks) before it parks until the next commit. A writer that commits again
     /// within this time finds its observers awake and never pays to wake one: on a virtual
     /// machine, waking a parked thread cost the writer about 7 µs per commit here, more than
-    /// half of what the commit itself took (BENCHMARKS.md, "Observation"). 0 parks at once. The time is spent only after a change
-    /// was delivered or looked for, never while nothing happens. Default 50 µs.
+    /// half of what the commit itself took (BENCHMARKS.md, "Observation"). 0 parks at once.
+    /// The time is spent only after a change was delivered or looked for, never while
+    /// nothing happens. Default 50 µs.
     public var observationSpinMicroseconds: UInt64
 
     /// Creates a configuration; every parameter has a default.

@@ -70,6 +70,8 @@ final class ReplicaCore {
         /// The one entry a local transaction appends (before `appended`): held alone, where
         /// an array of one cost every commit a malloc.
         var appendedEntry: ReplicationLog.Entry?
+        /// How many log entries the step appends.
+        var appendedCount: Int { appended.count + (appendedEntry == nil ? 0 : 1) }
         var collection: ReplicationLog.Collection?
         var raisedFloor: VectorClock?
         var changedObjects: [ObjectKey] = []
@@ -434,8 +436,7 @@ final class ReplicaCore {
         var logged = interval
         logged.timeMicroseconds = now
         let entry = ReplicationLog.Entry(
-            index: log.nextIndex + UInt64(step.change.appended.count + (step.change.appendedEntry == nil ? 0 : 1)),
-            to: interval.to, timeMicroseconds: now)
+            index: log.nextIndex + UInt64(step.change.appendedCount), to: interval.to, timeMicroseconds: now)
         step.batch.putLogEntry(logged.encodedBytes(), index: entry.index)
         step.change.appended.append(entry)
         step.change.intervalsApplied += 1
