@@ -48,6 +48,12 @@ extension ReadableTransaction where Self: ~Copyable {
         try _access.withValue(forKey: key, in: database, body)
     }
 
+    /// The transaction's id (`mdb_txn_id`). A read transaction has the id of the last commit its snapshot
+    /// holds; a write transaction, the id it gets when it commits. Each commit of an environment has the
+    /// next id, so two read transactions of one environment with the same id see the same snapshot.
+    /// - Complexity: O(1); reads a field of the transaction.
+    public var id: UInt64 { UInt64(mdb_txn_id(_access.transaction)) }
+
     /// The number of entries in `database` (`mdb_stat`).
     ///
     /// - Throws: ``LMDBError/badDBI`` for a database of another environment.

@@ -50,6 +50,19 @@ import Testing
         #expect(throws: CodecError.self) { try VectorClock(decoding: z.bytes) }
         #expect(throws: CodecError.self) { try VectorClock(decoding: [0xFF, 0xFF, 0xFF, 0x0F]) }
     }
+
+    @Test func anOverwrittenOrCopiedClockIsEqualAndIndependent() {
+        var source: VectorClock = [1: 3, 4: 1]
+        var target: VectorClock = [2: 9, 3: 1, 5: 5]
+        target.overwrite(with: source)
+        #expect(target == source)
+        let copy = source.copiedToOwnStorage()
+        #expect(copy == source)
+        source.increment(1)
+        #expect(target == [1: 3, 4: 1] && copy == [1: 3, 4: 1] && source == [1: 4, 4: 1])
+        target.overwrite(with: VectorClock())
+        #expect(target.isEmpty && VectorClock().copiedToOwnStorage().isEmpty)
+    }
 }
 
 @Suite struct CausalContextTests {

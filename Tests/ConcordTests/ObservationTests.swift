@@ -127,6 +127,39 @@ import Testing
     }
 
     // 4. A stalled observer never blocks a writer; with no observer a commit only checks.
+    // 2. A consumer whose snapshot is the replica's last commit takes the clock the writer
+    // noted for it, which is the stored clock; with nobody observing, nothing is noted.
+    @Test func aConsumerOfTheLastCommitTakesTheClockNotedForIt() throws {
+        try withCluster { cluster in
+            let (a, b) = (cluster.replicas[0], cluster.replicas[1])
+            let storage = try #require(a.readableStorage.withLock { $0 })
+            /// The clock noted for the latest snapshot (nil: none), and the stored one.
+            func clocks() throws -> (noted: VectorClock?, stored: VectorClock) {
+                try storage.read("read the clocks") { txn in
+                    (storage.committedClock.clock(committedIn: txn.id), try storage.storedClock(txn))
+                }
+            }
+            try a.update(likes, .increment(1))
+            #expect(try clocks().noted == nil)
+            do {
+                let iterator = a.changes(of: likes).makeAsyncIterator()
+                _ = try iterator.poll()
+                try a.update(likes, .increment(1))
+                var latest = try clocks()
+                #expect(latest.noted == latest.stored && latest.stored == [a.id: 2])
+                #expect(try drain(iterator).map(\.clock) == [latest.stored])
+                try b.update(likes, .increment(10))
+                try cluster.synchronize()
+                latest = try clocks()
+                #expect(latest.noted == latest.stored && latest.stored[b.id] == 1)
+                #expect(try drain(iterator).last?.clock == latest.stored)
+            }
+            #expect(!a.observations.isActive)
+            try a.update(likes, .increment(1))
+            #expect(try clocks().noted == nil)
+        }
+    }
+
     @Test func observersThatNeverPullDoNotHoldWritersBack() throws {
         try withCluster { cluster in
             let a = cluster.replicas[0]

@@ -37,6 +37,40 @@ private struct Rollback: Error {}
         }
     }
 
+    @Test("A transaction's id: a read's is its snapshot's last commit, a write's the id it commits with")
+    func transactionIDsNameCommits() throws {
+        try withEnvironment { environment throws in
+            let db = try environment.database("d")
+            let before = try environment.read { $0.id }
+            let written = try environment.write { transaction throws in
+                try transaction.put(bytes("one"), forKey: bytes("a"), in: db)
+                return transaction.id
+            }
+            #expect(written == before + 1)
+            #expect(try environment.read { $0.id } == written)
+            // An aborted write commits nothing and uses no id.
+            #expect(throws: Rollback.self) {
+                try environment.write { transaction throws in
+                    try transaction.put(bytes("two"), forKey: bytes("a"), in: db)
+                    throw Rollback()
+                }
+            }
+            #expect(try environment.read { $0.id } == written)
+            let held = try environment.beginWrite()
+            let heldID = held.read { $0.id }
+            try held.withWrites { try $0.put(bytes("three"), forKey: bytes("a"), in: db) }
+            try held.commit()
+            #expect(heldID == written + 1)
+            // A read begun before a commit keeps its snapshot's id and value.
+            try environment.read { old throws in
+                try environment.write { try $0.put(bytes("four"), forKey: bytes("a"), in: db) }
+                #expect(old.id == heldID)
+                #expect(try old.get(bytes("a"), in: db) == bytes("three"))
+                #expect(try environment.read { $0.id } == heldID + 1)
+            }
+        }
+    }
+
     @Test func rawBufferPut() throws {
         try withEnvironment { environment throws in
             let db = try environment.database(nil)

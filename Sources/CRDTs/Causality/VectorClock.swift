@@ -75,6 +75,26 @@ public struct VectorClock: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// Makes this clock equal to `other` in this clock's own storage, which is not shared with
+    /// `other` afterwards. Allocates nothing when that storage is not shared and has the room.
+    ///
+    /// For a clock handed between threads (with `copiedToOwnStorage()` on the other side): a
+    /// plain assignment would share `other`'s buffer, and `other`'s next change would then copy it.
+    /// - Complexity: O(n).
+    public mutating func overwrite(with other: VectorClock) {
+        entries.removeAll(keepingCapacity: true)
+        entries.append(contentsOf: other.entries)
+    }
+
+    /// A clock equal to this one in storage of its own (one allocation), sharing no buffer with it;
+    /// see `overwrite(with:)`.
+    /// - Complexity: O(n).
+    public func copiedToOwnStorage() -> VectorClock {
+        var copy = VectorClock()
+        copy.entries = entries.withUnsafeBufferPointer { Array($0) }
+        return copy
+    }
+
     /// Counts one more event at `replica` and returns its dot.
     @discardableResult
     public mutating func increment(_ replica: ReplicaID) -> Dot {

@@ -126,7 +126,7 @@ extension Replica {
         }
         do {
             return try storage.read("read an observed value at \(self)") { txn in
-                (try read(storage, txn), try storage.storedClock(txn))
+                (try read(storage, txn), try storage.snapshotClock(txn))
             }
         } catch  where storage.environment.isClosed {
             // Its store was compacted and reopened meanwhile: read the new one. Or it went
@@ -139,12 +139,17 @@ extension Replica {
     }
 
     /// Hands a committed step to the observations (called with the lock held, after the
-    /// core took the step).
-    func publishToObservers(_ step: ReplicaCore.Step, core: ReplicaCore) {
+    /// core took the step). While anyone observes, notes the clock after `commit` in `store`,
+    /// for the consumers that read the commit's snapshot (`Storage.snapshotClock`).
+    func publishToObservers(
+        _ step: ReplicaCore.Step, committed commit: Storage.Commit?, core: ReplicaCore, _ store: Storage
+    ) {
         if step.purpose == .open || step.purpose == .state {
             observationsHeld.store(core.isBootstrapping && !core.bootstrap.receivedState, ordering: .releasing)
         }
-        guard observations.isActive, let event = CommitEvent(step, clock: core.clock) else { return }
+        guard observations.isActive else { return }
+        if let commit { store.committedClock.note(core.clock, committedIn: commit.transaction) }
+        guard let event = CommitEvent(step, clock: core.clock) else { return }
         observations.publish(event)
     }
 }

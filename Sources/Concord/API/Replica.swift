@@ -73,6 +73,7 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
         let storage = try Storage(path: path, replica: id, configuration: configuration, faults: storageFaults)
         let opened: ReplicaCore
         let step: ReplicaCore.Step
+        let commit: Storage.Commit?
         do {
             let persisted = try storage.loadReplicaState(of: id)
             opened = ReplicaCore(
@@ -80,7 +81,7 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
                 configuration: configuration, retransmitTimeoutMicroseconds: transport.retransmitTimeoutMicroseconds,
                 bootIdentity: bootIdentity)
             step = opened.open(members: members, epoch: epoch)
-            try storage.commit(step.batch, step.what)
+            commit = try storage.commit(step.batch, step.what)
             // The boot mark must reach the device before any later commit can be lost
             // with it (see `BootIdentity`).
             if configuration.durability != .full { try storage.sync("record the boot of replica \(id)") }
@@ -100,7 +101,8 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
                         ? "opened; recovers what its last opening may have lost, writing under its writer id meanwhile"
                         : "opened empty; waits for a peer's state, writing under its writer id meanwhile")
                     : "opened", incarnation: opened.incarnation)
-            finish(step, .success(()), on: opened, storage, nowMicroseconds: transport.nowMicroseconds)
+            finish(
+                step, .success(()), committed: commit, on: opened, storage, nowMicroseconds: transport.nowMicroseconds)
         }
     }
 
@@ -193,25 +195,28 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
         // step copied it (a dozen of its arrays retained and released) on every commit.
         let (purpose, replica) = (step.purpose, step.replica)
         let result = Result { () throws(ConcordError) in
-            _ = try store.commit(step.batch, ReplicaCore.Step.describe(purpose, at: replica))
+            try store.commit(step.batch, ReplicaCore.Step.describe(purpose, at: replica))
         }
-        if case .success = result, !step.batch.isEmpty {
+        if case .success(let commit?) = result {
             committedSinceSync = true
             metrics.detected(step.batch.conflictKinds)
+            finish(step, .success(()), committed: commit, on: core, store, nowMicroseconds: now)
+        } else {
+            finish(step, result.map { _ in () }, committed: nil, on: core, store, nowMicroseconds: now)
         }
-        finish(step, result, on: core, store, nowMicroseconds: now)
     }
 
     /// Lets the core take a committed (or failed) step at `now` — the time the step was
-    /// planned at — and performs its output. Called with the lock held.
+    /// planned at — and performs its output. `commit` is the step's commit (nil when it
+    /// failed, or wrote nothing). Called with the lock held.
     private func finish(
-        _ step: ReplicaCore.Step, _ result: Result<Void, ConcordError>, on core: ReplicaCore, _ store: Storage,
-        nowMicroseconds now: UInt64
+        _ step: ReplicaCore.Step, _ result: Result<Void, ConcordError>, committed commit: Storage.Commit?,
+        on core: ReplicaCore, _ store: Storage, nowMicroseconds now: UInt64
     ) {
         let output = core.finish(step, result: result, nowMicroseconds: now, reading: store) {
             [transport, id] peer in transport.canReach(from: id, to: peer)
         }
-        if case .success = result { publishToObservers(step, core: core) }
+        if case .success = result { publishToObservers(step, committed: commit, core: core, store) }
         for message in output.messages {
             transport.send(authenticator?.signed(message.bytes) ?? message.bytes, from: id, to: message.to)
         }
@@ -415,12 +420,12 @@ public final class Replica: @unchecked Sendable, CustomStringConvertible, Transp
         // A failed commit changes nothing, in the store or in memory: the caller sees the error.
         // Not `step.what`: an autoclosure over the step copied it (see `run`).
         let purpose = step.purpose
-        let sequence = try store.commit(
+        let commit = try store.commit(
             step.batch, ReplicaCore.Step.describe(purpose, at: id), in: &transaction.held)
-        if !step.batch.isEmpty { committedSinceSync = true }
-        finish(step, .success(()), on: core, store, nowMicroseconds: now)
+        if commit != nil { committedSinceSync = true }
+        finish(step, .success(()), committed: commit, on: core, store, nowMicroseconds: now)
         condition.broadcast()
-        return (core.clock, sequence.map { (store, $0) })
+        return (core.clock, commit?.flushSequence.map { (store, $0) })
     }
 
     /// Typed-throws variant used by `update`.

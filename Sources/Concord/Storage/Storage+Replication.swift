@@ -80,6 +80,16 @@ extension Storage: ReplicaStoreReader {
         return clock
     }
 
+    /// The replica's clock as `txn` sees it, as `storedClock` reads it, but taken from
+    /// `committedClock` when that holds the clock of `txn`'s snapshot: then nothing is read
+    /// from the log's tail, the page the writer writes next.
+    func snapshotClock(_ txn: borrowing ReadTransaction) throws -> VectorClock {
+        let id = txn.id
+        guard let clock = committedClock.clock(committedIn: id) else { return try storedClock(txn) }
+        assert((try? storedClock(txn)) == clock, "replica \(replica) noted \(clock) for commit \(id)")
+        return clock
+    }
+
     /// The clock record: the clock as of the last step that recorded it (a local commit
     /// does not; its log entry's end holds the clock instead).
     func recordedClock(_ txn: borrowing ReadTransaction) throws -> VectorClock {

@@ -76,6 +76,18 @@ final class Storage: Sendable {
     @exclusivity(unchecked) nonisolated(unsafe) private(set) var sealer: Sealer?
     /// Under `.groupCommit`, the flushes its writers share (nil otherwise).
     let flushes: GroupCommit?
+    /// The clock after the last commit the replica noted while observed (`snapshotClock`).
+    let committedClock = CommittedClock()
+
+    /// What `commit` committed.
+    struct Commit {
+        /// The commit's LMDB transaction id: a read transaction with this id sees this commit
+        /// and nothing later (`ReadableTransaction.id`).
+        let transaction: UInt64
+        /// Under `.groupCommit`, the commit's number, to wait for with `waitUntilFlushed`; nil
+        /// otherwise.
+        let flushSequence: UInt64?
+    }
 
     /// Opens (creating when absent) the environment at `path` and checks its format
     /// version and identity.
@@ -370,11 +382,10 @@ final class Storage: Sendable {
     }
 
     /// Commits `batch` in one LMDB write transaction: all of it, or (on an error) none of it.
-    /// - Returns: under `.groupCommit`, the commit's number, to wait for with
-    ///   `waitUntilFlushed`; nil otherwise, and for an empty batch (nothing is committed).
+    /// - Returns: the commit; nil for an empty batch (nothing is committed).
     /// - Throws: `ConcordError.storage` naming `what` failed.
     @discardableResult
-    func commit(_ batch: StorageBatch, _ what: @autoclosure () -> String) throws(ConcordError) -> UInt64? {
+    func commit(_ batch: StorageBatch, _ what: @autoclosure () -> String) throws(ConcordError) -> Commit? {
         var none: HeldWrite?
         return try commit(batch, what(), in: &none)
     }
@@ -398,13 +409,12 @@ final class Storage: Sendable {
     /// Commits `batch` in the held write transaction `held` (then nil) and ends it; with no
     /// held write, in a write transaction of its own. All of it, or (on an error) none of it;
     /// a full map grows (`HeldWrite.commit(writing:)`).
-    /// - Returns: under `.groupCommit`, the commit's number, to wait for with
-    ///   `waitUntilFlushed`; nil otherwise, and for an empty batch (nothing is committed).
+    /// - Returns: the commit; nil for an empty batch (nothing is committed).
     /// - Throws: `ConcordError.storage` naming `what` failed.
     @discardableResult
     func commit(
         _ batch: StorageBatch, _ what: @autoclosure () -> String, in held: inout HeldWrite?
-    ) throws(ConcordError) -> UInt64? {
+    ) throws(ConcordError) -> Commit? {
         let transaction = held.take()
         guard !batch.isEmpty else {
             transaction?.abort()
@@ -414,20 +424,21 @@ final class Storage: Sendable {
             transaction?.abort()
             throw .storage(fault, "cannot \(what()) (injected fault)")
         }
+        let id: UInt64
         if let transaction {
             do {
-                try transaction.commit { txn in try put(batch, in: &txn) }
+                id = try transaction.commit { txn in try put(batch, in: &txn) }
             } catch {
                 throw Self.mapped(error, what)
             }
         } else {
-            try write(what()) { txn in try put(batch, in: &txn) }
+            id = try write(what()) { txn in try put(batch, in: &txn) }
         }
-        return committed(batch)
+        return Commit(transaction: id, flushSequence: committed(batch))
     }
 
-    /// Puts `batch`'s writes in `txn`.
-    private func put(_ batch: StorageBatch, in txn: inout WriteTransaction) throws {
+    /// Puts `batch`'s writes in `txn`; returns `txn`'s id, which is the commit's.
+    private func put(_ batch: StorageBatch, in txn: inout WriteTransaction) throws -> UInt64 {
         for write in batch.writes {
             switch write {
             case .put(.objects, let key, let value):
@@ -455,6 +466,7 @@ final class Storage: Sendable {
             }
         }
         if batch.conflictCount > 0 { try trimConflicts(in: &txn) }
+        return txn.id
     }
 
     /// Counts a committed batch; returns its group-commit number (see `commit(_:_:)`).
