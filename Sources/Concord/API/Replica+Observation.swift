@@ -149,7 +149,6 @@ extension Replica {
         }
         guard observations.isActive else { return }
         if let commit { store.committedClock.note(core.clock, committedIn: commit.transaction) }
-        guard let event = CommitEvent(step, clock: core.clock) else { return }
-        observations.publish(event)
+        observations.publish(step, clock: core.clock)
     }
 }

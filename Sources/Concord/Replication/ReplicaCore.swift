@@ -54,6 +54,16 @@ final class ReplicaCore {
         var changedObjects: [ObjectKey] {
             change.changedWorkingObjects.isEmpty ? change.changedObjects : change.changedWorkingObjects.map(\.key)
         }
+
+        /// Calls `body` with each object the step writes, as `changedObjects` lists them,
+        /// without building the array.
+        func forEachChangedObject(_ body: (ObjectKey) -> Void) {
+            if change.changedWorkingObjects.isEmpty {
+                for object in change.changedObjects { body(object) }
+            } else {
+                for object in change.changedWorkingObjects { body(object.key) }
+            }
+        }
     }
 
     /// What the driver performs after a step: messages to send, and the next timer.
