@@ -126,7 +126,6 @@ import Testing
         }
     }
 
-    // 4. A stalled observer never blocks a writer; with no observer a commit only checks.
     // 2. A consumer whose snapshot is the replica's last commit takes the clock the writer
     // noted for it, which is the stored clock; with nobody observing, nothing is noted.
     @Test func aConsumerOfTheLastCommitTakesTheClockNotedForIt() throws {
@@ -160,6 +159,7 @@ import Testing
         }
     }
 
+    // 4. A stalled observer never blocks a writer; with no observer a commit only checks.
     @Test func observersThatNeverPullDoNotHoldWritersBack() throws {
         try withCluster { cluster in
             let a = cluster.replicas[0]
@@ -195,6 +195,31 @@ import Testing
             }
             #expect(a.observations.observedObjects == 0)
             #expect(!a.observations.isActive)
+        }
+    }
+
+    // 4. A commit finds its objects' signals by comparing keys while few objects are
+    // observed, and by hashing them beyond `fewObjects`: both ways raise exactly the written
+    // object's observations, also as observations come and go across the bound.
+    @Test func aCommitRaisesTheWrittenObjectsSignalsWithFewOrManyObserved() throws {
+        try withCluster { cluster in
+            let a = cluster.replicas[0]
+            let keys = (0..<12).map { Key<PNCounter>("k\($0)", bucket: "counts") }
+            var iterators = keys.map { a.changes(of: $0).makeAsyncIterator() }
+            for iterator in iterators { _ = try iterator.poll() }
+            #expect(a.observations.observedObjects == 12)
+            /// What the first round of updates gives key `index`.
+            func first(_ index: Int) -> Int64 { index % 3 == 0 ? Int64(index) + 1 : 0 }
+            for (index, key) in keys.enumerated() where index % 3 == 0 { try a.update(key, .increment(first(index))) }
+            for (index, iterator) in iterators.enumerated() {
+                #expect(try drain(iterator).map(\.value) == (index % 3 == 0 ? [first(index)] : []), "k\(index)")
+            }
+            iterators.removeLast(6)
+            #expect(a.observations.observedObjects == 6)
+            for key in keys { try a.update(key, .increment(100)) }
+            for (index, iterator) in iterators.enumerated() {
+                #expect(try drain(iterator).map(\.value) == [first(index) + 100], "k\(index)")
+            }
         }
     }
 
