@@ -50,13 +50,16 @@ final class ReplicaCore {
             "\(purpose.rawValue) replica \(replica)"
         }
 
-        /// The objects the step writes (for observers).
+        /// The objects the step writes (for commit feeds), as `forEachChangedObject` gives them.
         var changedObjects: [ObjectKey] {
-            change.changedWorkingObjects.isEmpty ? change.changedObjects : change.changedWorkingObjects.map(\.key)
+            var objects: [ObjectKey] = []
+            objects.reserveCapacity(change.changedObjects.count + change.changedWorkingObjects.count)
+            forEachChangedObject { objects.append($0) }
+            return objects
         }
 
-        /// Calls `body` with each object the step writes, as `changedObjects` lists them,
-        /// without building the array.
+        /// Calls `body` with each object the step writes, without building an array: a local
+        /// transaction's working copies' keys, or the objects a remote step changed.
         func forEachChangedObject(_ body: (ObjectKey) -> Void) {
             if change.changedWorkingObjects.isEmpty {
                 for object in change.changedObjects { body(object) }

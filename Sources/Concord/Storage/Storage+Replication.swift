@@ -87,11 +87,10 @@ extension Storage: ReplicaStoreReader {
         let id = txn.id
         guard let clock = committedClock.clock(committedIn: id) else { return try storedClock(txn) }
         #if DEBUG || CONCORD_INVARIANTS
-            // Tests and `make invariants` check every noted clock they use against the store.
-            let stored = try? storedClock(txn)
-            precondition(
-                stored == clock,
-                "replica \(replica) noted \(clock) for commit \(id), stored \(String(describing: stored))")
+            // Tests and `make invariants` check every noted clock they use against the store
+            // (a store that cannot be read throws, as without the note).
+            let stored = try storedClock(txn)
+            precondition(stored == clock, "replica \(replica) noted \(clock) for commit \(id), stored \(stored)")
         #endif
         return clock
     }
